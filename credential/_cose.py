@@ -1,0 +1,98 @@
+"""COSE_Sign1 (RFC 9052 section 4.2): one signer, alg and kid in the protected header."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+from . import _cbor
+from ._keyformat import COSE_ALG, COSE_ALG_NAME, PublicKey, Signer
+from ._signature import verify_raw
+from .errors import BadCbor, BadSignature, MalformedCredential, UnsupportedAlgorithm
+
+COSE_SIGN1_TAG = 18
+HEADER_ALG = 1
+HEADER_KID = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Sign1:
+    """A parsed, not yet verified COSE_Sign1."""
+
+    protected_bytes: bytes
+    alg: str
+    kid: bytes | None
+    payload: bytes
+    signature: bytes
+
+    def to_be_signed(self, external_aad: bytes = b"") -> bytes:
+        return _sig_structure(self.protected_bytes, external_aad, self.payload)
+
+    def verify(self, public_key: PublicKey, external_aad: bytes = b"") -> None:
+        """Raises ``BadSignature`` unless the signature verifies with ``public_key``."""
+        if not verify_raw(public_key, self.alg, self.signature, self.to_be_signed(external_aad)):
+            raise BadSignature()
+
+
+def _sig_structure(protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
+    return _cbor.dumps(["Signature1", protected, external_aad, payload])
+
+
+def sign1(
+    payload: bytes,
+    signer: Signer,
+    *,
+    include_kid: bool = True,
+    external_aad: bytes = b"",
+    tagged: bool = True,
+) -> bytes:
+    """Sign ``payload`` as a COSE_Sign1 and return its CBOR encoding."""
+    if signer.alg not in COSE_ALG:
+        raise UnsupportedAlgorithm(f"algorithm {signer.alg!r} is not allowed")
+    header: dict[int, Any] = {HEADER_ALG: COSE_ALG[signer.alg]}
+    if include_kid:
+        header[HEADER_KID] = signer.kid
+    protected = _cbor.dumps(header)
+    signature = signer.sign(_sig_structure(protected, external_aad, payload))
+    body = [protected, {}, payload, signature]
+    return _cbor.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, body) if tagged else body)
+
+
+def parse_sign1(data: bytes, *, require_tag: bool = True) -> Sign1:
+    """Parse a COSE_Sign1.
+
+    Raises ``MalformedCredential``, ``BadCbor`` or ``UnsupportedAlgorithm``.
+    """
+    item = _cbor.loads(data, "COSE_Sign1")
+    if isinstance(item, cbor2.CBORTag):
+        if item.tag != COSE_SIGN1_TAG:
+            raise MalformedCredential(f"unexpected CBOR tag {item.tag}")
+        item = item.value
+    elif require_tag:
+        raise MalformedCredential("COSE_Sign1 tag 18 missing")
+    if not isinstance(item, list | tuple) or len(item) != 4:
+        raise MalformedCredential("COSE_Sign1 must be an array of four items")
+    protected_bytes, unprotected, payload, signature = item
+    if not isinstance(protected_bytes, bytes) or not isinstance(unprotected, Mapping):
+        raise MalformedCredential("COSE_Sign1 headers have the wrong types")
+    if not isinstance(payload, bytes) or not isinstance(signature, bytes):
+        raise MalformedCredential("COSE_Sign1 payload and signature must be byte strings")
+    try:
+        protected = _cbor.loads(protected_bytes, "protected header") if protected_bytes else {}
+    except BadCbor as exc:
+        raise MalformedCredential("protected header is not CBOR") from exc
+    if not isinstance(protected, Mapping):
+        raise MalformedCredential("protected header must be a map")
+    if HEADER_ALG in unprotected:
+        raise UnsupportedAlgorithm("alg must be in the protected header")
+    alg_value = protected.get(HEADER_ALG)
+    alg = COSE_ALG_NAME.get(alg_value) if type(alg_value) is int else None
+    if alg is None:
+        raise UnsupportedAlgorithm("alg missing or not allowed (ES256 and EdDSA only)")
+    kid = protected.get(HEADER_KID, unprotected.get(HEADER_KID))
+    if kid is not None and not isinstance(kid, bytes):
+        raise MalformedCredential("kid must be a byte string")
+    return Sign1(protected_bytes, alg, kid, payload, signature)

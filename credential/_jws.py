@@ -1,0 +1,75 @@
+"""Compact JWS (RFC 7515) with ES256 or EdDSA, for status-list and trust-list tokens."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ._keyformat import ALG_EDDSA, ALG_ES256, PublicKey, Signer, b64url, b64url_decode, kid_text
+from ._signature import verify_raw
+from .errors import BadSignature, MalformedPayload, MalformedToken, UnsupportedAlgorithm
+
+MAX_TOKEN_CHARS = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedJws:
+    """A parsed compact JWS whose signature has not been checked yet."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+    @property
+    def alg(self) -> str:
+        return str(self.header["alg"])
+
+    @property
+    def kid(self) -> str | None:
+        kid = self.header.get("kid")
+        return kid if isinstance(kid, str) else None
+
+    def verify(self, public_key: PublicKey) -> None:
+        """Raises ``BadSignature`` or ``UnsupportedAlgorithm``."""
+        if not verify_raw(public_key, self.alg, self.signature, self.signing_input):
+            raise BadSignature()
+
+
+def _json_b64(obj: dict[str, Any]) -> str:
+    return b64url(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def sign_jws(payload: dict[str, Any], signer: Signer, *, typ: str) -> str:
+    """Sign ``payload`` as a compact JWS with ``kid`` and ``typ`` in the header."""
+    header = {"alg": signer.alg, "kid": kid_text(signer.kid), "typ": typ}
+    signing_input = f"{_json_b64(header)}.{_json_b64(payload)}"
+    return f"{signing_input}.{b64url(signer.sign(signing_input.encode('ascii')))}"
+
+
+def read_jws(token: str, *, typ: str) -> UnverifiedJws:
+    """Parse a compact JWS of the given ``typ``.
+
+    Raises ``MalformedToken`` or ``UnsupportedAlgorithm``.
+    """
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        raise MalformedToken("token must be text of sane size")
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        raise MalformedToken("a compact JWS has three parts")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        payload = json.loads(b64url_decode(parts[1]))
+        signature = b64url_decode(parts[2])
+    except (MalformedPayload, ValueError, UnicodeDecodeError) as exc:
+        raise MalformedToken("token parts are not base64url JSON") from exc
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise MalformedToken("token header and payload must be JSON objects")
+    if header.get("alg") not in (ALG_ES256, ALG_EDDSA):
+        raise UnsupportedAlgorithm("alg missing or not allowed (ES256 and EdDSA only)")
+    if header.get("typ") != typ:
+        raise MalformedToken(f"token typ must be {typ}")
+    if "crit" in header:
+        raise MalformedToken("critical header parameters are not supported")
+    return UnverifiedJws(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)

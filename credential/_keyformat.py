@@ -1,0 +1,150 @@
+"""Public key formats: JWK (RFC 7517, 8037), COSE_Key (RFC 9052, 9053), thumbprint (RFC 7638)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from .errors import MalformedPayload, UnsupportedAlgorithm
+
+PublicKey = ec.EllipticCurvePublicKey | Ed25519PublicKey
+
+ALG_ES256 = "ES256"
+ALG_EDDSA = "EdDSA"
+COSE_ALG = {ALG_ES256: -7, ALG_EDDSA: -8}
+COSE_ALG_NAME = {v: k for k, v in COSE_ALG.items()}
+
+KID_LENGTH = 8
+
+
+class Signer(Protocol):
+    """Anything that signs: a local key, an HSM, a remote signing service."""
+
+    @property
+    def alg(self) -> str: ...
+
+    @property
+    def kid(self) -> bytes: ...
+
+    def sign(self, data: bytes) -> bytes:
+        """Return the raw signature over ``data`` (r||s for ES256)."""
+        ...
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode unpadded base64url. Raises ``MalformedPayload`` on bad input."""
+    if not isinstance(text, str) or any(c in text for c in "=+/ \n"):
+        raise MalformedPayload("not base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError) as exc:
+        raise MalformedPayload("not base64url") from exc
+
+
+def alg_of(public_key: PublicKey) -> str:
+    """The signature algorithm a public key is used with."""
+    if isinstance(public_key, Ed25519PublicKey):
+        return ALG_EDDSA
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(
+        public_key.curve, ec.SECP256R1
+    ):
+        return ALG_ES256
+    raise UnsupportedAlgorithm("only P-256 (ES256) and Ed25519 (EdDSA) keys are supported")
+
+
+def _ec_xy(public_key: ec.EllipticCurvePublicKey) -> tuple[bytes, bytes]:
+    numbers = public_key.public_numbers()
+    return numbers.x.to_bytes(32, "big"), numbers.y.to_bytes(32, "big")
+
+
+def public_key_to_jwk(public_key: PublicKey) -> dict[str, str]:
+    """Public JWK (only the required members, in RFC 7638 order)."""
+    if alg_of(public_key) == ALG_EDDSA:
+        raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    x, y = _ec_xy(public_key)
+    return {"crv": "P-256", "kty": "EC", "x": b64url(x), "y": b64url(y)}
+
+
+def jwk_to_public_key(jwk: Any) -> PublicKey:
+    """Load a public JWK. Raises ``UnsupportedAlgorithm`` or ``MalformedPayload``."""
+    if not isinstance(jwk, dict):
+        raise MalformedPayload("JWK must be an object")
+    try:
+        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+            return Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+        if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+            x, y = b64url_decode(jwk["x"]), b64url_decode(jwk["y"])
+            if len(x) != 32 or len(y) != 32:
+                raise MalformedPayload("bad EC coordinates")
+            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise MalformedPayload("bad JWK") from exc
+    raise UnsupportedAlgorithm("JWK key type not supported")
+
+
+def jwk_thumbprint(public_key: PublicKey) -> bytes:
+    """RFC 7638 SHA-256 thumbprint."""
+    canonical = json.dumps(public_key_to_jwk(public_key), separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(canonical.encode("ascii")).digest()
+
+
+def kid_for(public_key: PublicKey) -> bytes:
+    """The key id: the first 8 bytes of the RFC 7638 thumbprint."""
+    return jwk_thumbprint(public_key)[:KID_LENGTH]
+
+
+def kid_text(kid: bytes) -> str:
+    """A kid as it appears in JSON documents (base64url, 11 characters)."""
+    return b64url(kid)
+
+
+# COSE_Key labels (RFC 9052 section 7, RFC 9053 section 7)
+_KTY, _CRV, _X, _Y = 1, -1, -2, -3
+_KTY_OKP, _KTY_EC2 = 1, 2
+_CRV_P256, _CRV_ED25519 = 1, 6
+
+
+def public_key_to_cose_key(public_key: PublicKey) -> dict[int, Any]:
+    """COSE_Key; EC2 keys use point compression (y as its sign bit) to save 31 bytes."""
+    if alg_of(public_key) == ALG_EDDSA:
+        raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return {_KTY: _KTY_OKP, _CRV: _CRV_ED25519, _X: raw}
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    x, y = _ec_xy(public_key)
+    return {_KTY: _KTY_EC2, _CRV: _CRV_P256, _X: x, _Y: bool(y[-1] & 1)}
+
+
+def cose_key_to_public_key(cose_key: Any) -> PublicKey:
+    """Load a COSE_Key. Raises ``MalformedPayload`` or ``UnsupportedAlgorithm``."""
+    if not isinstance(cose_key, dict):
+        raise MalformedPayload("COSE_Key must be a map")
+    kty, crv, x = cose_key.get(_KTY), cose_key.get(_CRV), cose_key.get(_X)
+    if not isinstance(x, bytes) or len(x) != 32:
+        raise MalformedPayload("COSE_Key x must be 32 bytes")
+    try:
+        if kty == _KTY_OKP and crv == _CRV_ED25519:
+            return Ed25519PublicKey.from_public_bytes(x)
+        if kty == _KTY_EC2 and crv == _CRV_P256:
+            y = cose_key.get(_Y)
+            if isinstance(y, bool):
+                point = (b"\x03" if y else b"\x02") + x
+            elif isinstance(y, bytes) and len(y) == 32:
+                point = b"\x04" + x + y
+            else:
+                raise MalformedPayload("COSE_Key y must be 32 bytes or a sign bit")
+            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError as exc:
+        raise MalformedPayload("COSE_Key is not a point on the curve") from exc
+    raise UnsupportedAlgorithm("COSE_Key type not supported")

@@ -1,0 +1,44 @@
+"""Raw signatures as COSE and JWS carry them (RFC 9053 section 2.1, RFC 7518 section 3.4)."""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from ._keyformat import ALG_EDDSA, ALG_ES256, PublicKey, alg_of
+from .errors import UnsupportedAlgorithm
+
+_P256_SIZE = 32
+
+
+def der_to_raw(der_signature: bytes) -> bytes:
+    """ECDSA DER (as cryptography returns it) to the fixed-size r||s form."""
+    r, s = decode_dss_signature(der_signature)
+    return r.to_bytes(_P256_SIZE, "big") + s.to_bytes(_P256_SIZE, "big")
+
+
+def verify_raw(public_key: PublicKey, alg: str, signature: bytes, data: bytes) -> bool:
+    """True when ``signature`` over ``data`` verifies with ``public_key`` under ``alg``.
+
+    Raises ``UnsupportedAlgorithm`` when ``alg`` does not fit the key.
+    """
+    if alg not in (ALG_ES256, ALG_EDDSA) or alg_of(public_key) != alg:
+        raise UnsupportedAlgorithm(f"algorithm {alg!r} does not match the signing key")
+    if len(signature) != 64:
+        return False
+    try:
+        if isinstance(public_key, Ed25519PublicKey):
+            public_key.verify(signature, data)
+        else:
+            r = int.from_bytes(signature[:_P256_SIZE], "big")
+            s = int.from_bytes(signature[_P256_SIZE:], "big")
+            public_key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True

@@ -1,0 +1,167 @@
+"""The trust list: departments, their public keys with validity windows and states, and the
+licence types each key may sign. Signed by the platform root key as a ``trustlist+jwt`` token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._jws import UnverifiedJws, read_jws, sign_jws
+from ._keyformat import PublicKey, Signer, b64url_decode, jwk_to_public_key, kid_for, kid_text
+from .errors import (
+    CredentialError,
+    KeyCompromised,
+    KeyNotAllowed,
+    KeyNotValidAtIssuance,
+    MalformedToken,
+    UnknownKey,
+)
+
+TRUST_LIST_TYP = "trustlist+jwt"
+KeyState = Literal["active", "retired", "compromised"]
+KEY_STATES: tuple[KeyState, ...] = ("active", "retired", "compromised")
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceTypeEntry:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedKey:
+    """One department key as the trust list describes it."""
+
+    kid: bytes
+    department: str
+    public_key: PublicKey
+    not_before: int
+    not_after: int | None
+    state: KeyState
+    licence_types: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentEntry:
+    code: str
+    name: str
+    licence_types: tuple[LicenceTypeEntry, ...]
+    status_lists: tuple[str, ...]
+    keys: tuple[TrustedKey, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrustList:
+    """A parsed trust list. ``keys`` is indexed by kid."""
+
+    issued_at: int
+    expires_at: int | None
+    ttl: int | None
+    departments: tuple[DepartmentEntry, ...]
+    keys: dict[bytes, TrustedKey] = field(default_factory=dict)
+
+    def department(self, code: str) -> DepartmentEntry | None:
+        return next((d for d in self.departments if d.code == code), None)
+
+    def licence_type_name(self, department: str, type_code: str) -> str | None:
+        entry = self.department(department)
+        found = entry and next((t for t in entry.licence_types if t.code == type_code), None)
+        return found.name if found else None
+
+    def authorise(self, *, kid: bytes, issuer: str, type_code: str, issued_at: int) -> TrustedKey:
+        """The key that may have signed this credential.
+
+        Raises ``UnknownKey``, ``KeyCompromised``, ``KeyNotValidAtIssuance`` or ``KeyNotAllowed``.
+        """
+        key = self.keys.get(kid)
+        if key is None:
+            raise UnknownKey(f"key {kid_text(kid)} is not in the trust list")
+        if key.state == "compromised":
+            raise KeyCompromised()
+        if issued_at < key.not_before or (key.not_after is not None and issued_at > key.not_after):
+            raise KeyNotValidAtIssuance()
+        if key.department != issuer:
+            raise KeyNotAllowed("the key belongs to another department than the issuer")
+        if type_code not in key.licence_types:
+            raise KeyNotAllowed(f"the key may not sign licence type {type_code!r}")
+        return key
+
+
+def sign_trust_list(payload: dict[str, Any], root: Signer) -> str:
+    """Sign a trust-list payload (see docs/wire-format.md) with the platform root key."""
+    return sign_jws(payload, root, typ=TRUST_LIST_TYP)
+
+
+def _req(obj: Any, name: str, kind: type | tuple[type, ...]) -> Any:
+    value = obj.get(name) if isinstance(obj, dict) else None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise MalformedToken(f"trust list: {name} missing or of the wrong type")
+    return value
+
+
+def _key_entry(department: str, raw: Any) -> TrustedKey:
+    try:
+        public_key = jwk_to_public_key(_req(raw, "jwk", dict))
+        kid = b64url_decode(_req(raw, "kid", str))
+    except CredentialError as exc:
+        raise MalformedToken(f"trust list: bad key entry: {exc.detail}") from exc
+    if kid != kid_for(public_key):
+        raise MalformedToken("trust list: kid does not match the key's thumbprint")
+    state = _req(raw, "state", str)
+    if state not in KEY_STATES:
+        raise MalformedToken(f"trust list: unknown key state {state!r}")
+    not_after = raw.get("not_after")
+    if not_after is not None and type(not_after) is not int:
+        raise MalformedToken("trust list: not_after must be an integer or null")
+    types = _req(raw, "licence_types", list)
+    if not all(isinstance(t, str) for t in types):
+        raise MalformedToken("trust list: licence_types must be text")
+    return TrustedKey(
+        kid=kid,
+        department=department,
+        public_key=public_key,
+        not_before=_req(raw, "not_before", int),
+        not_after=not_after,
+        state=state,
+        licence_types=frozenset(types),
+    )
+
+
+def parse_trust_list(jws: UnverifiedJws) -> TrustList:
+    """Build a ``TrustList`` from a token's payload. Raises ``MalformedToken``."""
+    payload = jws.payload
+    departments = []
+    keys: dict[bytes, TrustedKey] = {}
+    for raw in _req(payload, "departments", list):
+        code = _req(raw, "code", str)
+        entry = DepartmentEntry(
+            code=code,
+            name=_req(raw, "name", str),
+            licence_types=tuple(
+                LicenceTypeEntry(_req(t, "code", str), _req(t, "name", str))
+                for t in _req(raw, "licence_types", list)
+            ),
+            status_lists=tuple(str(u) for u in _req(raw, "status_lists", list)),
+            keys=tuple(_key_entry(code, k) for k in _req(raw, "keys", list)),
+        )
+        for key in entry.keys:
+            keys[key.kid] = key
+        departments.append(entry)
+    expires_at, ttl = payload.get("exp"), payload.get("ttl")
+    return TrustList(
+        issued_at=_req(payload, "iat", int),
+        expires_at=expires_at if type(expires_at) is int else None,
+        ttl=ttl if type(ttl) is int else None,
+        departments=tuple(departments),
+        keys=keys,
+    )
+
+
+def read_trust_list(token: str, root_key: PublicKey) -> TrustList:
+    """Parse a trust-list token and check it is signed by the pinned ``root_key``.
+
+    Raises ``MalformedToken``, ``UnsupportedAlgorithm`` or ``BadSignature``.
+    """
+    jws = read_jws(token, typ=TRUST_LIST_TYP)
+    jws.verify(root_key)
+    return parse_trust_list(jws)

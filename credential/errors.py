@@ -1,0 +1,248 @@
+"""One error hierarchy for the whole product.
+
+Every error carries a short machine ``code``. Apps map classes to HTTP status codes and the CLI maps
+them to exit codes; this module knows nothing of either.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadBase45",
+    "BadCbor",
+    "BadCompression",
+    "BadPrefix",
+    "BadSignature",
+    "ChallengeMismatch",
+    "CompressionBomb",
+    "CredentialError",
+    "Expired",
+    "HolderSignatureInvalid",
+    "InvalidIdNumber",
+    "KeyCompromised",
+    "KeyNotAllowed",
+    "KeyNotValidAtIssuance",
+    "MalformedCredential",
+    "MalformedPayload",
+    "MalformedToken",
+    "NotYetValid",
+    "PayloadTooLarge",
+    "PresentationError",
+    "PresentationFromFuture",
+    "PresentationRequired",
+    "Revoked",
+    "StalePresentation",
+    "StatusError",
+    "StatusStale",
+    "StatusUnavailable",
+    "Suspended",
+    "TrustError",
+    "UnknownKey",
+    "UnsupportedAlgorithm",
+    "ValidityError",
+]
+
+
+class CredentialError(Exception):
+    """Base of every domain error. ``code`` is short, stable and machine readable."""
+
+    code = "credential_error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or (self.__doc__ or self.code).strip().splitlines()[0]
+        super().__init__(self.detail)
+
+
+# --- the payload cannot be read ---------------------------------------------------------------
+class MalformedPayload(CredentialError):
+    """The payload could not be decoded."""
+
+    code = "malformed"
+
+
+class BadPrefix(MalformedPayload):
+    """The payload does not start with a known version prefix."""
+
+    code = "bad_prefix"
+
+
+class BadBase45(MalformedPayload):
+    """The payload is not valid Base45."""
+
+    code = "bad_base45"
+
+
+class BadCompression(MalformedPayload):
+    """The payload is not a valid zlib stream."""
+
+    code = "bad_compression"
+
+
+class CompressionBomb(MalformedPayload):
+    """The payload inflates beyond the allowed size."""
+
+    code = "compression_bomb"
+
+
+class PayloadTooLarge(MalformedPayload):
+    """The payload is longer than any genuine credential."""
+
+    code = "payload_too_large"
+
+
+class BadCbor(MalformedPayload):
+    """The payload is not well-formed CBOR of the expected shape."""
+
+    code = "bad_cbor"
+
+
+class MalformedCredential(MalformedPayload):
+    """The credential is not a COSE_Sign1 CWT of the expected shape."""
+
+    code = "malformed_credential"
+
+
+class MalformedToken(MalformedPayload):
+    """A signed document (status list, trust list) is not of the expected shape."""
+
+    code = "malformed_token"
+
+
+class UnsupportedAlgorithm(MalformedPayload):
+    """The signature algorithm is missing or not allowed (only ES256 and EdDSA are)."""
+
+    code = "unsupported_alg"
+
+
+# --- the signer cannot be trusted ---------------------------------------------------------------
+class TrustError(CredentialError):
+    """The signing key is not trusted for this credential."""
+
+    code = "untrusted"
+
+
+class UnknownKey(TrustError):
+    """The key id is not in the trust list."""
+
+    code = "unknown_kid"
+
+
+class KeyCompromised(TrustError):
+    """The signing key is marked compromised: nothing it signed is trusted."""
+
+    code = "key_compromised"
+
+
+class KeyNotValidAtIssuance(TrustError):
+    """The credential was issued outside the signing key's validity window."""
+
+    code = "key_not_valid"
+
+
+class KeyNotAllowed(TrustError):
+    """The signing key may not sign this licence type."""
+
+    code = "key_not_allowed"
+
+
+class BadSignature(TrustError):
+    """The issuer signature does not verify."""
+
+    code = "bad_signature"
+
+
+# --- time ---------------------------------------------------------------------------------------
+class ValidityError(CredentialError):
+    """The credential is not within its validity period."""
+
+    code = "validity"
+
+
+class Expired(ValidityError):
+    """The credential has expired."""
+
+    code = "expired"
+
+
+class NotYetValid(ValidityError):
+    """The credential is not valid yet."""
+
+    code = "not_yet_valid"
+
+
+# --- status -------------------------------------------------------------------------------------
+class StatusError(CredentialError):
+    """The credential's status does not allow use."""
+
+    code = "status"
+
+
+class Revoked(StatusError):
+    """The credential has been revoked."""
+
+    code = "revoked"
+
+
+class Suspended(StatusError):
+    """The credential is suspended."""
+
+    code = "suspended"
+
+
+class StatusStale(StatusError):
+    """The cached status information is older than the policy allows."""
+
+    code = "status_stale"
+
+
+class StatusUnavailable(StatusError):
+    """No status information is available for this credential."""
+
+    code = "status_unavailable"
+
+
+# --- holder presentation ------------------------------------------------------------------------
+class PresentationError(CredentialError):
+    """The holder presentation is not acceptable."""
+
+    code = "presentation"
+
+
+class HolderSignatureInvalid(PresentationError):
+    """The holder proof is not signed by the credential's holder key."""
+
+    code = "holder_signature"
+
+
+class StalePresentation(PresentationError):
+    """The presentation is older than the policy allows (a screenshot?)."""
+
+    code = "stale_presentation"
+
+
+class PresentationFromFuture(PresentationError):
+    """The presentation's time is in the future beyond the allowed clock skew."""
+
+    code = "presentation_from_future"
+
+
+class ChallengeMismatch(PresentationError):
+    """The presentation is not bound to this verifier's challenge."""
+
+    code = "challenge_mismatch"
+
+
+class PresentationRequired(PresentationError):
+    """A static copy was shown where a fresh holder presentation is required."""
+
+    code = "presentation_required"
+
+
+# --- citizen ID numbers ---------------------------------------------------------------------------
+class InvalidIdNumber(CredentialError):
+    """The resident identity number is not valid."""
+
+    code = "invalid_id_number"
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        super().__init__(detail)
