@@ -19,6 +19,15 @@ PRESENTATION_PREFIX = "EP1:"
 MAX_PAYLOAD_CHARS = 4296  # the most a QR code (version 40-L, alphanumeric) can hold
 MAX_INFLATED_BYTES = 16 * 1024
 _BASE45_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+# zlib preset dictionary (RFC 1950 FDICT): the fixed CBOR skeleton of a presentation, so that
+# headers, claim keys and the status-list structure cost a few bits instead of ~35 bytes.
+# Part of the wire format: see docs/wire-format.md. Changing it needs a new prefix version.
+PRESET_DICTIONARY = bytes.fromhex(
+    "8258dcd2844da201260448a05887a70160041a061a074808a101a40102200121"
+    "582022f419ffffa16b7374617475735f6c697374a2636964781a637572696063"
+    "6c6963a501600260036004723030303030302a2a2a2a2a2a2a2a303030300581"
+    "605840584f8443a10126a046811a5840"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +40,9 @@ class DecodedPayload:
 
 
 def _pack(prefix: str, cbor_bytes: bytes) -> str:
-    return prefix + base45.b45encode(zlib.compress(cbor_bytes, 9)).decode("ascii")
+    deflater = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, PRESET_DICTIONARY)
+    compressed = deflater.compress(cbor_bytes) + deflater.flush()
+    return prefix + base45.b45encode(compressed).decode("ascii")
 
 
 def encode_static_qr(credential: bytes) -> str:
@@ -45,7 +56,7 @@ def encode_presentation_qr(credential: bytes, proof: bytes) -> str:
 
 
 def _inflate(data: bytes) -> bytes:
-    inflater = zlib.decompressobj()
+    inflater = zlib.decompressobj(zdict=PRESET_DICTIONARY)
     try:
         out = inflater.decompress(data, MAX_INFLATED_BYTES)
     except zlib.error as exc:
