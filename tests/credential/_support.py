@@ -1,0 +1,88 @@
+"""Test-only helpers for the credential tests: a real signer on cryptography and a licence builder.
+
+``keys.LocalSigner`` is the product's signer; these tests sign with their own small one so that
+``credential`` is tested on its own, with nothing but cryptography underneath.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from credential import (
+    CredentialClaims,
+    LicenceClaims,
+    PublicKey,
+    StatusReference,
+    der_to_raw,
+    kid_for,
+)
+
+PrivateKey = ec.EllipticCurvePrivateKey | Ed25519PrivateKey
+
+# 2026-01-01T00:00:00Z: every test and vector runs on this clock.
+NOW = 1_767_225_600
+SIX_YEARS = 6 * 365 * 24 * 3600
+
+
+class TestSigner:
+    """A ``credential.Signer`` over a cryptography private key (tests and vectors only)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, private_key: PrivateKey) -> None:
+        self.private_key = private_key
+        self.public_key: PublicKey = private_key.public_key()
+        self.alg = "EdDSA" if isinstance(private_key, Ed25519PrivateKey) else "ES256"
+        self.kid = kid_for(self.public_key)
+
+    @classmethod
+    def from_seed(cls, alg: str, seed: int) -> TestSigner:
+        """A fixed key (tests only): P-256 scalar or Ed25519 seed derived from ``seed``."""
+        if alg == "EdDSA":
+            return cls(Ed25519PrivateKey.from_private_bytes(seed.to_bytes(32, "big")))
+        return cls(ec.derive_private_key(seed, ec.SECP256R1()))
+
+    @classmethod
+    def generate(cls, alg: str = "ES256") -> TestSigner:
+        if alg == "EdDSA":
+            return cls(Ed25519PrivateKey.generate())
+        return cls(ec.generate_private_key(ec.SECP256R1()))
+
+    def sign(self, data: bytes) -> bytes:
+        if isinstance(self.private_key, Ed25519PrivateKey):
+            return self.private_key.sign(data)
+        # RFC 6979 deterministic ECDSA: vectors and sizes repeat exactly from run to run.
+        algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+        return der_to_raw(self.private_key.sign(data, algorithm))
+
+    def __repr__(self) -> str:
+        return f"TestSigner({self.alg})"
+
+
+def driving_licence(holder_key: PublicKey, **overrides: Any) -> CredentialClaims:
+    """A realistic driving licence claim set: the size test and the vectors use it."""
+    claims = CredentialClaims(
+        issuer="110000-JTJ",
+        issued_at=NOW,
+        not_before=NOW,
+        expires_at=NOW + SIX_YEARS,
+        credential_id=bytes.fromhex("5f1c0e9a2b7d4c3e"),
+        holder_key=holder_key,
+        status=StatusReference(uri="12", index=131_071),
+        licence=LicenceClaims(
+            type_code="DL",
+            number="110105194912310",
+            holder_name="张秀英",
+            masked_id="110105********002X",
+            categories=("C1",),
+        ),
+    )
+    licence = overrides.pop("licence", None)
+    if licence is not None:
+        claims = replace(claims, licence=licence)
+    return replace(claims, **overrides)

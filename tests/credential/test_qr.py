@@ -1,0 +1,202 @@
+"""QR payload codec: prefix + Base45 of zlib-compressed CBOR, and what a real QR code holds."""
+
+from __future__ import annotations
+
+import zlib
+
+import base45
+import cbor2
+import pytest
+import qrcode
+import zxingcpp
+from qrcode.constants import ERROR_CORRECT_M
+
+from credential import (
+    PRESENTATION_PREFIX,
+    STATIC_PREFIX,
+    decode_qr,
+    encode_presentation_qr,
+    encode_static_qr,
+    errors,
+    sign_credential,
+    sign_holder_proof,
+)
+from credential._qr import MAX_INFLATED_BYTES, MAX_PAYLOAD_CHARS, PRESET_DICTIONARY
+from tests.credential._support import NOW, TestSigner, driving_licence
+
+QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+
+
+@pytest.fixture(scope="module")
+def holder() -> TestSigner:
+    return TestSigner.from_seed("ES256", 0x4F1D)
+
+
+@pytest.fixture(scope="module")
+def credential(holder: TestSigner) -> bytes:
+    return sign_credential(driving_licence(holder.public_key), TestSigner.from_seed("ES256", 0x155))
+
+
+def _wrap(prefix: str, compressed: bytes) -> str:
+    return prefix + base45.b45encode(compressed).decode("ascii")
+
+
+def _deflate(data: bytes) -> bytes:
+    deflater = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, PRESET_DICTIONARY)
+    return deflater.compress(data) + deflater.flush()
+
+
+def test_static_round_trip(credential: bytes) -> None:
+    text = encode_static_qr(credential)
+    assert text.startswith("EL1:") and STATIC_PREFIX == "EL1:"
+    assert set(text) <= QR_ALPHANUMERIC
+    decoded = decode_qr(text)
+    assert (decoded.kind, decoded.credential, decoded.proof) == ("static", credential, None)
+
+
+@pytest.mark.parametrize("challenge", [None, "K7Q2M9XA"])
+def test_presentation_round_trip(
+    credential: bytes, holder: TestSigner, challenge: str | None
+) -> None:
+    proof = sign_holder_proof(credential, holder, presented_at=NOW, challenge=challenge)
+    text = encode_presentation_qr(credential, proof)
+    assert text.startswith("EP1:") and PRESENTATION_PREFIX == "EP1:"
+    assert set(text) <= QR_ALPHANUMERIC
+    decoded = decode_qr(text)
+    assert (decoded.kind, decoded.credential, decoded.proof) == ("presentation", credential, proof)
+
+
+def test_payload_is_zlib_with_the_preset_dictionary(credential: bytes) -> None:
+    compressed = base45.b45decode(encode_static_qr(credential)[4:])
+    assert compressed[1] & 0x20, "FDICT flag set (RFC 1950)"
+    assert compressed[2:6] == zlib.adler32(PRESET_DICTIONARY).to_bytes(4, "big")
+    assert zlib.decompressobj(zdict=PRESET_DICTIONARY).decompress(compressed) == credential
+    # a stream compressed without the dictionary is accepted too (FDICT clear)
+    assert decode_qr(_wrap("EL1:", zlib.compress(credential))).credential == credential
+
+
+def test_surrounding_whitespace_is_ignored(credential: bytes) -> None:
+    assert decode_qr(f"  {encode_static_qr(credential)}\n").credential == credential
+
+
+def test_real_qr_code_carries_the_payload(credential: bytes, holder: TestSigner) -> None:
+    """Render a QR image and read it back with a real decoder (zxing-cpp)."""
+    proof = sign_holder_proof(credential, holder, presented_at=NOW, challenge="K7Q2M9XA")
+    text = encode_presentation_qr(credential, proof)
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=4, border=4)
+    qr.add_data(text)
+    qr.make(fit=True)
+    image = qr.make_image().get_image().convert("L")
+    results = zxingcpp.read_barcodes(image)
+    assert [r.text for r in results] == [text]
+    assert decode_qr(results[0].text).proof == proof
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("HC1:6BFOXN", id="covid-prefix"),
+        pytest.param("EL2:6BFOXN", id="future-version"),
+        pytest.param("el1:6BFOXN", id="lower-case"),
+        pytest.param("", id="empty"),
+        pytest.param("6BFOXN", id="no-prefix"),
+    ],
+)
+def test_wrong_prefix(text: str) -> None:
+    with pytest.raises(errors.BadPrefix):
+        decode_qr(text)
+
+
+def test_non_text_is_bad_prefix() -> None:
+    with pytest.raises(errors.BadPrefix):
+        decode_qr(b"EL1:6BFOXN")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("abc", id="lower-case"),
+        pytest.param("AB=", id="character-outside-alphabet"),
+        pytest.param("A", id="length-1-mod-3"),
+        pytest.param("6BFOXNA", id="length-7"),
+        pytest.param("GGW", id="triplet-65536"),
+        pytest.param(":::", id="triplet-max"),
+        pytest.param("ZZ", id="pair-above-255"),
+        pytest.param("", id="empty-body"),
+    ],
+)
+def test_bad_base45(body: str) -> None:
+    # the base45 library itself must refuse what RFC 9285 forbids, not only our alphabet check
+    if body and set(body) <= QR_ALPHANUMERIC:
+        with pytest.raises(ValueError):
+            base45.b45decode(body)
+    with pytest.raises(errors.BadBase45):
+        decode_qr("EL1:" + body)
+
+
+def test_largest_triplet_is_accepted_by_base45() -> None:
+    assert base45.b45decode("FGW") == b"\xff\xff"
+
+
+@pytest.mark.parametrize(
+    "compressed",
+    [
+        pytest.param(b"not zlib at all", id="not-zlib"),
+        pytest.param(zlib.compress(b"\xa0" * 100)[:-3], id="truncated"),
+        pytest.param(zlib.compress(b"\xa0") + b"\x00", id="trailing-data"),
+        pytest.param(b"\x78\xbb" + zlib.compress(b"x")[2:], id="unknown-dictionary"),
+    ],
+)
+def test_bad_compression(compressed: bytes) -> None:
+    with pytest.raises(errors.BadCompression):
+        decode_qr(_wrap("EL1:", compressed))
+
+
+def test_compression_bomb() -> None:
+    bomb = zlib.compress(bytes(2 * 1024 * 1024), 9)  # 2 MiB of zeros, ~2 KiB deflated
+    text = _wrap("EP1:", bomb)
+    assert len(text) <= MAX_PAYLOAD_CHARS, "the bomb fits a QR code: only the inflate cap stops it"
+    with pytest.raises(errors.CompressionBomb):
+        decode_qr(text)
+
+
+def test_inflated_size_cap_is_exact(credential: bytes) -> None:
+    just_fits = cbor2.dumps(b"\x00" * (MAX_INFLATED_BYTES - 3))
+    assert len(just_fits) == MAX_INFLATED_BYTES
+    assert decode_qr(_wrap("EL1:", _deflate(just_fits))).credential == just_fits
+    with pytest.raises(errors.CompressionBomb):
+        decode_qr(_wrap("EL1:", _deflate(just_fits + b"\x00")))
+
+
+def test_oversized_input() -> None:
+    with pytest.raises(errors.PayloadTooLarge):
+        decode_qr("EL1:" + "0" * MAX_PAYLOAD_CHARS)
+    with pytest.raises(errors.PayloadTooLarge):
+        decode_qr("XX" * 1_000_000)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        pytest.param([b"credential"], id="one-item"),
+        pytest.param([b"credential", b"proof", b"extra"], id="three-items"),
+        pytest.param([b"credential", "proof"], id="proof-as-text"),
+        pytest.param({b"credential": b"proof"}, id="a-map"),
+        pytest.param(b"credential", id="bytes-only"),
+    ],
+)
+def test_presentation_of_the_wrong_shape(item: object) -> None:
+    with pytest.raises(errors.BadCbor):
+        decode_qr(_wrap("EP1:", _deflate(cbor2.dumps(item))))
+
+
+def test_presentation_not_cbor(credential: bytes) -> None:
+    for data in (b"\x82\x41", cbor2.dumps([b"a", b"b"]) + b"\x00"):
+        with pytest.raises(errors.BadCbor):
+            decode_qr(_wrap("EP1:", _deflate(data)))
+
+
+def test_every_decoding_error_is_malformed_payload() -> None:
+    for text in ("HC1:", "EL1:A", "EL1:" + base45.b45encode(b"xx").decode()):
+        with pytest.raises(errors.MalformedPayload):
+            decode_qr(text)
