@@ -7,6 +7,7 @@ Public interface (other packages import only these names):
   ``public_key``); its ``repr`` shows the alg and kid text only.
 - ``encrypt_private_key(key, secret) -> bytes`` / ``decrypt_private_key(blob, secret)``:
   PKCS#8 PEM encrypted with ``secret``; a wrong secret raises ``KeyStoreError``.
+- ``encode_master_key(master) -> str`` / ``decode_master_key(text) -> bytes`` (base64url).
 - ``load_or_create_master_key(*, env_value, path, create) -> bytes`` (32 bytes) and
   ``derive_subkey(master, purpose) -> bytes`` (HKDF-SHA256, 32 bytes); ``PURPOSE_*`` names.
 - ``KeyStoreError`` (message never holds key material).
@@ -16,6 +17,7 @@ from ._master import (
     PURPOSE_BLIND_INDEX,
     PURPOSE_ID_ENCRYPTION,
     PURPOSE_KEY_ENCRYPTION,
+    decode_master_key,
     derive_subkey,
     encode_master_key,
     load_or_create_master_key,
@@ -36,6 +38,7 @@ __all__ = [
     "KeyStoreError",
     "LocalSigner",
     "PrivateKey",
+    "decode_master_key",
     "decrypt_private_key",
     "derive_subkey",
     "encode_master_key",

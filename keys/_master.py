@@ -29,7 +29,8 @@ def encode_master_key(master: bytes) -> str:
     return base64.urlsafe_b64encode(master).rstrip(b"=").decode("ascii")
 
 
-def _decode(text: str, where: str) -> bytes:
+def decode_master_key(text: str, where: str = "the environment") -> bytes:
+    """Parse the text form of a master key. Raises ``KeyStoreError`` (naming ``where``)."""
     text = text.strip()
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -49,7 +50,7 @@ def load_or_create_master_key(*, env_value: str | None, path: Path, create: bool
     Raises ``KeyStoreError`` on a malformed key, loose permissions or a missing file.
     """
     if env_value:
-        return _decode(env_value, "the environment")
+        return decode_master_key(env_value)
     if path.exists():
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
@@ -57,7 +58,7 @@ def load_or_create_master_key(*, env_value: str | None, path: Path, create: bool
                 f"master key file {path} has mode {mode:04o}; refusing to use it "
                 "(run: chmod 600 on it)"
             )
-        return _decode(path.read_text(encoding="ascii"), str(path))
+        return decode_master_key(path.read_text(encoding="ascii"), str(path))
     if not create:
         raise KeyStoreError(f"no master key: set ELICENCE_MASTER_KEY or create {path}")
     master = os.urandom(MASTER_KEY_LENGTH)

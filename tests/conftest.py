@@ -25,6 +25,7 @@ from tests._postgres import PostgresServer, running_postgres
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
+    from sqlalchemy.orm import Session
 
 CHROMIUM = os.environ.get("ELICENCE_TEST_CHROMIUM", "/usr/bin/chromium")
 
@@ -79,3 +80,40 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+
+
+# --- schema and sessions (owned by the registry/migrations helper) -------------------------------
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    """``database_url`` after ``alembic upgrade head``: runs on SQLite and on PostgreSQL."""
+    from registry.migrate import upgrade
+
+    upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+def db_session(migrated_url: str) -> Iterator[Session]:
+    """A session on the migrated database, inside a transaction rolled back after the test.
+
+    ``session.commit()`` in code under test only releases a savepoint, so nothing persists.
+    """
+    from sqlalchemy.orm import Session
+
+    from registry.db import make_engine
+
+    engine = make_engine(migrated_url)
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+        engine.dispose()

@@ -1,0 +1,125 @@
+"""The hash-chained audit log of administrative acts (issue, revoke, suspend, correct, rotate).
+
+``hash = sha256(prev_hash || canonical JSON of at, actor, act, object_type, object_id, detail)``
+with ``prev_hash`` of the first row ``"0" * 64``. Editing, deleting or reordering rows breaks the
+chain; deleting only the newest rows cannot be seen from the table alone (publish the head hash
+elsewhere to cover that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from credential import check_character
+
+from .models import AuditEntry, utcnow
+
+GENESIS_HASH = "0" * 64
+# Arbitrary constant: the PostgreSQL advisory lock that serialises appends to the chain.
+_AUDIT_LOCK_KEY = 0x656C6963_61756474  # "elicaudt"
+_ID_NUMBER = re.compile(r"(?<![0-9])([0-9]{17})([0-9Xx])(?![0-9])")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditReport:
+    """Outcome of ``verify_audit_chain``; ``first_bad_id``/``problem`` set when not ``ok``."""
+
+    ok: bool
+    rows_checked: int
+    first_bad_id: int | None = None
+    problem: str | None = None
+
+
+def _canonical(entry: AuditEntry) -> bytes:
+    body = {
+        "act": entry.act,
+        "actor": entry.actor,
+        "at": entry.at.isoformat(timespec="microseconds"),
+        "detail": entry.detail,
+        "object_id": entry.object_id,
+        "object_type": entry.object_type,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """The hash a row must carry given its ``prev_hash`` and fields."""
+    return hashlib.sha256(entry.prev_hash.encode("ascii") + _canonical(entry)).hexdigest()
+
+
+def _holds_full_id_number(value: Any) -> bool:
+    blob = json.dumps(value, ensure_ascii=False)
+    return any(check_character(m.group(1)) == m.group(2).upper() for m in _ID_NUMBER.finditer(blob))
+
+
+def append_audit(
+    session: Session,
+    *,
+    actor: str,
+    act: str,
+    object_type: str,
+    object_id: str,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one row to the chain and flush it (the caller's transaction commits it).
+
+    Safe under concurrent writers: PostgreSQL takes a transaction-level advisory lock before
+    reading the chain head; SQLite transactions begin IMMEDIATE (``registry.db``) so writers are
+    already serialised. Raises ``ValueError`` if ``detail`` holds a full citizen ID number
+    (use ``credential.mask_id_number``).
+    """
+    if detail is not None and _holds_full_id_number(detail):
+        raise ValueError("audit detail must not hold a full ID number; use the masked form")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
+    head = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    entry = AuditEntry(
+        at=utcnow(),
+        actor=actor,
+        act=act,
+        object_type=object_type,
+        object_id=str(object_id),
+        detail=detail,
+        prev_hash=head or GENESIS_HASH,
+    )
+    entry.hash = entry_hash(entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> AuditReport:
+    """Walk the chain in id order; report the first row that was edited, removed or moved."""
+    expected_prev = GENESIS_HASH
+    checked = 0
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.id > last_id)
+            .order_by(AuditEntry.id)
+            .limit(batch_size)
+            .execution_options(populate_existing=True)
+        ).all()
+        if not rows:
+            return AuditReport(ok=True, rows_checked=checked)
+        for row in rows:
+            checked += 1
+            if row.prev_hash != expected_prev:
+                return AuditReport(
+                    False,
+                    checked,
+                    row.id,
+                    "previous hash does not match: a row was removed or moved",
+                )
+            if entry_hash(row) != row.hash:
+                return AuditReport(False, checked, row.id, "row content does not match its hash")
+            expected_prev = row.hash
+            last_id = row.id

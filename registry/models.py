@@ -1,0 +1,245 @@
+"""ORM models of the e-licence library (SQLAlchemy 2, portable types for SQLite and PostgreSQL).
+
+Conventions: timestamps are timezone-aware UTC (``UtcDateTime`` refuses naive values); JSON
+columns are plain ``JSON`` (assign a new value to change one, in-place edits are not tracked);
+citizen ID numbers appear only as ``id_index`` (blind index) and ``id_ciphertext``
+(see ``registry.vault``). The schema is built by ``migrations/`` only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+LICENCE_STATUSES = ("valid", "revoked", "suspended")
+KEY_STATES = ("active", "retired", "compromised")
+FIELD_TYPES = ("text", "int", "date", "choice")
+
+
+def utcnow() -> dt.datetime:
+    """Now, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """``DateTime(timezone=True)`` that stores UTC and always returns aware UTC datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use timezone-aware UTC")
+        value = value.astimezone(dt.UTC)
+        # SQLite has no time zone type: store the UTC wall time.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+        dt.datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+        bytes: LargeBinary(),
+    }
+
+
+class Department(Base):
+    """An issuing department (transport bureau, market regulator, ...)."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    licence_types: Mapped[list[LicenceType]] = relationship(back_populates="department")
+
+
+class DepartmentApiKey(Base):
+    """A department's API key: ``prefix`` is public, only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "department_api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+    department: Mapped[Department] = relationship()
+
+
+class LicenceType(Base):
+    """A kind of licence a department issues.
+
+    ``fields``: list of ``{"name", "label", "type": "text"|"int"|"date"|"choice", "required",
+    "choices"}``; ``categories``: allowed categories, or null when the type has none.
+    """
+
+    __tablename__ = "licence_types"
+    __table_args__ = (UniqueConstraint("department_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    fields: Mapped[list[Any]] = mapped_column(default=list)
+    categories: Mapped[list[Any] | None]
+    default_validity_days: Mapped[int] = mapped_column(Integer, default=3650)
+
+    department: Mapped[Department] = relationship(back_populates="licence_types")
+
+
+class SigningKey(Base):
+    """A signing key; ``department_id`` null marks the platform root key (signs the trust list).
+
+    The private key is PKCS#8 encrypted under the key-encryption subkey of the master key.
+    ``allowed_types``: licence type codes this key may sign (null: all of its department's).
+    """
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    kid: Mapped[str] = mapped_column(String(16), unique=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[dict[str, Any]]
+    encrypted_private_key: Mapped[bytes]
+    not_before: Mapped[dt.datetime]
+    not_after: Mapped[dt.datetime | None]
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    allowed_types: Mapped[list[Any] | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department | None] = relationship()
+
+
+class HolderKey(Base):
+    """The citizen's holder key (bound into credentials as ``cnf``), kept by the wallet service."""
+
+    __tablename__ = "holder_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_index: Mapped[str] = mapped_column(String(64), unique=True)
+    encrypted_private_key: Mapped[bytes]
+    public_cose_key: Mapped[bytes]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StatusList(Base):
+    """A department's Token Status List (2 bits per entry); ``data`` is the raw bit array."""
+
+    __tablename__ = "status_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    bits: Mapped[int] = mapped_column(Integer, default=2)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def _new_licence_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Licence(Base):
+    """An issued licence. (``status_list_id``, ``status_index``) is unique: the allocation."""
+
+    __tablename__ = "licences"
+    __table_args__ = (
+        UniqueConstraint("status_list_id", "status_index"),
+        UniqueConstraint("department_id", "idempotency_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_licence_id)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    licence_type_id: Mapped[int] = mapped_column(ForeignKey("licence_types.id"), index=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    holder_name: Mapped[str] = mapped_column(String(200))
+    id_index: Mapped[str] = mapped_column(String(64), index=True)
+    id_ciphertext: Mapped[bytes]
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    valid_from: Mapped[dt.datetime]
+    valid_until: Mapped[dt.datetime]
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="valid")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
+    status_index: Mapped[int] = mapped_column(Integer)
+    credential: Mapped[bytes]
+    kid: Mapped[str] = mapped_column(String(16))
+    replaces_id: Mapped[str | None] = mapped_column(ForeignKey("licences.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+
+    department: Mapped[Department] = relationship()
+    licence_type: Mapped[LicenceType] = relationship()
+    status_list: Mapped[StatusList] = relationship()
+
+
+class VerificationCheck(Base):
+    """One check of a licence by a verifier (the citizen's "who checked my licence" log)."""
+
+    __tablename__ = "verification_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), index=True)
+    verifier_name: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    checked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEntry(Base):
+    """One administrative act, hash-chained to the previous one (see ``registry.audit``)."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    act: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
