@@ -1,0 +1,1 @@
+"""Citizen service: sign-in, my licences, presentations and QR codes, who checked my licence."""
