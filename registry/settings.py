@@ -28,7 +28,10 @@ def looks_like_placeholder(value: str) -> bool:
 class Settings(BaseSettings):
     """Configuration of one deployment. Outside development, placeholders are refused."""
 
-    model_config = SettingsConfigDict(env_prefix="ELICENCE_", extra="ignore")
+    # hide_input_in_errors: a refused secret must not be echoed in the error message.
+    model_config = SettingsConfigDict(
+        env_prefix="ELICENCE_", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Path("./data")
