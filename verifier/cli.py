@@ -1,0 +1,181 @@
+"""Command line: ``elicence verify`` and ``elicence verifier sync``.
+
+Exit codes of ``verify``: 0 valid, 1 invalid (the outcome code is printed), 2 usage error
+(bad options, no bundle, unreadable image file).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._verify import Policy, VerificationResult, verify_payload
+from .bundle import Bundle, BundleError, load_root_key, sync_bundle
+from .image import ImageUnreadable, read_qr_text
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+DEFAULT_BUNDLE = Path("data/verifier-bundle")
+BUNDLE_ENV = "ELICENCE_VERIFIER_BUNDLE"
+_DEFAULTS = Policy()
+
+BundleOption = Annotated[
+    Path,
+    typer.Option("--bundle", envvar=BUNDLE_ENV, help="Verifier bundle directory (from sync)."),
+]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _print_result(result: VerificationResult) -> None:
+    if result.valid:
+        kind = (
+            "static copy (not presented by its holder)"
+            if result.kind == "static"
+            else ("holder presentation")
+        )
+        typer.echo(f"VALID: {kind}")
+    else:
+        typer.echo(f"INVALID: {result.outcome}: {result.detail}")
+    lic = result.licence
+    if lic is not None:
+        typer.echo(f"  holder      {lic.holder_name} ({lic.masked_id})")
+        typer.echo(f"  licence     {lic.type_name or lic.type_code} [{lic.type_code}] {lic.number}")
+        if lic.categories:
+            typer.echo(f"  categories  {', '.join(lic.categories)}")
+        for name, value in lic.fields.items():
+            typer.echo(f"  {name:<11} {value}")
+        typer.echo(f"  department  {lic.department_name or lic.department_code}")
+        typer.echo(
+            "  valid       "
+            f"{time.strftime('%Y-%m-%d', time.gmtime(lic.not_before))} to "
+            f"{time.strftime('%Y-%m-%d', time.gmtime(lic.expires_at))}"
+        )
+    if result.status_age is not None:
+        typer.echo(f"  status age  {result.status_age} s")
+    for check in result.checks:
+        mark = "ok " if check.passed else "FAIL"
+        typer.echo(f"  [{mark}] {check.name}" + ("" if check.code == "ok" else f": {check.code}"))
+
+
+def verify_command(
+    payload: Annotated[
+        str | None, typer.Argument(help="QR payload text (EL1:... or EP1:...); - reads stdin.")
+    ] = None,
+    image: Annotated[
+        Path | None, typer.Option("--image", help="PNG or JPEG photo of the QR code.")
+    ] = None,
+    bundle: BundleOption = DEFAULT_BUNDLE,
+    now: Annotated[
+        int | None, typer.Option("--now", help="Fixed clock, epoch seconds (default: now).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    challenge: Annotated[
+        str | None, typer.Option("--challenge", help="The challenge this counter gave.")
+    ] = None,
+    require_presentation: Annotated[
+        bool,
+        typer.Option("--require-presentation", help="Refuse static (printed) copies."),
+    ] = False,
+    max_presentation_age: Annotated[
+        int, typer.Option("--max-presentation-age", min=1, help="Seconds.")
+    ] = _DEFAULTS.max_presentation_age,
+    max_status_age: Annotated[
+        int, typer.Option("--max-status-age", min=1, help="Seconds.")
+    ] = _DEFAULTS.max_status_age,
+) -> None:
+    """Verify a licence QR payload offline, from the synced bundle."""
+    if (payload is None) == (image is None):
+        raise _fail("give either a PAYLOAD or --image FILE", EXIT_USAGE)
+    if image is not None:
+        try:
+            text = read_qr_text(image.read_bytes())
+        except OSError as exc:
+            raise _fail(f"cannot read {image}: {exc.strerror}", EXIT_USAGE) from None
+        except ImageUnreadable as exc:
+            raise _fail(str(exc), EXIT_USAGE) from None
+        if text is None:
+            typer.echo("INVALID: no_qr_code: no QR code found in the image")
+            raise typer.Exit(EXIT_INVALID)
+    else:
+        text = sys.stdin.read() if payload == "-" else str(payload)
+    try:
+        loaded = Bundle.load(bundle)
+    except BundleError as exc:
+        raise _fail(exc.detail, EXIT_USAGE) from None
+    policy = Policy(
+        max_presentation_age=max_presentation_age,
+        max_status_age=max_status_age,
+        require_presentation=require_presentation,
+    )
+    result = verify_payload(
+        text,
+        trust=loaded.trust,
+        status=loaded.status,
+        now=(lambda: now) if now is not None else (lambda: int(time.time())),
+        policy=policy,
+        challenge=challenge,
+    )
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+    raise typer.Exit(EXIT_VALID if result.valid else EXIT_INVALID)
+
+
+def sync_command(
+    source: Annotated[
+        str, typer.Option("--from", help="Base URL of the issuer (serves /trust-list).")
+    ],
+    bundle: BundleOption = DEFAULT_BUNDLE,
+    root_key_file: Annotated[
+        Path | None,
+        typer.Option("--root-key", help="Root public key JWK file (as `elicence root-key`)."),
+    ] = None,
+    root_thumbprint: Annotated[
+        str | None,
+        typer.Option("--root-thumbprint", help="RFC 7638 thumbprint (base64url) of the root."),
+    ] = None,
+) -> None:
+    """Fetch and check the trust list and status lists into the verifier bundle."""
+    if not source.startswith(("http://", "https://")):
+        raise _fail("--from must be an http:// or https:// URL", EXIT_USAGE)
+    root_key = None
+    if root_key_file is not None:
+        try:
+            root_key = load_root_key(root_key_file.read_bytes())
+        except OSError as exc:
+            raise _fail(f"cannot read {root_key_file}: {exc.strerror}", EXIT_USAGE) from None
+        except BundleError as exc:
+            raise _fail(exc.detail, EXIT_USAGE) from None
+    try:
+        report = sync_bundle(
+            source=source,
+            bundle_dir=bundle,
+            root_key=root_key,
+            root_thumbprint_text=root_thumbprint,
+        )
+    except BundleError as exc:
+        usage = exc.code in ("root_key_required", "bad_root_key")
+        raise _fail(
+            f"sync refused ({exc.code}): {exc.detail}", EXIT_USAGE if usage else 1
+        ) from None
+    typer.echo(
+        f"synced {report.path}: {report.departments} departments, {report.keys} keys, "
+        f"{len(report.status_lists)} status lists; root {report.root_thumbprint}"
+    )
+
+
+verifier_app = typer.Typer(help="Verifier bundle: sync the trust list and status lists.")
+verifier_app.command("sync")(sync_command)
+
+app = typer.Typer(help="Verify e-licences offline.", no_args_is_help=True)
+app.command("verify")(verify_command)
+app.add_typer(verifier_app, name="verifier")
