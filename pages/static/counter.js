@@ -1,0 +1,211 @@
+// Counter page: grab camera frames into a canvas, send them as JPEG to POST /verify until a QR
+// is read, show the verdict, and keep scanning so the next licence needs no click.
+"use strict";
+
+(() => {
+  const { el, bi, api, errorText, outcomeWords, formatDate, formatDateTime, ageWords, row } = ELICENCE;
+
+  const SCAN_INTERVAL_MS = 400;
+  // The same licence held in front of the camera is not re-announced for this long.
+  const REPEAT_QUIET_MS = 4000;
+  const MAX_FRAME_WIDTH = 960;
+
+  const video = document.getElementById("camera");
+  const canvas = document.getElementById("frame-canvas");
+  const toggle = document.getElementById("camera-toggle");
+  const scanState = document.getElementById("scan-state");
+  const scanError = document.getElementById("scan-error");
+  const verdictBox = document.getElementById("verdict");
+  const licenceCard = document.getElementById("licence-card");
+  const facts = document.getElementById("licence-facts");
+  const photo = document.getElementById("photo");
+  const verifierName = document.getElementById("verifier-name");
+  const verifierPurpose = document.getElementById("verifier-purpose");
+
+  let stream = null;
+  let timer = null;
+  let busy = false;
+  let last = { key: null, at: 0 };
+  let lastRecorded = null;
+
+  for (const [input, key] of [[verifierName, "counter.name"], [verifierPurpose, "counter.purpose"]]) {
+    input.value = localStorage.getItem(key) || "";
+    input.addEventListener("change", () => localStorage.setItem(key, input.value.trim()));
+  }
+
+  function verifierIdentity() {
+    const name = verifierName.value.trim();
+    if (!name) return null;
+    return { name, purpose: verifierPurpose.value.trim() || "licence check" };
+  }
+
+  function setScanState(zh, en) {
+    scanState.replaceChildren(zh + " ", el("span", { lang: "en" }, en));
+  }
+
+  function showVerdict(result) {
+    const words = outcomeWords(result.outcome);
+    const valid = result.valid === true;
+    verdictBox.className = "verdict " + (valid ? "valid" : "invalid");
+    verdictBox.dataset.outcome = result.outcome || "";
+    const children = [
+      el("span", { class: "icon", "aria-hidden": "true" }, valid ? "✓" : "✗"),
+      el("span", { class: "word" }, words[0], el("span", { class: "en", lang: "en" }, words[1])),
+      el("span", { class: "reason" }, valid ? words[2] : words[2] + "。", " ",
+        el("span", { lang: "en" }, valid ? words[3] : words[3] + ".")),
+    ];
+    if (valid && result.kind === "static") {
+      children.push(el("span", { class: "note" },
+        "静态副本：不是持证人现场出示的动态码 ",
+        el("span", { lang: "en" }, "Static copy: not a live presentation by the holder")));
+    }
+    verdictBox.replaceChildren(...children);
+    showLicence(result);
+  }
+
+  function showLicence(result) {
+    const lic = result.licence;
+    if (!lic) {
+      licenceCard.hidden = true;
+      facts.replaceChildren();
+      return;
+    }
+    const department = lic.department_name ? `${lic.department_name} (${lic.department_code})` : lic.department_code;
+    const type = lic.type_name ? `${lic.type_name} (${lic.type_code})` : lic.type_code;
+    const [ageZh, ageEn] = ageWords(result.status_age);
+    const items = [
+      row("持证人", "Holder", lic.holder_name, { "data-field": "holder_name" }),
+      row("身份证号", "ID number", lic.masked_id, { "data-field": "masked_id" }),
+      row("证照类型", "Licence type", type, { "data-field": "licence_type" }),
+      row("证照编号", "Licence number", lic.number, { "data-field": "number" }),
+      row("准驾/类别", "Categories", (lic.categories || []).join(", ") || "—", { "data-field": "categories" }),
+      row("有效期", "Valid", `${formatDate(lic.not_before)} – ${formatDate(lic.expires_at)}`, { "data-field": "validity" }),
+      row("发证部门", "Issued by", department, { "data-field": "department" }),
+      row("状态信息", "Status information",
+        result.status_age === null || result.status_age === undefined
+          ? "未检查 not checked" : `${ageZh}更新 updated ${ageEn}`, { "data-field": "status_age" }),
+      row("出示方式", "Presented as",
+        result.kind === "presentation" ? "持证人动态码 live holder presentation"
+          : result.kind === "static" ? "静态副本 static copy" : "—", { "data-field": "kind" }),
+      row("核验时间", "Checked at", formatDateTime(result.checked_at || Date.now() / 1000), {}),
+    ];
+    facts.replaceChildren(...items.flat());
+    licenceCard.hidden = false;
+  }
+
+  function resultKey(result) {
+    return [result.credential_id, result.presented_at, result.outcome].join("|");
+  }
+
+  async function postImage(blob, identity) {
+    const form = new FormData();
+    form.append("image", blob, "frame.jpg");
+    if (identity) {
+      form.append("verifier_name", identity.name);
+      form.append("verifier_purpose", identity.purpose);
+    }
+    const res = await api("/verify", { method: "POST", form });
+    // An image with no QR code in it is the normal case between licences: keep scanning quietly.
+    if (!res.ok && res.data && res.data.error === "no_qr_code") return null;
+    if (!res.ok || !res.data || typeof res.data.outcome !== "string") {
+      scanError.textContent = errorText(res);
+      return null;
+    }
+    scanError.textContent = "";
+    return res.data;
+  }
+
+  /**
+   * Verify one image. Frames are first sent without the counter's name, so a licence held in
+   * front of the camera for a while is recorded in the holder's "who checked" list once per
+   * presentation and outcome, not once per frame.
+   */
+  async function verifyImage(blob, { fromCamera }) {
+    const identity = verifierIdentity();
+    let result = await postImage(blob, fromCamera ? null : identity);
+    if (!result) return false;
+    const key = resultKey(result);
+    const now = Date.now();
+    if (fromCamera && key === last.key && now - last.at < REPEAT_QUIET_MS) return true;
+    if (fromCamera && identity && key !== lastRecorded) {
+      result = (await postImage(blob, identity)) || result;
+      lastRecorded = key;
+    }
+    last = { key, at: now };
+    showVerdict(result);
+    return true;
+  }
+
+  function grabFrame() {
+    const width = video.videoWidth;
+    const height = video.videoHeight;
+    if (!width || !height) return Promise.resolve(null);
+    const scale = Math.min(1, MAX_FRAME_WIDTH / width);
+    canvas.width = Math.round(width * scale);
+    canvas.height = Math.round(height * scale);
+    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+  }
+
+  async function tick() {
+    if (busy || !stream) return;
+    busy = true;
+    try {
+      const blob = await grabFrame();
+      if (blob) await verifyImage(blob, { fromCamera: true });
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function startCamera() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      setScanState("此浏览器无法使用摄像头，请上传照片", "This browser has no camera access: upload a photo");
+      return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        video: { facingMode: "environment", width: { ideal: 1280 }, height: { ideal: 720 } },
+        audio: false,
+      });
+    } catch (err) {
+      stream = null;
+      setScanState("无法开启摄像头，请上传照片", "Cannot open the camera: upload a photo instead");
+      scanError.textContent = String(err.message || err);
+      return;
+    }
+    video.srcObject = stream;
+    await video.play().catch(() => {});
+    setScanState("正在扫描…", "Scanning…");
+    toggle.replaceChildren(...bi("关闭摄像头", "Stop camera"));
+    toggle.dataset.state = "on";
+    timer = setInterval(tick, SCAN_INTERVAL_MS);
+  }
+
+  function stopCamera() {
+    clearInterval(timer);
+    timer = null;
+    if (stream) for (const track of stream.getTracks()) track.stop();
+    stream = null;
+    video.srcObject = null;
+    setScanState("摄像头未开启", "Camera off");
+    toggle.replaceChildren(...bi("开启摄像头", "Start camera"));
+    toggle.dataset.state = "off";
+  }
+
+  toggle.addEventListener("click", () => (stream ? stopCamera() : startCamera()));
+
+  photo.addEventListener("change", async () => {
+    const file = photo.files && photo.files[0];
+    if (!file) return;
+    scanError.textContent = "";
+    const found = await verifyImage(file, { fromCamera: false });
+    if (!found && !scanError.textContent) {
+      scanError.textContent = "照片中未找到二维码 No QR code found in the photo";
+    }
+    photo.value = "";
+  });
+
+  // A counter scans all day: start at once where the camera is allowed.
+  startCamera();
+})();

@@ -1,0 +1,257 @@
+// Citizen wallet page: sign in, list every licence issued to my ID number, show one as a rotating
+// QR code full-screen with a countdown, and see who checked it.
+"use strict";
+
+(() => {
+  const { el, bi, api, errorText, outcomeWords, statusWords, formatDate, formatDateTime, row } = ELICENCE;
+
+  const TOKEN_KEY = "wallet.token";
+  // Fetch the next code this many seconds before the current one expires.
+  const REFRESH_BEFORE_S = 5;
+  const PATHS = {
+    devToken: "/wallet/dev/token",
+    licences: "/wallet/licences",
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const signInCard = $("sign-in");
+  const signOut = $("sign-out");
+  const licencesCard = $("licences-card");
+  const list = $("licences");
+  const detailCard = $("detail-card");
+  const qrScreen = $("qr-screen");
+  const qrImage = $("qr-image");
+  const countdownText = $("countdown-text");
+  const countdownBar = $("countdown-bar");
+
+  let current = null; // the licence open in the detail view
+  let qrTimer = null;
+  let qrExpiresAt = 0;
+  let qrObjectUrl = null;
+  let qrGeneration = 0;
+
+  const token = () => sessionStorage.getItem(TOKEN_KEY);
+
+  function listOf(data, key) {
+    if (Array.isArray(data)) return data;
+    if (data && Array.isArray(data[key])) return data[key];
+    if (data && Array.isArray(data.items)) return data.items;
+    return [];
+  }
+
+  function toEpoch(value) {
+    if (typeof value === "number") return value;
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? null : ms / 1000;
+  }
+
+  async function signInWithIdNumber(event) {
+    event.preventDefault();
+    const input = $("dev-id-number");
+    const error = $("dev-id-number-error");
+    const idNumber = input.value.trim().toUpperCase();
+    error.textContent = "";
+    input.removeAttribute("aria-invalid");
+    $("sign-in-error").textContent = "";
+    if (!/^\d{17}[\dX]$/.test(idNumber)) {
+      error.textContent = "请输入 18 位身份证号 Enter the 18-character ID number";
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    const res = await api(PATHS.devToken, { method: "POST", json: { id_number: idNumber } });
+    const tokenText = res.data && (res.data.token || res.data.access_token);
+    if (!res.ok || !tokenText) {
+      if (res.data && /id_number/.test(res.data.error || "")) {
+        error.textContent = errorText(res);
+        input.setAttribute("aria-invalid", "true");
+      } else if (res.status === 404) {
+        $("sign-in-error").textContent = "开发模式登录未开启 Development sign-in is not enabled here";
+      } else {
+        $("sign-in-error").textContent = errorText(res);
+      }
+      return;
+    }
+    input.value = "";
+    sessionStorage.setItem(TOKEN_KEY, tokenText);
+    await showLicences();
+  }
+
+  async function signInWithToken(event) {
+    event.preventDefault();
+    const value = $("token-text").value.trim();
+    if (!value) return;
+    $("token-text").value = "";
+    sessionStorage.setItem(TOKEN_KEY, value);
+    await showLicences();
+  }
+
+  function signedOut(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    closeQr();
+    current = null;
+    signInCard.hidden = false;
+    licencesCard.hidden = true;
+    detailCard.hidden = true;
+    signOut.hidden = true;
+    $("sign-in-error").textContent = message || "";
+  }
+
+  function badge(status) {
+    const [zh, en] = statusWords(status);
+    return el("span", { class: "badge " + status, "data-status": status }, `${zh} ${en}`);
+  }
+
+  async function showLicences() {
+    const res = await api(PATHS.licences, { token: token() });
+    if (res.status === 401) return signedOut("登录已失效，请重新登录 Your sign-in has expired: sign in again");
+    signInCard.hidden = true;
+    signOut.hidden = false;
+    licencesCard.hidden = false;
+    detailCard.hidden = true;
+    $("licences-error").textContent = res.ok ? "" : errorText(res);
+    const licences = listOf(res.data, "licences");
+    $("licences-empty").hidden = licences.length > 0;
+    list.replaceChildren(...licences.map((lic) => el("li", {},
+      el("button", { type: "button", class: "licence", "data-licence-id": lic.id, onclick: () => openLicence(lic.id) },
+        el("span", {},
+          el("strong", {}, lic.licence_type_name || lic.type_name || lic.licence_type || ""), " ",
+          el("span", { class: "muted" }, lic.number || ""), el("br"),
+          el("span", { class: "muted" }, lic.department_name || lic.department || ""), " · ",
+          el("span", { class: "muted" }, `${formatDate(lic.valid_from)} – ${formatDate(lic.valid_until)}`)),
+        badge(lic.status)))));
+  }
+
+  async function openLicence(id) {
+    const res = await api(`${PATHS.licences}/${encodeURIComponent(id)}`, { token: token() });
+    if (res.status === 401) return signedOut("登录已失效，请重新登录 Your sign-in has expired: sign in again");
+    if (!res.ok) {
+      $("licences-error").textContent = errorText(res);
+      return;
+    }
+    const lic = res.data;
+    current = lic;
+    licencesCard.hidden = true;
+    detailCard.hidden = false;
+    $("detail-error").textContent = "";
+    const fields = Object.entries(lic.fields || {}).map(([name, value]) => row(name, "", String(value)));
+    $("detail-facts").replaceChildren(...[
+      row("证照类型", "Licence type", lic.licence_type_name || lic.type_name || lic.licence_type),
+      row("证照编号", "Licence number", lic.number),
+      row("持证人", "Holder", lic.holder_name),
+      row("身份证号", "ID number", lic.id_number || lic.masked_id),
+      row("准驾/类别", "Categories", (lic.categories || []).join(", ") || "—"),
+      row("有效期", "Valid", `${formatDate(lic.valid_from)} – ${formatDate(lic.valid_until)}`),
+      row("发证部门", "Issued by", lic.department_name || lic.department),
+      row("状态", "Status", badge(lic.status)),
+      ...fields,
+    ].flat());
+    const usable = lic.status === "valid";
+    $("show-qr").disabled = !usable;
+    if (!usable) {
+      const [zh, en] = statusWords(lic.status);
+      $("detail-error").textContent = `此证照${zh}，不能出示 This licence is ${en.toLowerCase()} and cannot be shown`;
+    }
+    await showChecks(lic.id);
+  }
+
+  async function showChecks(id) {
+    const res = await api(`${PATHS.licences}/${encodeURIComponent(id)}/checks`, { token: token() });
+    const checks = res.ok ? listOf(res.data, "checks") : [];
+    $("checks-empty").hidden = checks.length > 0;
+    $("checks").hidden = checks.length === 0;
+    $("checks-body").replaceChildren(...checks.map((check) => {
+      const words = outcomeWords(check.outcome);
+      return el("tr", {},
+        el("td", {}, formatDateTime(check.checked_at || check.at || check.time)),
+        el("td", {}, check.verifier_name || check.verifier || ""),
+        el("td", {}, check.purpose || check.verifier_purpose || ""),
+        el("td", {}, `${check.outcome === "valid" ? "✓" : "✗"} ${words[0]} ${words[1]}`));
+    }));
+  }
+
+  async function fetchQr() {
+    const generation = ++qrGeneration;
+    const base = `${PATHS.licences}/${encodeURIComponent(current.id)}`;
+    const res = await api(`${base}/presentation`, { token: token() });
+    if (generation !== qrGeneration) return;
+    if (!res.ok) {
+      $("qr-error").textContent = res.status === 409
+        ? "此证照当前不能出示 This licence cannot be shown now: " + errorText(res) : errorText(res);
+      stopCountdown();
+      return;
+    }
+    const presentation = res.data;
+    const image = await fetch(`${base}/qr.png?${presentationQuery(presentation)}`, {
+      headers: { Authorization: "Bearer " + token() }, cache: "no-store",
+    });
+    if (generation !== qrGeneration) return;
+    if (!image.ok) {
+      $("qr-error").textContent = "二维码生成失败 Could not make the QR code (" + image.status + ")";
+      return;
+    }
+    const blob = await image.blob();
+    if (qrObjectUrl) URL.revokeObjectURL(qrObjectUrl);
+    qrObjectUrl = URL.createObjectURL(blob);
+    qrImage.src = qrObjectUrl;
+    $("qr-error").textContent = "";
+    const expires = toEpoch(image.headers.get("X-Presentation-Expires") || presentation.expires_at);
+    const issued = toEpoch(presentation.presented_at || presentation.issued_at) || Date.now() / 1000;
+    qrExpiresAt = expires || Date.now() / 1000 + 30;
+    countdownBar.max = Math.max(1, Math.round(qrExpiresAt - issued));
+    qrImage.dataset.expiresAt = String(qrExpiresAt);
+  }
+
+  function presentationQuery(presentation) {
+    // Nothing personal goes in the URL: only a cache-buster so each refresh is a new image.
+    return new URLSearchParams({ t: String(presentation.presented_at || Date.now()) }).toString();
+  }
+
+  function tickCountdown() {
+    const left = Math.max(0, Math.round(qrExpiresAt - Date.now() / 1000));
+    countdownText.replaceChildren(`${left} 秒后刷新 `, el("span", { lang: "en" }, `Refreshes in ${left} s`));
+    countdownBar.value = left;
+    if (qrExpiresAt && left <= REFRESH_BEFORE_S) {
+      qrExpiresAt = Date.now() / 1000 + 60; // hold off until the new code arrives
+      fetchQr();
+    }
+  }
+
+  function stopCountdown() {
+    clearInterval(qrTimer);
+    qrTimer = null;
+  }
+
+  async function openQr() {
+    if (!current) return;
+    $("qr-title").replaceChildren(...bi(
+      current.licence_type_name || current.type_name || current.licence_type || "证照", current.number || ""));
+    qrScreen.hidden = false;
+    $("qr-close").focus();
+    qrExpiresAt = 0;
+    await fetchQr();
+    stopCountdown();
+    tickCountdown();
+    qrTimer = setInterval(tickCountdown, 1000);
+  }
+
+  function closeQr() {
+    stopCountdown();
+    qrGeneration++;
+    qrScreen.hidden = true;
+    qrImage.removeAttribute("src");
+    if (qrObjectUrl) URL.revokeObjectURL(qrObjectUrl);
+    qrObjectUrl = null;
+    if (current) showChecks(current.id);
+  }
+
+  $("dev-sign-in").addEventListener("submit", signInWithIdNumber);
+  $("token-sign-in").addEventListener("submit", signInWithToken);
+  $("show-qr").addEventListener("click", openQr);
+  $("qr-close").addEventListener("click", closeQr);
+  $("back").addEventListener("click", () => { current = null; showLicences(); });
+  signOut.addEventListener("click", () => signedOut(""));
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape" && !qrScreen.hidden) closeQr(); });
+
+  if (token()) showLicences();
+})();
