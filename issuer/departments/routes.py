@@ -1,0 +1,117 @@
+"""Platform admin API: departments, their API keys, licence types and signing keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, status
+
+from registry.db import SessionDep
+from registry.models import Department, LicenceType
+
+from ..auth import AdminDep, DepartmentDep
+from ..runtime import IssuerRuntime, get_runtime
+from . import service
+from .schemas import (
+    CODE_PATTERN,
+    ApiKeyRead,
+    DepartmentCreate,
+    DepartmentRead,
+    FieldSpec,
+    KeyRead,
+    LicenceTypeCreate,
+    LicenceTypeRead,
+)
+
+admin_router = APIRouter(prefix="/admin", tags=["admin"])
+department_router = APIRouter(tags=["licence types"])
+RuntimeDep = Annotated[IssuerRuntime, Depends(get_runtime)]
+CodePath = Annotated[str, Path(pattern=CODE_PATTERN)]
+
+
+def _department_read(session: SessionDep, department: Department) -> DepartmentRead:
+    key = service.active_signing_key(session=session, department_id=department.id)
+    return DepartmentRead(
+        code=department.code, name=department.name, active_kid=key.kid if key else None
+    )
+
+
+def licence_type_read(department_code: str, licence_type: LicenceType) -> LicenceTypeRead:
+    return LicenceTypeRead(
+        department=department_code,
+        code=licence_type.code,
+        name=licence_type.name,
+        fields=[FieldSpec.model_validate(f) for f in licence_type.fields],
+        validity_days=licence_type.default_validity_days,
+        categories=list(licence_type.categories or []),
+    )
+
+
+@admin_router.post("/departments", status_code=status.HTTP_201_CREATED)
+def create_department(
+    body: DepartmentCreate, session: SessionDep, actor: AdminDep, runtime: RuntimeDep
+) -> DepartmentRead:
+    """Create a department and its first signing key."""
+    department = service.create_department(
+        session=session, code=body.code, name=body.name, actor=actor, key_secret=runtime.key_secret
+    )
+    return _department_read(session, department)
+
+
+@admin_router.get("/departments")
+def list_departments(session: SessionDep, actor: AdminDep) -> list[DepartmentRead]:
+    """Every department with its current key id."""
+    return [_department_read(session, d) for d in service.list_departments(session=session)]
+
+
+@admin_router.post("/departments/{code}/api-keys", status_code=status.HTTP_201_CREATED)
+def create_api_key(code: CodePath, session: SessionDep, actor: AdminDep) -> ApiKeyRead:
+    """A new API key for the department, shown only in this response."""
+    department, key = service.create_api_key(session=session, department_code=code, actor=actor)
+    return ApiKeyRead(department=department.code, prefix=key.prefix, api_key=key.text)
+
+
+@admin_router.post("/departments/{code}/licence-types", status_code=status.HTTP_201_CREATED)
+def create_licence_type(
+    code: CodePath, body: LicenceTypeCreate, session: SessionDep, actor: AdminDep
+) -> LicenceTypeRead:
+    """Add a licence type (its fields and default validity) to the department."""
+    licence_type = service.create_licence_type(
+        session=session, department_code=code, licence_type_in=body, actor=actor
+    )
+    return licence_type_read(code, licence_type)
+
+
+@admin_router.post("/departments/{code}/keys/rotate", status_code=status.HTTP_201_CREATED)
+def rotate_key(
+    code: CodePath, session: SessionDep, actor: AdminDep, runtime: RuntimeDep
+) -> KeyRead:
+    """A new signing key for the department; the old one retires but still verifies."""
+    key = service.rotate_key(
+        session=session, department_code=code, actor=actor, key_secret=runtime.key_secret
+    )
+    return KeyRead(kid=key.kid, state=key.state)
+
+
+@admin_router.post("/departments/{code}/keys/{kid}/compromise")
+def compromise_key(
+    code: CodePath,
+    kid: Annotated[str, Path(max_length=16)],
+    session: SessionDep,
+    actor: AdminDep,
+    runtime: RuntimeDep,
+) -> KeyRead:
+    """Mark a key compromised: verifiers reject everything it signed."""
+    key, _ = service.compromise_key(
+        session=session, department_code=code, kid=kid, actor=actor, key_secret=runtime.key_secret
+    )
+    return KeyRead(kid=key.kid, state=key.state)
+
+
+@department_router.get("/licence-types")
+def list_licence_types(session: SessionDep, caller: DepartmentDep) -> list[LicenceTypeRead]:
+    """The caller's own licence types."""
+    return [
+        licence_type_read(caller.code, t)
+        for t in service.list_licence_types(session=session, department_id=caller.department_id)
+    ]

@@ -1,0 +1,227 @@
+"""Departments, their API keys, licence types and signing keys (rotation, compromise)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keys import generate_signing_key
+from registry.audit import append_audit
+from registry.errors import Conflict, NotFound
+from registry.models import Department, DepartmentApiKey, LicenceType, SigningKey, utcnow
+from registry.signing_keys import store_signing_key
+
+from ..auth import NewApiKey, new_api_key
+from .schemas import LicenceTypeCreate
+
+
+def get_department(*, session: Session, code: str) -> Department:
+    """The department with ``code``. Raises ``NotFound``."""
+    department = session.scalars(select(Department).where(Department.code == code)).first()
+    if department is None:
+        raise NotFound(f"no department {code!r}")
+    return department
+
+
+def list_departments(*, session: Session) -> Sequence[Department]:
+    """All departments by code."""
+    return session.scalars(select(Department).order_by(Department.code)).all()
+
+
+def active_signing_key(*, session: Session, department_id: int) -> SigningKey | None:
+    """The department's current signing key (newest active)."""
+    return session.scalars(
+        select(SigningKey)
+        .where(SigningKey.department_id == department_id, SigningKey.state == "active")
+        .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
+        .limit(1)
+    ).first()
+
+
+def create_department(
+    *, session: Session, code: str, name: str, actor: str, key_secret: bytes
+) -> Department:
+    """Add a department with its first signing key. Raises ``Conflict`` if the code is taken."""
+    if session.scalars(select(Department.id).where(Department.code == code)).first():
+        raise Conflict(f"department {code!r} already exists")
+    department = Department(code=code, name=name)
+    session.add(department)
+    session.flush()
+    append_audit(
+        session,
+        actor=actor,
+        act="department.create",
+        object_type="department",
+        object_id=code,
+        detail={"name": name},
+    )
+    key = store_signing_key(
+        session,
+        private_key=generate_signing_key(),
+        key_secret=key_secret,
+        department_id=department.id,
+    )
+    append_audit(
+        session,
+        actor=actor,
+        act="key.create",
+        object_type="signing_key",
+        object_id=key.kid,
+        detail={"department": code},
+    )
+    return department
+
+
+def create_api_key(
+    *, session: Session, department_code: str, actor: str
+) -> tuple[Department, NewApiKey]:
+    """A new API key for the department; only its prefix and secret hash are stored."""
+    department = get_department(session=session, code=department_code)
+    key = new_api_key()
+    session.add(
+        DepartmentApiKey(
+            department_id=department.id, prefix=key.prefix, secret_hash=key.secret_hash.hex()
+        )
+    )
+    session.flush()
+    append_audit(
+        session,
+        actor=actor,
+        act="api_key.create",
+        object_type="department",
+        object_id=department.code,
+        detail={"prefix": key.prefix},
+    )
+    return department, key
+
+
+def create_licence_type(
+    *, session: Session, department_code: str, licence_type_in: LicenceTypeCreate, actor: str
+) -> LicenceType:
+    """Add a licence type to a department. Raises ``NotFound`` or ``Conflict``."""
+    department = get_department(session=session, code=department_code)
+    taken = session.scalars(
+        select(LicenceType.id).where(
+            LicenceType.department_id == department.id, LicenceType.code == licence_type_in.code
+        )
+    ).first()
+    if taken:
+        raise Conflict(f"licence type {licence_type_in.code!r} already exists in {department.code}")
+    licence_type = LicenceType(
+        department_id=department.id,
+        code=licence_type_in.code,
+        name=licence_type_in.name,
+        fields=[f.model_dump(exclude_none=True) for f in licence_type_in.fields],
+        categories=list(licence_type_in.categories) or None,
+        default_validity_days=licence_type_in.validity_days,
+    )
+    session.add(licence_type)
+    session.flush()
+    append_audit(
+        session,
+        actor=actor,
+        act="licence_type.create",
+        object_type="licence_type",
+        object_id=f"{department.code}/{licence_type.code}",
+        detail={"name": licence_type.name, "validity_days": licence_type.default_validity_days},
+    )
+    return licence_type
+
+
+def list_licence_types(*, session: Session, department_id: int) -> Sequence[LicenceType]:
+    """A department's licence types by code."""
+    return session.scalars(
+        select(LicenceType)
+        .where(LicenceType.department_id == department_id)
+        .order_by(LicenceType.code)
+    ).all()
+
+
+def rotate_key(
+    *, session: Session, department_code: str, actor: str, key_secret: bytes
+) -> SigningKey:
+    """A new active key signs from now on; the old ones retire (``not_after`` = now) and still
+    verify what they signed."""
+    department = get_department(session=session, code=department_code)
+    now = utcnow()
+    retired = _retire_active(session=session, department_id=department.id, now=now)
+    key = store_signing_key(
+        session,
+        private_key=generate_signing_key(),
+        key_secret=key_secret,
+        department_id=department.id,
+        not_before=now,
+    )
+    append_audit(
+        session,
+        actor=actor,
+        act="key.rotate",
+        object_type="signing_key",
+        object_id=key.kid,
+        detail={"department": department.code, "retired": retired},
+    )
+    return key
+
+
+def compromise_key(
+    *, session: Session, department_code: str, kid: str, actor: str, key_secret: bytes
+) -> tuple[SigningKey, SigningKey | None]:
+    """Mark a key compromised (verifiers reject all it signed). If it was the active key, a new
+    one replaces it. Returns (compromised key, replacement or None). Raises ``NotFound``."""
+    department = get_department(session=session, code=department_code)
+    key = session.scalars(
+        select(SigningKey).where(SigningKey.department_id == department.id, SigningKey.kid == kid)
+    ).first()
+    if key is None:
+        raise NotFound(f"department {department.code} has no key {kid!r}")
+    if key.state == "compromised":
+        raise Conflict(f"key {kid} is already marked compromised")
+    was_active = key.state == "active"
+    now = utcnow()
+    key.state = "compromised"
+    if key.not_after is None:
+        key.not_after = now
+    session.flush()
+    append_audit(
+        session,
+        actor=actor,
+        act="key.compromise",
+        object_type="signing_key",
+        object_id=key.kid,
+        detail={"department": department.code},
+    )
+    replacement = None
+    if was_active and active_signing_key(session=session, department_id=department.id) is None:
+        replacement = store_signing_key(
+            session,
+            private_key=generate_signing_key(),
+            key_secret=key_secret,
+            department_id=department.id,
+            not_before=now,
+        )
+        append_audit(
+            session,
+            actor=actor,
+            act="key.create",
+            object_type="signing_key",
+            object_id=replacement.kid,
+            detail={"department": department.code, "replaces": key.kid},
+        )
+    return key, replacement
+
+
+def _retire_active(*, session: Session, department_id: int, now: dt.datetime) -> list[str]:
+    retired = []
+    for old in session.scalars(
+        select(SigningKey).where(
+            SigningKey.department_id == department_id, SigningKey.state == "active"
+        )
+    ):
+        old.state = "retired"
+        old.not_after = now
+        retired.append(old.kid)
+    session.flush()
+    return retired

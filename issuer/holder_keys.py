@@ -1,0 +1,111 @@
+"""Holder keys: one ES256 key pair per citizen, created on first issuance.
+
+The private scalar is stored AES-256-GCM encrypted under a subkey derived (HKDF) from the
+private-key encryption key (``app.state.key_secret``), with the
+citizen's blind index as associated data (a ciphertext moved to another citizen's row does not
+decrypt). AES-GCM rather than passphrase PKCS#8: a key is made on every first issuance and read
+on every wallet presentation, and a password KDF costs tens of milliseconds each time.
+
+``HolderKey.public_cose_key`` holds the CBOR-encoded COSE_Key. The wallet service signs
+presentations with
+``load_holder_signer(session=..., box=HolderKeyBox(app.state.key_secret), id_index=...)``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import cbor2
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from credential import PublicKey, cose_key_to_public_key, public_key_to_cose_key
+from keys import KeyStoreError, LocalSigner
+from registry.models import HolderKey
+
+PURPOSE_HOLDER_KEY = "elicence/holder-key-encryption/v1"
+_VERSION = b"\x01"
+_NONCE = 12
+
+
+class HolderKeyBox:
+    """Seals and opens holder private keys; ``key_secret`` is the private-key encryption key
+    (``derive_subkey(master, PURPOSE_KEY_ENCRYPTION)``)."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, key_secret: bytes) -> None:
+        subkey = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=PURPOSE_HOLDER_KEY.encode()
+        ).derive(key_secret)
+        self._aead = AESGCM(subkey)
+
+    def __repr__(self) -> str:
+        return "HolderKeyBox()"
+
+    def seal(self, private_key: ec.EllipticCurvePrivateKey, *, id_index: bytes) -> bytes:
+        """Encrypt a P-256 private key for the citizen with blind index ``id_index``."""
+        scalar = private_key.private_numbers().private_value.to_bytes(32, "big")
+        nonce = os.urandom(_NONCE)
+        return _VERSION + nonce + self._aead.encrypt(nonce, scalar, id_index)
+
+    def open(self, blob: bytes, *, id_index: bytes) -> ec.EllipticCurvePrivateKey:
+        """Decrypt a holder key. Raises ``KeyStoreError`` on a wrong key, row or damage."""
+        if len(blob) != 1 + _NONCE + 32 + 16 or blob[:1] != _VERSION:
+            raise KeyStoreError("holder key blob is damaged")
+        try:
+            scalar = self._aead.decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], id_index)
+        except InvalidTag:
+            raise KeyStoreError("cannot decrypt the holder key: wrong key or row") from None
+        return ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
+
+    def signer(self, blob: bytes, *, id_index: bytes) -> LocalSigner:
+        """A ``LocalSigner`` over the decrypted holder key."""
+        return LocalSigner(self.open(blob, id_index=id_index))
+
+
+def new_holder_key() -> ec.EllipticCurvePrivateKey:
+    """A fresh ES256 holder key pair."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def holder_public_key(*, session: Session, box: HolderKeyBox, id_index: str) -> PublicKey:
+    """The citizen's holder public key, creating the key pair on first issuance.
+
+    ``public_cose_key`` holds the CBOR-encoded COSE_Key (``credential.public_key_to_cose_key``).
+    """
+    stored = session.scalar(select(HolderKey.public_cose_key).where(HolderKey.id_index == id_index))
+    if stored is not None:
+        return cose_key_to_public_key(cbor2.loads(stored))
+    private_key = new_holder_key()
+    public_key = private_key.public_key()
+    row = HolderKey(
+        id_index=id_index,
+        encrypted_private_key=box.seal(private_key, id_index=id_index.encode("ascii")),
+        public_cose_key=cbor2.dumps(public_key_to_cose_key(public_key)),
+    )
+    try:
+        with session.begin_nested():  # another request may create it at the same moment
+            session.add(row)
+    except IntegrityError:
+        stored = session.scalar(
+            select(HolderKey.public_cose_key).where(HolderKey.id_index == id_index)
+        )
+        if stored is None:
+            raise
+        return cose_key_to_public_key(cbor2.loads(stored))
+    return public_key
+
+
+def load_holder_signer(*, session: Session, box: HolderKeyBox, id_index: str) -> LocalSigner:
+    """The citizen's holder signer (for presentations). Raises ``KeyStoreError`` if none."""
+    row = session.scalars(select(HolderKey).where(HolderKey.id_index == id_index)).first()
+    if row is None:
+        raise KeyStoreError("this citizen has no holder key yet")
+    return box.signer(row.encrypted_private_key, id_index=id_index.encode("ascii"))

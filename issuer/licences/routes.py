@@ -1,0 +1,66 @@
+"""Issuance and look-up for departments (API key). ID numbers travel only in request bodies."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Response, status
+
+from registry.db import SessionDep
+
+from ..auth import DepartmentDep
+from ..errors import InvalidRequest
+from ..runtime import IssuerRuntime, get_runtime
+from . import service
+from .schemas import LicenceCreate, LicenceList, LicenceRead, LicenceSearch
+
+router = APIRouter(prefix="/licences", tags=["licences"])
+RuntimeDep = Annotated[IssuerRuntime, Depends(get_runtime)]
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def issue_licence(
+    body: LicenceCreate,
+    response: Response,
+    session: SessionDep,
+    caller: DepartmentDep,
+    runtime: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> LicenceRead:
+    """Issue a licence: validate, sign, allocate a status index, store and audit it at once.
+
+    With an ``Idempotency-Key`` a retried request gets the first licence back (200).
+    """
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise InvalidRequest("Idempotency-Key must be 1-200 visible ASCII characters")
+    licence, replayed = service.issue_licence(
+        session=session,
+        runtime=runtime,
+        caller=caller,
+        licence_in=body,
+        idempotency_key=idempotency_key,
+    )
+    if replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return service.licence_read(session=session, licence=licence)
+
+
+@router.get("/{licence_id}")
+def read_licence(licence_id: str, session: SessionDep, caller: DepartmentDep) -> LicenceRead:
+    """One of the caller's licences."""
+    licence = service.get_licence(session=session, caller=caller, licence_id=licence_id)
+    return service.licence_read(session=session, licence=licence)
+
+
+@router.post("/search")
+def search_licences(
+    body: LicenceSearch, session: SessionDep, caller: DepartmentDep, runtime: RuntimeDep
+) -> LicenceList:
+    """The caller's licences for an ID number (sent in the body, never in the URL)."""
+    licences = service.search_licences(session=session, runtime=runtime, caller=caller, query=body)
+    return LicenceList(
+        licences=[service.licence_read(session=session, licence=lic) for lic in licences]
+    )

@@ -1,0 +1,321 @@
+"""Issuing licences and finding them: the credential, its status index, the stored row and the
+audit entry land in one transaction (the route's)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from credential import (
+    CredentialClaims,
+    LicenceClaims,
+    StatusReference,
+    encode_static_qr,
+    mask_id_number,
+    parse_id_number,
+    read_credential,
+    sign_credential,
+)
+from credential.errors import InvalidIdNumber
+from registry.audit import append_audit
+from registry.errors import Conflict, NotFound, ServiceError
+from registry.models import Licence, LicenceType, utcnow
+
+from ..auth import DepartmentCaller
+from ..departments.service import active_signing_key
+from ..errors import InvalidRequest
+from ..holder_keys import holder_public_key
+from ..runtime import IssuerRuntime
+from ..status_lists.service import allocate_index
+from .schemas import LicenceCreate, LicenceRead, LicenceSearch
+
+_MAX_TEXT_FIELD = 200
+_ALLOCATION_ATTEMPTS = 5
+
+
+def parse_citizen_id(text: str) -> str:
+    """The normalised 18-character ID number. Raises ``InvalidRequest`` (invalid_id_number)."""
+    try:
+        return parse_id_number(text).value
+    except InvalidIdNumber as exc:
+        raise InvalidRequest(f"{exc.detail} ({exc.reason})", code="invalid_id_number") from None
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    return aware.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def check_fields(licence_type: LicenceType, fields: dict[str, Any]) -> dict[str, str | int]:
+    """The fields checked against the type's definition. Raises ``InvalidRequest``."""
+    specs = {spec["name"]: spec for spec in licence_type.fields}
+    unknown = sorted(set(fields) - set(specs))
+    if unknown:
+        raise InvalidRequest(
+            f"unknown field(s) for {licence_type.code}: {', '.join(unknown)}", code="unknown_field"
+        )
+    checked: dict[str, str | int] = {}
+    for name, spec in specs.items():
+        if name not in fields:
+            if spec.get("required", True):
+                raise InvalidRequest(f"field {name!r} is required", code="missing_field")
+            continue
+        value, kind = fields[name], spec.get("type", "text")
+        if kind == "int":
+            if type(value) is not int:
+                raise InvalidRequest(f"field {name!r} must be an integer", code="invalid_field")
+        elif not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT_FIELD:
+            raise InvalidRequest(f"field {name!r} must be non-empty text", code="invalid_field")
+        elif kind == "date":
+            try:
+                value = dt.date.fromisoformat(value).isoformat()
+            except ValueError:
+                raise InvalidRequest(
+                    f"field {name!r} must be an ISO date (YYYY-MM-DD)", code="invalid_field"
+                ) from None
+        elif kind == "choice" and value not in (spec.get("choices") or []):
+            raise InvalidRequest(
+                f"field {name!r} must be one of {spec.get('choices')}", code="invalid_field"
+            )
+        checked[name] = value
+    return checked
+
+
+def check_categories(licence_type: LicenceType, categories: Sequence[str]) -> list[str]:
+    """The categories checked against the type's allowed ones. Raises ``InvalidRequest``."""
+    allowed = licence_type.categories or []
+    wrong = sorted({c for c in categories if c not in allowed})
+    if wrong:
+        raise InvalidRequest(
+            f"categories not allowed for {licence_type.code}: {', '.join(wrong)}",
+            code="invalid_category",
+        )
+    if len(set(categories)) != len(categories):
+        raise InvalidRequest("categories repeat", code="invalid_category")
+    return list(categories)
+
+
+def check_validity(
+    licence_type: LicenceType,
+    valid_from: dt.datetime | None,
+    valid_until: dt.datetime | None,
+    now: dt.datetime,
+) -> tuple[dt.datetime, dt.datetime]:
+    """Validity window with the type's default length. Raises ``InvalidRequest``."""
+    start = _utc(valid_from) if valid_from is not None else now
+    end = (
+        _utc(valid_until)
+        if valid_until is not None
+        else start + dt.timedelta(days=licence_type.default_validity_days)
+    )
+    if end <= now:
+        raise InvalidRequest("valid_until is in the past", code="valid_until_in_past")
+    if end <= start:
+        raise InvalidRequest("valid_until must be after valid_from", code="invalid_validity")
+    return start, end
+
+
+def find_licence_type(*, session: Session, department_id: int, code: str) -> LicenceType:
+    """The caller's licence type ``code``. Raises ``NotFound`` (also for another's type)."""
+    licence_type = session.scalars(
+        select(LicenceType).where(
+            LicenceType.department_id == department_id, LicenceType.code == code
+        )
+    ).first()
+    if licence_type is None:
+        raise NotFound(f"your department has no licence type {code!r}")
+    return licence_type
+
+
+def _idempotent_replay(
+    *, session: Session, caller: DepartmentCaller, key: str, licence_type_id: int, id_index: str
+) -> Licence | None:
+    first = session.scalars(
+        select(Licence).where(
+            Licence.department_id == caller.department_id, Licence.idempotency_key == key
+        )
+    ).first()
+    if first is not None and (first.licence_type_id, first.id_index) != (licence_type_id, id_index):
+        raise Conflict("this Idempotency-Key was used for a different licence")
+    return first
+
+
+def issue_licence(
+    *,
+    session: Session,
+    runtime: IssuerRuntime,
+    caller: DepartmentCaller,
+    licence_in: LicenceCreate,
+    idempotency_key: str | None = None,
+    replaces: Licence | None = None,
+    audit_detail: dict[str, Any] | None = None,
+) -> tuple[Licence, bool]:
+    """Sign, allocate, store and audit a licence. Returns (licence, replayed).
+
+    ``replayed`` is true when ``idempotency_key`` names an earlier licence, which is returned
+    unchanged. Raises ``InvalidRequest``, ``NotFound`` or ``Conflict``.
+    """
+    licence_type = find_licence_type(
+        session=session, department_id=caller.department_id, code=licence_in.licence_type
+    )
+    id_number = parse_citizen_id(licence_in.id_number)
+    id_index = runtime.vault.blind_index(id_number)
+    if idempotency_key is not None:
+        first = _idempotent_replay(
+            session=session,
+            caller=caller,
+            key=idempotency_key,
+            licence_type_id=licence_type.id,
+            id_index=id_index,
+        )
+        if first is not None:
+            return first, True
+    now = utcnow().replace(microsecond=0)
+    fields = check_fields(licence_type, licence_in.fields)
+    categories = check_categories(licence_type, licence_in.categories)
+    valid_from, valid_until = check_validity(
+        licence_type, licence_in.valid_from, licence_in.valid_until, now
+    )
+    key = active_signing_key(session=session, department_id=caller.department_id)
+    if key is None:
+        raise ServiceError("your department has no active signing key; ask the platform operator")
+    if key.allowed_types is not None and licence_type.code not in key.allowed_types:
+        raise ServiceError(f"the current key may not sign licence type {licence_type.code!r}")
+    signer = runtime.signer(key)
+    holder_key = holder_public_key(session=session, box=runtime.holder_box, id_index=id_index)
+    masked = mask_id_number(id_number)
+    number = f"{caller.code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
+    size = max(runtime.settings.status_list_size, 131072)
+    tried: set[tuple[int, int]] = set()
+    for _attempt in range(_ALLOCATION_ATTEMPTS):
+        status_list, index = allocate_index(
+            session=session, department_id=caller.department_id, size=size, avoid=tried
+        )
+        claims = CredentialClaims(
+            issuer=caller.code,
+            issued_at=int(now.timestamp()),
+            not_before=int(valid_from.timestamp()),
+            expires_at=int(valid_until.timestamp()),
+            credential_id=secrets.token_bytes(8),
+            holder_key=holder_key,
+            status=StatusReference(uri=str(status_list.id), index=index),
+            licence=LicenceClaims(
+                type_code=licence_type.code,
+                number=number,
+                holder_name=licence_in.holder_name,
+                masked_id=masked,
+                categories=tuple(categories),
+                fields=fields,
+            ),
+        )
+        licence = Licence(
+            department_id=caller.department_id,
+            licence_type_id=licence_type.id,
+            number=number,
+            holder_name=licence_in.holder_name,
+            id_index=id_index,
+            id_ciphertext=runtime.vault.encrypt(id_number),
+            fields=fields,
+            categories=categories,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            issued_at=now,
+            status="valid",
+            status_list_id=status_list.id,
+            status_index=index,
+            credential=sign_credential(claims, signer),
+            kid=key.kid,
+            replaces_id=replaces.id if replaces is not None else None,
+            idempotency_key=idempotency_key,
+        )
+        try:
+            # A concurrent issuer (PostgreSQL) may take the same index or idempotency key.
+            with session.begin_nested():
+                session.add(licence)
+        except IntegrityError:
+            tried.add((status_list.id, index))
+            if idempotency_key is not None:
+                first = _idempotent_replay(
+                    session=session,
+                    caller=caller,
+                    key=idempotency_key,
+                    licence_type_id=licence_type.id,
+                    id_index=id_index,
+                )
+                if first is not None:
+                    return first, True
+            continue
+        break
+    else:
+        raise Conflict("could not allocate a status index; retry the request")
+    detail: dict[str, Any] = {
+        "number": number,
+        "licence_type": licence_type.code,
+        "masked_id": masked,
+        "kid": key.kid,
+    }
+    detail.update(audit_detail or {})
+    append_audit(
+        session,
+        actor=caller.actor,
+        act="licence.issue" if replaces is None else "licence.correct",
+        object_type="licence",
+        object_id=licence.id,
+        detail=detail,
+    )
+    return licence, False
+
+
+def get_licence(*, session: Session, caller: DepartmentCaller, licence_id: str) -> Licence:
+    """One of the caller's licences. Raises ``NotFound`` (also for another department's)."""
+    licence = session.get(Licence, licence_id) if len(licence_id) <= 36 else None
+    if licence is None or licence.department_id != caller.department_id:
+        raise NotFound("no such licence")
+    return licence
+
+
+def search_licences(
+    *, session: Session, runtime: IssuerRuntime, caller: DepartmentCaller, query: LicenceSearch
+) -> Sequence[Licence]:
+    """The caller's licences for an ID number (optionally one type or status)."""
+    id_index = runtime.vault.blind_index(parse_citizen_id(query.id_number))
+    statement = select(Licence).where(
+        Licence.department_id == caller.department_id, Licence.id_index == id_index
+    )
+    if query.licence_type is not None:
+        statement = statement.join(LicenceType).where(LicenceType.code == query.licence_type)
+    if query.status is not None:
+        statement = statement.where(Licence.status == query.status)
+    return session.scalars(statement.order_by(Licence.issued_at, Licence.number)).all()
+
+
+def licence_read(*, session: Session, licence: Licence) -> LicenceRead:
+    """The response body of a licence (masked ID number only)."""
+    replaced_by = session.scalar(select(Licence.id).where(Licence.replaces_id == licence.id))
+    claims_masked = read_credential(licence.credential).claims.licence.masked_id
+    return LicenceRead(
+        id=licence.id,  # type: ignore[arg-type]
+        number=licence.number,
+        department=licence.department.code,
+        licence_type=licence.licence_type.code,
+        holder_name=licence.holder_name,
+        masked_id=claims_masked,
+        categories=list(licence.categories),
+        fields=dict(licence.fields),
+        valid_from=licence.valid_from,
+        valid_until=licence.valid_until,
+        issued_at=licence.issued_at,
+        status=licence.status,  # type: ignore[arg-type]
+        status_list=str(licence.status_list_id),
+        status_index=licence.status_index,
+        kid=licence.kid,
+        replaces=licence.replaces_id,  # type: ignore[arg-type]
+        replaced_by=replaced_by,  # type: ignore[arg-type]
+        static_qr=encode_static_qr(licence.credential),
+    )

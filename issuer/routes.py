@@ -1,0 +1,21 @@
+"""The issuer's routers: ``router`` mounts at ``/issuer``, ``public_router`` at the root."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from .departments.routes import admin_router, department_router
+from .licences.routes import router as licences_router
+from .revocation.routes import router as revocation_router
+from .status_lists.routes import router as status_lists_router
+from .trust_list.routes import router as trust_list_router
+
+router = APIRouter()
+router.include_router(admin_router)
+router.include_router(department_router)
+router.include_router(licences_router)
+router.include_router(revocation_router)
+
+public_router = APIRouter()
+public_router.include_router(status_lists_router)
+public_router.include_router(trust_list_router)

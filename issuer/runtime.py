@@ -1,0 +1,68 @@
+"""Per-process state of the department service: the ID vault, the holder-key box and caches of
+decrypted signers and signed documents (decrypting a PKCS#8 key costs tens of milliseconds, so
+each signing key is decrypted once per process)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from keys import LocalSigner
+from registry.models import SigningKey
+from registry.settings import Settings
+from registry.signing_keys import load_signer
+from registry.vault import CitizenIdVault
+
+from .holder_keys import HolderKeyBox
+
+
+@dataclass(slots=True)
+class SignedDocument:
+    """A signed token kept for re-serving while its content and key are unchanged."""
+
+    fingerprint: str
+    token: str
+    issued_at: int
+
+
+class IssuerRuntime:
+    """What the issuer keeps in memory between requests (one per app)."""
+
+    def __init__(self, *, settings: Settings, vault: CitizenIdVault, key_secret: bytes) -> None:
+        self.settings = settings
+        self.vault = vault
+        self.holder_box = HolderKeyBox(key_secret)
+        self._key_secret = key_secret
+        self._signers: dict[str, LocalSigner] = {}
+        self._lock = threading.Lock()
+        self.documents: dict[str, SignedDocument] = {}
+
+    def __repr__(self) -> str:
+        return "IssuerRuntime()"
+
+    @property
+    def key_secret(self) -> bytes:
+        return self._key_secret
+
+    def signer(self, row: SigningKey) -> LocalSigner:
+        """The decrypted signer of a stored key, cached by kid."""
+        signer = self._signers.get(row.kid)
+        if signer is None:
+            signer = load_signer(row, key_secret=self._key_secret)
+            with self._lock:
+                self._signers[row.kid] = signer
+        return signer
+
+
+def get_runtime(request: Request) -> IssuerRuntime:
+    """FastAPI dependency: the app's ``IssuerRuntime`` (made on first use)."""
+    runtime: IssuerRuntime | None = getattr(request.app.state, "issuer_runtime", None)
+    if runtime is None:
+        state = request.app.state
+        runtime = IssuerRuntime(
+            settings=state.settings, vault=state.vault, key_secret=state.key_secret
+        )
+        state.issuer_runtime = runtime
+    return runtime

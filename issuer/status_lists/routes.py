@@ -1,0 +1,40 @@
+"""``GET /status-lists/{id}``: the signed Token Status List, cacheable, public."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Response
+
+from registry.db import SessionDep
+
+from ..runtime import IssuerRuntime, get_runtime
+from .service import status_list_token
+
+router = APIRouter(tags=["public documents"])
+MEDIA_TYPE = "application/statuslist+jwt"
+
+
+@router.get(
+    "/status-lists/{list_id}",
+    response_class=Response,
+    responses={200: {"content": {MEDIA_TYPE: {}}}, 304: {"description": "Not modified"}},
+)
+def get_status_list(
+    list_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    runtime: Annotated[IssuerRuntime, Depends(get_runtime)],
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The status list token (2 bits per licence: 0 valid, 1 revoked, 2 suspended)."""
+    served = status_list_token(session=session, runtime=runtime, list_id=list_id)
+    headers = {"ETag": served.etag, "Cache-Control": f"public, max-age={served.ttl}"}
+    if if_none_match is not None and served.etag in _tags(if_none_match):
+        return Response(status_code=304, headers=headers)
+    return Response(served.token, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _tags(header: str) -> set[str]:
+    """Entity tags of an ``If-None-Match`` header, compared weakly (RFC 9110 13.1.2)."""
+    tags = {t.strip() for t in header.split(",")}
+    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
