@@ -1,0 +1,129 @@
+"""The web app: ``create_app()`` mounts every service; errors render as ``{"error", "detail"}``.
+
+Services mount their routers here, one line each, in ``create_app``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from credential import errors
+from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey, load_or_create_master_key
+from registry.db import make_engine, make_session_factory
+from registry.errors import ServiceError
+from registry.settings import Settings, get_settings
+from registry.vault import CitizenIdVault
+
+logger = logging.getLogger(__name__)
+
+# Most specific first: the first matching class decides the status code.
+CREDENTIAL_ERROR_STATUS: list[tuple[type[errors.CredentialError], int]] = [
+    (errors.InvalidIdNumber, 422),
+    (errors.MalformedPayload, 400),
+    (errors.TrustError, 422),
+    (errors.ValidityError, 422),
+    (errors.StatusError, 422),
+    (errors.PresentationError, 422),
+    (errors.CredentialError, 400),
+]
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "rate_limited",
+}
+
+
+def _error(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Render domain, service, HTTP and validation errors as ``{"error": code, "detail": msg}``.
+
+    Request-validation messages name the field and the rule, never the submitted value (it may
+    be an ID number); anything unexpected is a 500 with no traceback in the response.
+    """
+
+    async def credential_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors.CredentialError)
+        status = next(s for cls, s in CREDENTIAL_ERROR_STATUS if isinstance(exc, cls))
+        return _error(status, exc.code, exc.detail)
+
+    async def service_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ServiceError)
+        return _error(exc.status_code, exc.code, exc.detail)
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        response = _error(exc.status_code, code, str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = [
+            f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+            for error in exc.errors()
+        ]
+        return _error(422, "invalid_request", "; ".join(problems) or "invalid request")
+
+    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+        logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
+        return _error(500, "internal_error", "internal error")
+
+    app.add_exception_handler(errors.CredentialError, credential_error)
+    app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app serving every service. ``settings`` defaults to ``get_settings()``.
+
+    ``app.state`` after start-up: ``settings``, ``engine``, ``session_factory``, ``vault``
+    (``CitizenIdVault``) and ``key_secret`` (the key-encryption subkey for stored private keys).
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        secret = settings.master_key.get_secret_value() if settings.master_key else None
+        master = load_or_create_master_key(
+            env_value=secret, path=settings.master_key_path, create=settings.is_development
+        )
+        app.state.vault = CitizenIdVault(master)
+        app.state.key_secret = derive_subkey(master, PURPOSE_KEY_ENCRYPTION)
+        app.state.engine = make_engine(settings.database_url)
+        app.state.session_factory = make_session_factory(app.state.engine)
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    app = FastAPI(title="e-licence registry", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.dependency_overrides[get_settings] = lambda: settings
+    add_exception_handlers(app)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    # Services mount here, one line each, e.g. app.include_router(issuer_router, prefix="/issuer")
+    return app

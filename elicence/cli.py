@@ -1,0 +1,156 @@
+"""The ``elicence`` command. Sub-commands of other packages are added here, one line each.
+
+Errors are a message on stderr and a non-zero exit code, never a traceback: wrap command bodies
+in ``with cli_errors():``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from credential import b64url, errors, jwk_thumbprint, jwk_to_public_key
+from keys import (
+    PURPOSE_KEY_ENCRYPTION,
+    KeyStoreError,
+    derive_subkey,
+    generate_signing_key,
+    load_or_create_master_key,
+)
+from registry import migrate
+from registry.db import make_engine, make_session_factory
+from registry.errors import ServiceError
+from registry.settings import Settings, get_settings
+from registry.signing_keys import root_signing_key, store_signing_key
+
+app = typer.Typer(
+    name="elicence",
+    help="Electronic licence registry: issue, hold and verify e-licences.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_ERROR = 1
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
+    """Print ``message`` on stderr and return the ``typer.Exit`` to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn known errors into a message and exit code 1 (no traceback)."""
+    try:
+        yield
+    except (errors.CredentialError, ServiceError) as exc:
+        raise fail(f"{exc.code}: {exc.detail}") from None
+    except KeyStoreError as exc:
+        raise fail(str(exc)) from None
+    except ValidationError as exc:
+        raise fail(f"invalid settings: {exc}") from None
+    except SQLAlchemyError as exc:
+        raise fail(f"database: {type(exc).__name__}: {exc.args[0] if exc.args else ''}") from None
+
+
+def load_settings() -> Settings:
+    """The settings, read afresh from the environment for this invocation."""
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def _master_key(settings: Settings, *, create: bool) -> bytes:
+    secret = settings.master_key.get_secret_value() if settings.master_key else None
+    return load_or_create_master_key(env_value=secret, path=settings.master_key_path, create=create)
+
+
+@app.command()
+def init() -> None:
+    """Create the data directory, master key (development), schema and platform root key."""
+    with cli_errors():
+        settings = load_settings()
+        done: list[str] = []
+        if not settings.data_dir.exists():
+            settings.data_dir.mkdir(parents=True)
+            done.append(f"created data directory {settings.data_dir}")
+        had_key_file = settings.master_key_path.exists()
+        master = _master_key(settings, create=settings.is_development)
+        if settings.master_key is None and not had_key_file:
+            done.append(f"created master key file {settings.master_key_path} (mode 0600)")
+        if migrate.current_revision(settings.database_url) != migrate.head_revision():
+            migrate.upgrade(settings.database_url)
+            done.append(f"migrated the database to {migrate.head_revision()}")
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine).begin() as session:
+                root = root_signing_key(session)
+                if root is None:
+                    root = store_signing_key(
+                        session,
+                        private_key=generate_signing_key("ES256"),
+                        key_secret=derive_subkey(master, PURPOSE_KEY_ENCRYPTION),
+                        department_id=None,
+                    )
+                    done.append(f"created platform root key {root.kid} ({root.alg})")
+                root_kid = root.kid
+        finally:
+            engine.dispose()
+        if done:
+            for line in done:
+                typer.echo(line)
+        else:
+            typer.echo(f"Nothing to do: already initialised (root key {root_kid}).")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+) -> None:
+    """Serve every service over HTTP (uvicorn)."""
+    import uvicorn
+
+    with cli_errors():
+        settings = load_settings()
+    host = host or settings.host
+    port = port or settings.port
+    base = f"http://{host}:{port}"
+    typer.echo(f"Serving on {base}  (API docs {base}/docs, health {base}/healthz)")
+    uvicorn.run("elicence.app:create_app", factory=True, host=host, port=port)
+
+
+@app.command("root-key")
+def root_key(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Print the platform root public key (JWK) and its RFC 7638 thumbprint, for pinning."""
+    with cli_errors():
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine)() as session:
+                root = root_signing_key(session)
+        finally:
+            engine.dispose()
+        if root is None:
+            raise fail("no platform root key: run `elicence init` first")
+        thumbprint = b64url(jwk_thumbprint(jwk_to_public_key(root.public_jwk)))
+    if as_json:
+        document = {"kid": root.kid, "thumbprint": thumbprint, "jwk": root.public_jwk}
+        typer.echo(json.dumps(document, sort_keys=True))
+        return
+    typer.echo(f"kid:        {root.kid}")
+    typer.echo(f"alg:        {root.alg}")
+    typer.echo(f"thumbprint: {thumbprint}  (RFC 7638, SHA-256, base64url)")
+    typer.echo(f"jwk:        {json.dumps(root.public_jwk, sort_keys=True)}")
+
+
+# Sub-commands of other packages, one line each:
+# app.add_typer(issuer_cli, name="departments")

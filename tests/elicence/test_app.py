@@ -1,0 +1,150 @@
+"""create_app over a real SQLite file: /healthz, error shape, one commit per request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from credential import errors
+from elicence.app import create_app
+from registry.db import SessionDep
+from registry.errors import NotFound
+from registry.migrate import upgrade
+from registry.models import Department
+from registry.settings import Settings
+
+ID = "11010519491231002X"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> FastAPI:
+    settings = Settings(data_dir=tmp_path)
+    upgrade(settings.database_url)
+    app = create_app(settings)
+
+    @app.get("/test/revoked")
+    def revoked() -> None:
+        raise errors.Revoked()
+
+    @app.get("/test/malformed")
+    def malformed() -> None:
+        raise errors.BadBase45()
+
+    @app.get("/test/missing")
+    def missing() -> None:
+        raise NotFound("no such licence")
+
+    @app.get("/test/count")
+    def count(limit: int) -> dict[str, int]:
+        return {"limit": limit}
+
+    @app.post("/test/id")
+    def id_number(body: dict[str, int]) -> dict[str, int]:
+        return body
+
+    @app.get("/test/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    @app.post("/test/departments/{code}")
+    def add_department(
+        code: str, session: SessionDep, fail: bool = False, flush: bool = True
+    ) -> dict[str, str]:
+        session.add(Department(code=code, name=code))
+        if flush:
+            session.flush()
+        if fail:
+            raise errors.MalformedPayload("refused after the insert")
+        return {"code": code}
+
+    @app.get("/test/departments")
+    def departments(session: SessionDep) -> dict[str, int]:
+        return {"count": session.scalar(select(func.count()).select_from(Department)) or 0}
+
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        yield client
+
+
+@pytest.mark.anyio
+async def test_healthz(client: httpx.AsyncClient, app: FastAPI, tmp_path: Path) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert (tmp_path / "elicence.db").exists()
+    assert app.state.session_factory is not None
+    assert len(app.state.key_secret) == 32
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/test/revoked", 422, "revoked"),
+        ("/test/malformed", 400, "bad_base45"),
+        ("/test/missing", 404, "not_found"),
+        ("/no/such/route", 404, "not_found"),
+    ],
+)
+async def test_errors_render_code_and_detail(
+    client: httpx.AsyncClient, path: str, status: int, code: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code == status
+    body = response.json()
+    assert set(body) == {"error", "detail"}
+    assert body["error"] == code
+    assert body["detail"]
+
+
+@pytest.mark.anyio
+async def test_validation_error_is_422_without_echoing_input(client: httpx.AsyncClient) -> None:
+    response = await client.get("/test/count", params={"limit": ID})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert "limit" in body["detail"]
+    assert ID not in response.text
+    response = await client.post("/test/id", content=b"{not json")
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.anyio
+async def test_unexpected_error_is_500_without_traceback(client: httpx.AsyncClient) -> None:
+    response = await client.get("/test/boom")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal_error", "detail": "internal error"}
+    assert "secret internals" not in response.text
+
+
+@pytest.mark.anyio
+async def test_request_commits_once_and_rolls_back_on_error(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/test/departments/transport")).status_code == 200
+    refused = await client.post("/test/departments/market", params={"fail": "true"})
+    assert refused.status_code == 400
+    assert (await client.get("/test/departments")).json() == {"count": 1}
+    # Not flushed: the unique code fails at the commit after the endpoint returned, and the
+    # client still learns of it (the commit happens before the response is sent).
+    duplicate = await client.post("/test/departments/transport", params={"flush": "false"})
+    assert duplicate.status_code == 500
+    assert duplicate.json()["error"] == "internal_error"
+    assert (await client.get("/test/departments")).json() == {"count": 1}

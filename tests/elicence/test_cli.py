@@ -1,0 +1,186 @@
+"""The ``elicence`` command: init (idempotent), --help everywhere, root-key, serve."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from credential import b64url, jwk_thumbprint, jwk_to_public_key
+from keys import encode_master_key
+from registry.db import make_engine, make_session_factory
+from registry.migrate import current_revision, head_revision
+from registry.models import SigningKey
+from registry.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith("ELICENCE_"):
+            monkeypatch.delenv(name)
+    path = tmp_path / "data"
+    monkeypatch.setenv("ELICENCE_DATA_DIR", str(path))
+    yield path
+    get_settings.cache_clear()
+
+
+def _invoke(*args: str):  # type: ignore[no-untyped-def]
+    from elicence.cli import app
+
+    return runner.invoke(app, list(args))
+
+
+def _snapshot(path: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.iterdir())
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+    }
+
+
+def _root_keys(url: str) -> list[SigningKey]:
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            from sqlalchemy import select
+
+            return list(session.scalars(select(SigningKey)).all())
+    finally:
+        engine.dispose()
+
+
+def test_init_twice(data_dir: Path) -> None:
+    first = _invoke("init")
+    assert first.exit_code == 0, first.output
+    assert "created data directory" in first.output
+    assert "created master key file" in first.output
+    assert "migrated the database" in first.output
+    assert "created platform root key" in first.output
+    key_file = data_dir / "master.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    url = f"sqlite:///{data_dir}/elicence.db"
+    assert current_revision(url) == head_revision()
+    keys = _root_keys(url)
+    assert [(k.department_id, k.alg, k.state) for k in keys] == [(None, "ES256", "active")]
+    before = _snapshot(data_dir)
+
+    second = _invoke("init")
+    assert second.exit_code == 0, second.output
+    assert second.output.startswith("Nothing to do")
+    assert keys[0].kid in second.output
+    assert "created" not in second.output
+    assert _snapshot(data_dir) == before
+    assert len(_root_keys(url)) == 1
+
+
+def test_init_with_master_key_from_environment_writes_no_key_file(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ELICENCE_MASTER_KEY", encode_master_key(os.urandom(32)))
+    result = _invoke("init")
+    assert result.exit_code == 0, result.output
+    assert not (data_dir / "master.key").exists()
+    assert "master key" not in result.output
+
+
+def test_init_refuses_loose_master_key_file(data_dir: Path) -> None:
+    assert _invoke("init").exit_code == 0
+    (data_dir / "master.key").chmod(0o644)
+    result = _invoke("init")
+    assert result.exit_code == 1
+    assert "0644" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_production_without_master_key_is_a_clear_error(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ELICENCE_ENVIRONMENT", "production")
+    result = _invoke("init")
+    assert result.exit_code == 1
+    assert "ELICENCE_MASTER_KEY must be set" in result.output
+    assert "Traceback" not in result.output
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize("command", [[], ["init"], ["serve"], ["root-key"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = _invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    if command == ["serve"]:
+        assert "--host" in result.output and "--port" in result.output
+
+
+def test_root_key_matches_the_stored_key(data_dir: Path) -> None:
+    assert _invoke("init").exit_code == 0
+    [stored] = _root_keys(f"sqlite:///{data_dir}/elicence.db")
+    expected = b64url(jwk_thumbprint(jwk_to_public_key(stored.public_jwk)))
+
+    result = _invoke("root-key", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document == {"kid": stored.kid, "thumbprint": expected, "jwk": stored.public_jwk}
+    assert set(stored.public_jwk) == {"crv", "kty", "x", "y"}  # public members only
+
+    text = _invoke("root-key")
+    assert f"thumbprint: {expected}" in text.output
+    assert f"kid:        {stored.kid}" in text.output
+
+
+def test_root_key_before_init_fails_cleanly(data_dir: Path) -> None:
+    data_dir.mkdir()
+    from registry.migrate import upgrade
+
+    upgrade(f"sqlite:///{data_dir}/elicence.db")
+    result = _invoke("root-key")
+    assert result.exit_code == 1
+    assert "elicence init" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_answers_healthz(data_dir: Path) -> None:
+    assert _invoke("init").exit_code == 0
+    port = _free_port()
+    env = {**os.environ, "ELICENCE_DATA_DIR": str(data_dir)}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "elicence"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "server exited early"
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        assert response.json() == {"status": "ok"}
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert f"Serving on http://127.0.0.1:{port}" in output
