@@ -206,6 +206,11 @@ def _penalty(rows: tuple[int, ...], size: int) -> int:
     return score + int(abs(percent * 100 - 50) / 5) * 10
 
 
+def qr_version(text: str) -> int:
+    """The QR version ``text`` needs at error correction M (alphanumeric mode)."""
+    return _fit_version(len(text))
+
+
 def encode_matrix(text: str) -> QrMatrix:
     """The QR symbol for ``text`` (QR alphanumeric characters only) at error correction M.
 

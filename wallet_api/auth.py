@@ -1,0 +1,328 @@
+"""Citizen sign-in: bearer JWTs from the configured identity provider.
+
+A token is accepted when its signature verifies against the provider's JWKS (from a file or a
+URL), ``iss`` and ``aud`` match the configuration, ``exp`` is in the future (``nbf``/``iat`` are
+checked when present) and the configured claim holds a valid GB 11643 ID number. The built-in
+development identity provider (``wallet_api.dev_idp``) is one more provider, on only in
+development with ``ELICENCE_DEV_IDP=1``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from joserfc import jwt
+from joserfc.errors import (
+    BadSignatureError,
+    ClaimError,
+    ExpiredTokenError,
+    InvalidClaimError,
+    JoseError,
+    MissingClaimError,
+)
+from joserfc.jwk import KeySet
+
+from credential import IdNumber, parse_id_number
+from credential.errors import InvalidIdNumber
+from registry.errors import Unauthorized
+from registry.settings import Settings, get_settings
+
+from .errors import (
+    BadTokenSignature,
+    IdentityProviderUnreachable,
+    InvalidTokenClaims,
+    InvalidTokenIdNumber,
+    MalformedToken,
+    MissingToken,
+    SignInUnavailable,
+    TokenExpired,
+    TokenNotYetValid,
+    WrongAudience,
+    WrongIssuer,
+)
+
+ACCEPTED_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
+LEEWAY_SECONDS = 30
+MAX_TOKEN_LENGTH = 8192
+JWKS_CACHE_SECONDS = 300
+JWKS_MIN_REFRESH_SECONDS = 30
+JWKS_FETCH_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Citizen:
+    """A signed-in citizen. Its repr shows the masked ID number only."""
+
+    id_number: IdNumber
+    issuer: str
+
+    def __repr__(self) -> str:
+        return f"Citizen({self.id_number.masked!r})"
+
+    __str__ = __repr__
+
+
+class JwksSource(Protocol):
+    """Where a provider's public keys come from."""
+
+    def key_set(self, *, refresh: bool = False) -> KeySet: ...
+
+
+class StaticJwks:
+    """A key set held in memory (the development provider's own key)."""
+
+    def __init__(self, key_set: KeySet) -> None:
+        self._key_set = key_set
+
+    def key_set(self, *, refresh: bool = False) -> KeySet:
+        return self._key_set
+
+
+class JwksFile:
+    """A JWKS document in a file, reread when the file changes."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._key_set: KeySet | None = None
+
+    def key_set(self, *, refresh: bool = False) -> KeySet:
+        with self._lock:
+            try:
+                stat = self._path.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
+                if self._key_set is None or stamp != self._stamp:
+                    self._key_set = _parse_jwks(self._path.read_bytes())
+                    self._stamp = stamp
+            except OSError as exc:
+                raise IdentityProviderUnreachable(
+                    "the identity provider's key file cannot be read"
+                ) from exc
+            return self._key_set
+
+
+class JwksUrl:
+    """A JWKS document fetched over HTTP, cached, refetched for a key id it does not know."""
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._url = url
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._fetched_at = float("-inf")
+        self._key_set: KeySet | None = None
+
+    def key_set(self, *, refresh: bool = False) -> KeySet:
+        with self._lock:
+            age = self._clock() - self._fetched_at
+            stale = self._key_set is None or age > JWKS_CACHE_SECONDS
+            if stale or (refresh and age > JWKS_MIN_REFRESH_SECONDS):
+                try:
+                    response = httpx.get(self._url, timeout=JWKS_FETCH_TIMEOUT_SECONDS)
+                    response.raise_for_status()
+                    self._key_set = _parse_jwks(response.content)
+                    self._fetched_at = self._clock()
+                except (httpx.HTTPError, IdentityProviderUnreachable) as exc:
+                    if self._key_set is None:
+                        raise IdentityProviderUnreachable() from exc
+            assert self._key_set is not None
+            return self._key_set
+
+
+def _parse_jwks(data: bytes) -> KeySet:
+    try:
+        document = json.loads(data)
+        return KeySet.import_key_set(document)
+    except (ValueError, TypeError, KeyError, JoseError) as exc:
+        raise IdentityProviderUnreachable("the identity provider's JWKS is not valid") from exc
+
+
+def peek_issuer(token: str) -> str | None:
+    """The unverified ``iss`` of a compact JWT, only to pick which provider checks it."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    issuer = payload.get("iss") if isinstance(payload, dict) else None
+    return issuer if isinstance(issuer, str) else None
+
+
+class TokenVerifier:
+    """Checks bearer tokens of one identity provider."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks: JwksSource,
+        id_claim: str,
+        leeway: int = LEEWAY_SECONDS,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self._jwks = jwks
+        self._id_claim = id_claim
+        self._leeway = leeway
+        self._now = now
+
+    def authenticate(self, token: str) -> Citizen:
+        """The citizen the token names.
+
+        Raises ``MalformedToken``, ``BadTokenSignature``, ``TokenExpired``,
+        ``TokenNotYetValid``, ``WrongIssuer``, ``WrongAudience``, ``InvalidTokenClaims``,
+        ``InvalidTokenIdNumber`` (all 401) or ``IdentityProviderUnreachable`` (503).
+        """
+        if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+            raise MalformedToken()
+        decoded = self._decode(token)
+        registry = jwt.JWTClaimsRegistry(
+            now=int(self._now()),
+            leeway=self._leeway,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+        )
+        try:
+            registry.validate(decoded.claims)
+        except ExpiredTokenError as exc:
+            raise TokenExpired() from exc
+        except MissingClaimError as exc:
+            raise InvalidTokenClaims(f"the token has no '{exc.claim}' claim") from exc
+        except InvalidClaimError as exc:
+            raise _claim_error(exc) from exc
+        except ClaimError as exc:
+            raise InvalidTokenClaims() from exc
+        return Citizen(self._id_number(decoded.claims), self.issuer)
+
+    def _decode(self, token: str) -> jwt.Token:
+        for refresh in (False, True):
+            key_set = self._jwks.key_set(refresh=refresh)
+            try:
+                return jwt.decode(token, key_set, algorithms=list(ACCEPTED_ALGORITHMS))
+            except BadSignatureError as exc:
+                raise BadTokenSignature() from exc
+            except (ValueError, KeyError, TypeError, JoseError) as exc:
+                # An unknown kid may be a rotated key: refetch the JWKS once, then give up.
+                if refresh:
+                    if _names_unknown_key(exc):
+                        raise BadTokenSignature(
+                            "the token is signed with a key the identity provider does not list"
+                        ) from exc
+                    raise MalformedToken() from exc
+        raise AssertionError("unreachable")
+
+    def _id_number(self, claims: dict[str, Any]) -> IdNumber:
+        value = claims.get(self._id_claim)
+        if not isinstance(value, str):
+            raise InvalidTokenClaims(f"the token has no '{self._id_claim}' text claim")
+        try:
+            return parse_id_number(value)
+        except InvalidIdNumber as exc:
+            raise InvalidTokenIdNumber(
+                f"the ID number in the token is not valid ({exc.reason})"
+            ) from None
+
+
+def _names_unknown_key(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, (KeyError, ValueError)) or "key" in text
+
+
+def _claim_error(exc: InvalidClaimError) -> Unauthorized:
+    if exc.claim == "iss":
+        return WrongIssuer()
+    if exc.claim == "aud":
+        return WrongAudience()
+    if exc.claim in ("nbf", "iat"):
+        return TokenNotYetValid()
+    return InvalidTokenClaims(f"the token's '{exc.claim}' claim is not valid")
+
+
+class Authenticator:
+    """Every provider a deployment accepts, chosen by the token's issuer."""
+
+    def __init__(self, verifiers: list[TokenVerifier]) -> None:
+        self.verifiers = verifiers
+
+    def authenticate(self, token: str) -> Citizen:
+        """The citizen the token names; raises the errors of ``TokenVerifier.authenticate``."""
+        if not self.verifiers:
+            raise SignInUnavailable()
+        issuer = peek_issuer(token)
+        for verifier in self.verifiers:
+            if verifier.issuer == issuer:
+                return verifier.authenticate(token)
+        # No provider has this issuer: the first one rejects it with its own reason.
+        return self.verifiers[0].authenticate(token)
+
+
+def authenticator_for(settings: Settings) -> Authenticator:
+    """The providers ``settings`` configure: the external one and, in development, the dev one."""
+    from .dev_idp import dev_idp_enabled, dev_token_verifier
+
+    verifiers: list[TokenVerifier] = []
+    if settings.idp_issuer and settings.idp_audience:
+        source: JwksSource | None = None
+        if settings.idp_jwks_file is not None:
+            source = JwksFile(settings.idp_jwks_file)
+        elif settings.idp_jwks_url:
+            source = JwksUrl(settings.idp_jwks_url)
+        if source is not None:
+            verifiers.append(
+                TokenVerifier(
+                    issuer=settings.idp_issuer,
+                    audience=settings.idp_audience,
+                    jwks=source,
+                    id_claim=settings.idp_id_claim,
+                )
+            )
+    if dev_idp_enabled(settings):
+        verifiers.append(dev_token_verifier(settings))
+    return Authenticator(verifiers)
+
+
+_bearer = HTTPBearer(auto_error=False, description="A token from the identity provider")
+_cache_lock = threading.Lock()
+
+
+def get_authenticator(
+    request: Request, settings: Annotated[Settings, Depends(get_settings)]
+) -> Authenticator:
+    """The app's authenticator, built once per settings object (JWKS caches live in it)."""
+    state = request.app.state
+    with _cache_lock:
+        cached = getattr(state, "wallet_authenticator", None)
+        if cached is None or cached[0] is not settings:
+            cached = (settings, authenticator_for(settings))
+            state.wallet_authenticator = cached
+    authenticator: Authenticator = cached[1]
+    return authenticator
+
+
+def current_citizen(
+    authenticator: Annotated[Authenticator, Depends(get_authenticator)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Citizen:
+    """FastAPI dependency: the signed-in citizen, or 401."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise MissingToken()
+    return authenticator.authenticate(credentials.credentials)
+
+
+CitizenDep = Annotated[Citizen, Depends(current_citizen)]
