@@ -51,9 +51,13 @@ class VerifierContext:
 
     trust: TrustSource
     status: StatusSource
-    now: Callable[[], int] = field(default=lambda: int(time.time()))
+    now: Callable[[], int] = field(default=lambda: _wall_clock())
     policy: Policy = field(default_factory=Policy)
     record_check: RecordCheck | None = None
+
+
+def _wall_clock() -> int:
+    return int(time.time())
 
 
 def get_verifier_context(request: Request) -> VerifierContext:
@@ -228,12 +232,21 @@ def verify_router(
     return router
 
 
-def create_app(bundle_dir: Path | str, *, policy: Policy | None = None) -> FastAPI:
-    """A standalone verifier app serving ``POST /verify`` from a synced bundle (offline)."""
+def create_app(
+    bundle_dir: Path | str,
+    *,
+    policy: Policy | None = None,
+    now: Callable[[], int] | None = None,
+) -> FastAPI:
+    """A standalone verifier app serving ``POST /verify`` from a synced bundle (offline: it
+    records nothing). Raises ``BundleError`` when the bundle is missing or damaged."""
     bundle = Bundle.load(bundle_dir)
     app = FastAPI(title="e-licence verifier", version="1")
     app.state.verifier_context = VerifierContext(
-        trust=bundle.trust, status=bundle.status, policy=policy or Policy()
+        trust=bundle.trust,
+        status=bundle.status,
+        now=now or _wall_clock,
+        policy=policy or Policy(),
     )
     app.include_router(verify_router())
     return app

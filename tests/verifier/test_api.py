@@ -1,0 +1,194 @@
+"""POST /verify through the real ASGI app: JSON and image uploads, 4xx for bad input, records."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qrcode
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from credential import STATUS_REVOKED, StatusReference, encode_static_qr
+from tests.verifier._server import serving
+from tests.verifier._world import MARKET_STATUS_URI, NOW, STATUS_URI, World, signer
+from verifier import TokenStatusSource, TokenTrustSource, sync_bundle
+from verifier.api import VerifierContext, create_app, verify_router
+
+JSON, UNSUPPORTED = "application/json", "unsupported_media_type"
+
+
+def _png(text: str) -> bytes:
+    out = io.BytesIO()
+    qrcode.make(text).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World()
+
+
+@pytest.fixture(scope="module")
+def bundle(world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    bundle_dir = tmp_path_factory.mktemp("api") / "bundle"
+    with serving(world) as server:
+        sync_bundle(source=server.url, bundle_dir=bundle_dir, root_key=world.root.public_key)
+    return bundle_dir
+
+
+@pytest.fixture(scope="module")
+def offline(bundle: Path) -> TestClient:
+    return TestClient(create_app(bundle, now=lambda: NOW))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+
+
+@pytest.fixture
+def online() -> tuple[TestClient, Recorder, World]:
+    """The way the combined app wires it: live tokens from the issuer, a check recorder."""
+    world = World()
+    world.statuses[STATUS_URI].set(8, STATUS_REVOKED)
+    tokens = {STATUS_URI: world.status_token(), MARKET_STATUS_URI: world.status_token("40")}
+    trust_token = world.trust_token()
+    trust = TokenTrustSource(lambda: trust_token, world.root.public_key)
+    recorder = Recorder()
+    app = FastAPI()
+    app.state.verifier_context = VerifierContext(
+        trust=trust,
+        status=TokenStatusSource(tokens.get, trust),
+        now=lambda: NOW,
+        record_check=recorder,
+    )
+    app.include_router(verify_router())
+    return TestClient(app), recorder, world
+
+
+def test_json_payload_valid(offline: TestClient, world: World) -> None:
+    response = offline.post("/verify", json={"payload": world.presentation_qr()})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["valid"] is True and body["outcome"] == "valid" and body["kind"] == "presentation"
+    assert body["licence"]["masked_id"] == "110105********002X"
+    assert body["licence"]["type_name"] == "Driving licence"
+    assert body["status_age"] == 600
+
+
+def test_failed_verification_is_an_answer_not_an_error(offline: TestClient, world: World) -> None:
+    response = offline.post("/verify", json={"payload": world.static_qr(signer=signer())})
+    assert response.status_code == 200
+    assert response.json()["valid"] is False and response.json()["outcome"] == "unknown_kid"
+    response = offline.post("/verify", json={"payload": "not a licence"})
+    assert response.status_code == 200 and response.json()["outcome"] == "bad_prefix"
+
+
+def test_challenge_in_json(offline: TestClient, world: World) -> None:
+    text = world.presentation_qr(challenge="c-1")
+    assert offline.post("/verify", json={"payload": text, "challenge": "c-1"}).json()["valid"]
+    wrong = offline.post("/verify", json={"payload": text, "challenge": "c-2"}).json()
+    assert wrong["outcome"] == "challenge_mismatch"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "error"),
+    [
+        ({"content": b"{not json", "headers": {"content-type": JSON}}, 400, "bad_json"),
+        ({"json": {}}, 422, "invalid_request"),
+        ({"json": {"payload": 12}}, 422, "invalid_request"),
+        ({"json": ["EL1:"]}, 422, "invalid_request"),
+        ({"json": {"payload": "EL1:X", "challenge": "c" * 65}}, 422, "invalid_request"),
+        ({"json": {"payload": "EL1:X", "verifier": "me"}}, 422, "invalid_request"),
+        ({"content": b"EL1:X", "headers": {"content-type": "text/plain"}}, 415, UNSUPPORTED),
+        ({"json": {"payload": "A" * 70_000}}, 413, "too_large"),
+        ({"files": {"photo": ("a.png", b"x", "image/png")}}, 422, "invalid_request"),
+        ({"files": {"image": ("a.png", b"not an image", "image/png")}}, 422, "bad_image"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_a_4xx_with_a_reason(
+    offline: TestClient, kwargs: dict[str, Any], status: int, error: str
+) -> None:
+    response = offline.post("/verify", **kwargs)
+    assert response.status_code == status
+    body = response.json()
+    assert body["error"] == error and body["detail"]
+
+
+def test_image_upload(offline: TestClient, world: World) -> None:
+    files = {"image": ("qr.png", _png(world.presentation_qr()), "image/png")}
+    body = offline.post("/verify", files=files).json()
+    assert body["valid"] is True and body["licence"]["number"] == "DL-2026-000123"
+    expired = {"image": ("qr.png", _png(world.static_qr(expires_at=NOW - 3600)), "image/png")}
+    assert offline.post("/verify", files=expired).json()["outcome"] == "expired"
+
+
+def test_image_without_a_qr_code(offline: TestClient) -> None:
+    blank = io.BytesIO()
+    Image.new("L", (200, 200), 255).save(blank, format="JPEG")
+    response = offline.post("/verify", files={"image": ("b.jpg", blank.getvalue(), "image/jpeg")})
+    assert response.status_code == 422 and response.json()["error"] == "no_qr_code"
+
+
+def test_offline_app_records_nothing_and_writes_nothing(bundle: Path, world: World) -> None:
+    app = create_app(bundle, now=lambda: NOW)
+    assert app.state.verifier_context.record_check is None
+    before = sorted(str(p) for p in bundle.rglob("*"))
+    client = TestClient(app)
+    identified = {"payload": world.presentation_qr(), "verifier": {"name": "Counter 3"}}
+    assert client.post("/verify", json=identified).json()["valid"] is True
+    assert sorted(str(p) for p in bundle.rglob("*")) == before
+
+
+def test_online_check_is_recorded_when_the_verifier_identifies_itself(online) -> None:  # type: ignore[no-untyped-def]
+    client, recorder, world = online
+    body = {
+        "payload": world.presentation_qr(),
+        "verifier": {"name": "Haidian counter 3", "purpose": "car rental"},
+    }
+    assert client.post("/verify", json=body).json()["valid"] is True
+    assert recorder.calls == [
+        {
+            "credential_id": client.post("/verify", json={"payload": body["payload"]}).json()[
+                "credential_id"
+            ],
+            "licence_number": "DL-2026-000123",
+            "department": "transport",
+            "verifier_name": "Haidian counter 3",
+            "purpose": "car rental",
+            "outcome": "valid",
+            "checked_at": NOW,
+        }
+    ]
+
+
+def test_online_failed_check_is_recorded_with_its_outcome(online) -> None:  # type: ignore[no-untyped-def]
+    client, recorder, world = online
+
+    revoked = encode_static_qr(world.credential(status=StatusReference(STATUS_URI, 8)))
+    files = {"image": ("qr.png", _png(revoked), "image/png")}
+    data = {"verifier_name": "Bank", "verifier_purpose": "account opening"}
+    body = client.post("/verify", files=files, data=data).json()
+    assert body["outcome"] == "revoked"
+    assert [(c["verifier_name"], c["outcome"]) for c in recorder.calls] == [("Bank", "revoked")]
+
+
+def test_online_check_not_recorded_without_identity_or_for_a_forgery(online) -> None:  # type: ignore[no-untyped-def]
+    client, recorder, world = online
+    assert client.post("/verify", json={"payload": world.presentation_qr()}).json()["valid"]
+    forged = world.static_qr(signer=signer())
+    identified = {"payload": forged, "verifier": {"name": "Counter 1"}}
+    assert client.post("/verify", json=identified).json()["outcome"] == "unknown_kid"
+    assert recorder.calls == []
+
+
+def test_openapi_documents_both_bodies(offline: TestClient) -> None:
+    operation = offline.get("/openapi.json").json()["paths"]["/verify"]["post"]
+    assert set(operation["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
