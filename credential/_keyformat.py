@@ -46,7 +46,8 @@ def b64url_decode(text: str) -> bytes:
     if not isinstance(text, str) or any(c in text for c in "=+/ \n"):
         raise MalformedPayload("not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        # validate=True: the default silently drops characters outside the alphabet
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (ValueError, TypeError) as exc:
         raise MalformedPayload("not base64url") from exc
 
