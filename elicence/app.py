@@ -20,6 +20,9 @@ from registry.db import make_engine, make_session_factory
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings
 from registry.vault import CitizenIdVault
+from issuer.limits import BodySizeLimit
+from issuer.routes import public_router as issuer_public_router
+from issuer.routes import router as issuer_router
 
 logger = logging.getLogger(__name__)
 
@@ -126,4 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     # Services mount here, one line each, e.g. app.include_router(issuer_router, prefix="/issuer")
+    app.include_router(issuer_router, prefix="/issuer")
+    app.include_router(issuer_public_router)
+    app.add_middleware(BodySizeLimit)
     return app
