@@ -15,14 +15,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credential import errors
+from issuer.limits import BodySizeLimit
+from issuer.routes import public_router as issuer_public_router
+from issuer.routes import router as issuer_router
 from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey, load_or_create_master_key
 from registry.db import make_engine, make_session_factory
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings
 from registry.vault import CitizenIdVault
-from issuer.limits import BodySizeLimit
-from issuer.routes import public_router as issuer_public_router
-from issuer.routes import router as issuer_router
 
 logger = logging.getLogger(__name__)
 

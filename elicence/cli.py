@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from credential import b64url, errors, jwk_thumbprint, jwk_to_public_key
+from issuer.cli import register as register_issuer_commands
 from keys import (
     PURPOSE_KEY_ENCRYPTION,
     KeyStoreError,
@@ -28,7 +29,6 @@ from registry.db import make_engine, make_session_factory
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings
 from registry.signing_keys import root_signing_key, store_signing_key
-from issuer.cli import register as register_issuer_commands
 
 app = typer.Typer(
     name="elicence",

@@ -11,18 +11,30 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 class BodySizeLimit:
-    """ASGI middleware: bodies above ``max_bytes`` get ``413 {"error": "body_too_large"}``.
+    """ASGI middleware: bodies above ``max_bytes`` under ``paths`` get
+    ``413 {"error": "body_too_large"}``.
 
     A declared ``Content-Length`` is checked before reading; a chunked body is buffered up to
     the limit and replayed to the app, so the app never sees a partial body.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        paths: tuple[str, ...] = ("/issuer",),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] in ("GET", "HEAD", "OPTIONS")
+            or not str(scope.get("path", "")).startswith(self.paths)
+        ):
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)

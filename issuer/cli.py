@@ -1,0 +1,228 @@
+"""``elicence department|licence-type|keys|audit ...``: the platform operator's commands.
+
+Errors are a message on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import re
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey, load_or_create_master_key
+from registry.audit import verify_audit_chain
+from registry.db import make_engine, make_session_factory
+
+from .departments import service
+from .departments.schemas import FieldSpec, LicenceTypeCreate
+
+department_app = typer.Typer(help="Departments and their API keys.", no_args_is_help=True)
+licence_type_app = typer.Typer(help="Licence types of a department.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Department signing keys: rotate, mark compromised.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+_FIELD = re.compile(
+    r"^([a-z][a-z0-9_]*):(text|int|date|choice)(?:=([^:]+))?(?::(required|optional))?$"
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the issuer's command groups to the ``elicence`` command."""
+    app.add_typer(department_app, name="department")
+    app.add_typer(licence_type_app, name="licence-type")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:operator"
+
+
+@contextlib.contextmanager
+def _transaction() -> Iterator[tuple[Session, bytes]]:
+    """A session committed at the end (rolled back on error) and the key-encryption secret."""
+    from elicence.cli import load_settings
+
+    settings = load_settings()
+    secret = settings.master_key.get_secret_value() if settings.master_key else None
+    master = load_or_create_master_key(
+        env_value=secret, path=settings.master_key_path, create=False
+    )
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            yield session, derive_subkey(master, PURPOSE_KEY_ENCRYPTION)
+    finally:
+        engine.dispose()
+
+
+def _errors() -> contextlib.AbstractContextManager[None]:
+    from elicence.cli import cli_errors
+
+    return cli_errors()
+
+
+@department_app.command("add")
+def department_add(
+    code: Annotated[str, typer.Argument(help="Upper-case code, e.g. TRANSPORT.")],
+    name: Annotated[str, typer.Option("--name", help="Full name of the department.")],
+) -> None:
+    """Create a department and its first signing key."""
+    with _errors():
+        try:
+            from .departments.schemas import DepartmentCreate
+
+            body = DepartmentCreate(code=code, name=name)
+        except ValidationError as exc:
+            raise _bad(exc) from None
+        with _transaction() as (session, key_secret):
+            department = service.create_department(
+                session=session,
+                code=body.code,
+                name=body.name,
+                actor=_actor(),
+                key_secret=key_secret,
+            )
+            kid = service.active_signing_key(session=session, department_id=department.id)
+        typer.echo(
+            f"created department {body.code} ({body.name}), signing key {kid.kid if kid else '-'}"
+        )
+
+
+@department_app.command("key")
+def department_key(code: Annotated[str, typer.Argument(help="Department code.")]) -> None:
+    """Make a new API key for the department and print it once (only its hash is kept)."""
+    with _errors(), _transaction() as (session, _):
+        department, key = service.create_api_key(
+            session=session, department_code=code, actor=_actor()
+        )
+    typer.echo(f"API key for {department.code} (shown once, store it now):")
+    typer.echo(key.text)
+
+
+@department_app.command("list")
+def department_list() -> None:
+    """List the departments and their current signing keys."""
+    with _errors(), _transaction() as (session, _):
+        for department in service.list_departments(session=session):
+            key = service.active_signing_key(session=session, department_id=department.id)
+            typer.echo(f"{department.code}\t{department.name}\t{key.kid if key else '-'}")
+
+
+def _bad(exc: ValidationError) -> typer.Exit:
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    typer.echo(f"error: {problems}", err=True)
+    return typer.Exit(1)
+
+
+def _field(text: str) -> FieldSpec:
+    match = _FIELD.match(text)
+    if match is None:
+        typer.echo(
+            f"error: --field {text!r}: use name:type[:required|optional] with type text, int, "
+            "date or choice=A|B|C",
+            err=True,
+        )
+        raise typer.Exit(1)
+    name, kind, choices, required = match.groups()
+    if (kind == "choice") != (choices is not None):
+        typer.echo(f"error: --field {text!r}: only choice takes =A|B|C, and it needs it", err=True)
+        raise typer.Exit(1)
+    return FieldSpec.model_validate(
+        {
+            "name": name,
+            "type": kind,
+            "required": required != "optional",
+            "choices": choices.split("|") if choices else None,
+        }
+    )
+
+
+@licence_type_app.command("add")
+def licence_type_add(
+    department: Annotated[str, typer.Argument(help="Department code.")],
+    code: Annotated[str, typer.Argument(help="Licence type code, e.g. DRIVING.")],
+    name: Annotated[str, typer.Option("--name", help="Full name of the licence type.")],
+    validity_days: Annotated[int, typer.Option("--validity-days", help="Default validity.")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            help="name:type[:required|optional], type text, int, date or choice=A|B|C; "
+            "fields are required unless marked optional. Repeat for each field.",
+        ),
+    ] = None,
+    categories: Annotated[
+        str | None, typer.Option("--categories", help="Allowed categories, comma separated.")
+    ] = None,
+) -> None:
+    """Add a licence type with its fields and default validity to a department."""
+    with _errors():
+        fields = [_field(f) for f in field or []]
+        try:
+            body = LicenceTypeCreate(
+                code=code,
+                name=name,
+                fields=fields,
+                validity_days=validity_days,
+                categories=[c.strip() for c in (categories or "").split(",") if c.strip()],
+            )
+        except ValidationError as exc:
+            raise _bad(exc) from None
+        with _transaction() as (session, _):
+            service.create_licence_type(
+                session=session, department_code=department, licence_type_in=body, actor=_actor()
+            )
+        typer.echo(f"added licence type {department}/{body.code} ({len(fields)} fields)")
+
+
+@keys_app.command("rotate")
+def keys_rotate(department: Annotated[str, typer.Argument(help="Department code.")]) -> None:
+    """A new key signs from now on; the old one retires and still verifies what it signed."""
+    with _errors(), _transaction() as (session, key_secret):
+        key = service.rotate_key(
+            session=session, department_code=department, actor=_actor(), key_secret=key_secret
+        )
+    typer.echo(f"{department}: new active key {key.kid}")
+
+
+@keys_app.command("compromise")
+def keys_compromise(
+    department: Annotated[str, typer.Argument(help="Department code.")],
+    kid: Annotated[str, typer.Argument(help="Key id (as in the trust list).")],
+) -> None:
+    """Mark a key compromised: verifiers reject everything it signed."""
+    with _errors(), _transaction() as (session, key_secret):
+        key, replacement = service.compromise_key(
+            session=session,
+            department_code=department,
+            kid=kid,
+            actor=_actor(),
+            key_secret=key_secret,
+        )
+    typer.echo(f"{department}: key {key.kid} marked compromised")
+    if replacement is not None:
+        typer.echo(f"{department}: new active key {replacement.kid}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain; exit 1 naming the first edited, deleted or reordered row."""
+    with _errors(), _transaction() as (session, _):
+        report = verify_audit_chain(session)
+    if report.ok:
+        typer.echo(f"OK: {report.rows_checked} audit entries, chain intact")
+        return
+    typer.echo(f"BROKEN at audit entry {report.first_bad_id}: {report.problem}", err=True)
+    raise typer.Exit(1)
