@@ -92,7 +92,7 @@ def parse_sign1(data: bytes, *, require_tag: bool = True) -> Sign1:
     alg = COSE_ALG_NAME.get(alg_value) if type(alg_value) is int else None
     if alg is None:
         raise UnsupportedAlgorithm("alg missing or not allowed (ES256 and EdDSA only)")
-    kid = protected.get(HEADER_KID, unprotected.get(HEADER_KID))
+    kid = protected.get(HEADER_KID)  # only the protected kid counts: it is signed
     if kid is not None and not isinstance(kid, bytes):
         raise MalformedCredential("kid must be a byte string")
     return Sign1(protected_bytes, alg, kid, payload, signature)

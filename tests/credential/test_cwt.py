@@ -280,3 +280,16 @@ def test_parse_sign1_exposes_the_parts(issuer: TestSigner) -> None:
     envelope.verify(issuer.public_key)
     with pytest.raises(errors.BadSignature):
         envelope.verify(issuer.public_key, external_aad=b"other context")
+
+
+def test_kid_only_in_the_unprotected_header_is_not_accepted(
+    issuer: TestSigner, holder: TestSigner
+) -> None:
+    body = cbor2.loads(sign_credential(driving_licence(holder.public_key), issuer)).value
+    moved = _resign(list(body), issuer, protected={1: -7})
+    envelope = cbor2.loads(moved).value
+    with_unprotected_kid = cbor2.dumps(
+        cbor2.CBORTag(18, [envelope[0], {4: issuer.kid}, envelope[2], envelope[3]])
+    )
+    with pytest.raises(errors.MalformedCredential):
+        read_credential(with_unprotected_kid)
