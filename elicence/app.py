@@ -23,6 +23,7 @@ from registry.db import make_engine, make_session_factory
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings
 from registry.vault import CitizenIdVault
+from wallet_api.routes import router as wallet_router
 
 logger = logging.getLogger(__name__)
 
@@ -132,4 +133,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(issuer_router, prefix="/issuer")
     app.include_router(issuer_public_router)
     app.add_middleware(BodySizeLimit)
+    app.include_router(wallet_router, prefix="/wallet")
     return app

@@ -29,6 +29,7 @@ from registry.db import make_engine, make_session_factory
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings
 from registry.signing_keys import root_signing_key, store_signing_key
+from wallet_api.cli import dev_token
 
 app = typer.Typer(
     name="elicence",
@@ -156,3 +157,4 @@ def root_key(
 # Sub-commands of other packages, one line each:
 # app.add_typer(issuer_cli, name="departments")
 register_issuer_commands(app)
+app.command("dev-token")(dev_token)

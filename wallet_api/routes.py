@@ -1,0 +1,282 @@
+"""Citizen routes, mounted at ``/wallet``. Every licence route needs a citizen bearer token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse
+
+from issuer.holder_keys import HolderKeyBox
+from registry.db import SessionDep
+from registry.models import Licence
+from registry.settings import Settings, get_settings
+from registry.vault import CitizenIdVault
+
+from . import dev_idp, schemas, service
+from .auth import CitizenDep
+from .qr import render_png, render_svg
+
+router = APIRouter(tags=["wallet"])
+_NO_STORE = {"Cache-Control": "no-store"}
+_runtime_lock = threading.Lock()
+
+ChallengeQuery = Annotated[
+    str | None,
+    Query(min_length=1, max_length=64, description="The verifier's challenge to bind to"),
+]
+ModeQuery = Annotated[
+    schemas.QrMode, Query(description="presentation (default) or static (printable copy)")
+]
+
+
+class WalletRuntime:
+    """What the wallet keeps per app: the ID vault and the holder-key box."""
+
+    def __init__(self, *, vault: CitizenIdVault, box: HolderKeyBox) -> None:
+        self.vault = vault
+        self.box = box
+
+    def __repr__(self) -> str:
+        return "WalletRuntime()"
+
+
+def get_wallet_runtime(request: Request) -> WalletRuntime:
+    """FastAPI dependency: the app's ``WalletRuntime`` (made on first use from ``app.state``)."""
+    state = request.app.state
+    runtime: WalletRuntime | None = getattr(state, "wallet_runtime", None)
+    if runtime is None:
+        with _runtime_lock:
+            runtime = WalletRuntime(vault=state.vault, box=HolderKeyBox(state.key_secret))
+            state.wallet_runtime = runtime
+    return runtime
+
+
+RuntimeDep = Annotated[WalletRuntime, Depends(get_wallet_runtime)]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _own_licence(
+    licence_id: str, citizen: CitizenDep, session: SessionDep, runtime: RuntimeDep
+) -> Licence:
+    return service.get_licence(
+        session=session,
+        id_index=runtime.vault.blind_index(citizen.id_number.value),
+        licence_id=licence_id,
+    )
+
+
+OwnLicence = Annotated[Licence, Depends(_own_licence)]
+
+
+@router.get("/licences", response_model=schemas.LicenceList)
+def my_licences(
+    citizen: CitizenDep, session: SessionDep, runtime: RuntimeDep, response: Response
+) -> schemas.LicenceList:
+    """Every licence any department issued to the signed-in citizen ("one number")."""
+    response.headers.update(_NO_STORE)
+    now = _now()
+    index = runtime.vault.blind_index(citizen.id_number.value)
+    rows = service.list_licences(session=session, id_index=index)
+    return schemas.LicenceList(licences=[service.summary(row, now=now) for row in rows])
+
+
+@router.get("/licences/{licence_id}", response_model=schemas.LicenceDetail)
+def licence_detail(
+    citizen: CitizenDep, licence: OwnLicence, response: Response
+) -> schemas.LicenceDetail:
+    """One licence in full, to its holder (the only response with the full ID number)."""
+    response.headers.update(_NO_STORE)
+    return service.detail(licence, id_number=citizen.id_number.value, now=_now())
+
+
+def _payload(
+    *,
+    mode: schemas.QrMode,
+    licence: Licence,
+    session: SessionDep,
+    runtime: WalletRuntime,
+    settings: Settings,
+    challenge: str | None,
+) -> schemas.Presentation:
+    now = _now()
+    if mode == "static":
+        return service.static_copy(licence, now=now)
+    return service.presentation(
+        session=session,
+        box=runtime.box,
+        licence=licence,
+        now=now,
+        ttl=settings.presentation_ttl,
+        challenge=challenge,
+    )
+
+
+@router.get("/licences/{licence_id}/presentation", response_model=schemas.Presentation)
+def licence_presentation(
+    licence: OwnLicence,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: Annotated[Settings, Depends(get_settings)],
+    response: Response,
+    challenge: ChallengeQuery = None,
+) -> schemas.Presentation:
+    """A fresh presentation payload (credential + holder proof) and when it expires."""
+    response.headers.update(_NO_STORE)
+    return _payload(
+        mode="presentation",
+        licence=licence,
+        session=session,
+        runtime=runtime,
+        settings=settings,
+        challenge=challenge,
+    )
+
+
+@router.get("/licences/{licence_id}/qr", response_model=schemas.Presentation)
+def licence_qr_payload(
+    licence: OwnLicence,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: Annotated[Settings, Depends(get_settings)],
+    response: Response,
+    mode: ModeQuery = "presentation",
+    challenge: ChallengeQuery = None,
+) -> schemas.Presentation:
+    """The QR payload text, for apps that draw the QR code themselves."""
+    response.headers.update(_NO_STORE)
+    return _payload(
+        mode=mode,
+        licence=licence,
+        session=session,
+        runtime=runtime,
+        settings=settings,
+        challenge=challenge,
+    )
+
+
+@router.get(
+    "/licences/{licence_id}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def licence_qr_png(
+    licence: OwnLicence,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: Annotated[Settings, Depends(get_settings)],
+    mode: ModeQuery = "presentation",
+    challenge: ChallengeQuery = None,
+) -> Response:
+    """The QR code as PNG (error correction M, quiet zone 4, about 640 px wide)."""
+    payload = _payload(
+        mode=mode,
+        licence=licence,
+        session=session,
+        runtime=runtime,
+        settings=settings,
+        challenge=challenge,
+    )
+    return Response(render_png(payload.payload), media_type="image/png", headers=_NO_STORE)
+
+
+@router.get(
+    "/licences/{licence_id}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+def licence_qr_svg(
+    licence: OwnLicence,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: Annotated[Settings, Depends(get_settings)],
+    mode: ModeQuery = "presentation",
+    challenge: ChallengeQuery = None,
+) -> Response:
+    """The QR code as SVG (error correction M, quiet zone 4)."""
+    payload = _payload(
+        mode=mode,
+        licence=licence,
+        session=session,
+        runtime=runtime,
+        settings=settings,
+        challenge=challenge,
+    )
+    return Response(render_svg(payload.payload), media_type="image/svg+xml", headers=_NO_STORE)
+
+
+@router.get("/licences/{licence_id}/checks", response_model=schemas.VerificationCheckList)
+def licence_checks(
+    licence: OwnLicence, session: SessionDep, response: Response
+) -> schemas.VerificationCheckList:
+    """Who checked this licence online: verifier, purpose, time, outcome (newest first)."""
+    response.headers.update(_NO_STORE)
+    rows = service.list_checks(session=session, licence=licence)
+    return schemas.VerificationCheckList(
+        checks=[
+            schemas.VerificationCheckRead(
+                verifier=row.verifier_name,
+                purpose=row.purpose,
+                checked_at=service.utc(row.checked_at),
+                outcome=row.outcome,
+            )
+            for row in rows
+        ]
+    )
+
+
+_DEV_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Development sign-in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body>
+<h1>Development sign-in</h1>
+<p>For local runs only: signs a token for any valid ID number.</p>
+<form id="sign-in" method="post" action="/wallet/dev/token">
+<label>ID number <input name="id_number" autocomplete="off" maxlength="18" required></label>
+<button type="submit">Sign in</button>
+</form>
+<pre id="result"></pre>
+<script>
+document.getElementById("sign-in").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const response = await fetch(event.target.action, {method: "POST", body: form});
+  const body = await response.json();
+  if (response.ok) {
+    sessionStorage.setItem("elicence.token", body.access_token);
+    document.getElementById("result").textContent = body.access_token;
+  } else {
+    document.getElementById("result").textContent = body.detail;
+  }
+});
+</script>
+</body></html>
+"""
+
+
+@router.get("/dev/sign-in", response_class=HTMLResponse, include_in_schema=False)
+def dev_sign_in_page(settings: Annotated[Settings, Depends(get_settings)]) -> HTMLResponse:
+    """Development identity provider: a sign-in page (404 unless enabled)."""
+    dev_idp.load_or_create_dev_key(settings)
+    return HTMLResponse(_DEV_PAGE, headers=_NO_STORE)
+
+
+@router.post("/dev/token", include_in_schema=False)
+def dev_token(
+    settings: Annotated[Settings, Depends(get_settings)],
+    id_number: Annotated[str, Form(max_length=32)],
+    response: Response,
+) -> dict[str, str | int]:
+    """Development identity provider: a token for the ID number in the form body."""
+    response.headers.update(_NO_STORE)
+    token = dev_idp.issue_dev_token(settings, id_number)
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": dev_idp.DEV_TOKEN_LIFETIME,
+    }

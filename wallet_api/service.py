@@ -1,0 +1,168 @@
+"""Wallet services: the citizen's licences, fresh presentations and the checks log.
+
+Every look-up is by the citizen's blind index: another citizen's licence is indistinguishable
+from one that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from credential import (
+    encode_presentation_qr,
+    encode_static_qr,
+    read_credential,
+    sign_holder_proof,
+)
+from issuer.holder_keys import HolderKeyBox, load_holder_signer
+from keys import KeyStoreError
+from registry.models import Licence, VerificationCheck
+
+from . import schemas
+from .errors import (
+    HolderKeyMissing,
+    LicenceExpired,
+    LicenceNotFound,
+    LicenceRevoked,
+    LicenceSuspended,
+)
+from .qr import qr_version
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def current_status(licence: Licence, *, now: dt.datetime) -> schemas.LicenceStatus:
+    """The status a citizen sees: revocation/suspension first, then the validity period."""
+    if licence.status in ("revoked", "suspended"):
+        return licence.status  # type: ignore[return-value]
+    if utc(licence.valid_until) <= now:
+        return "expired"
+    if utc(licence.valid_from) > now:
+        return "not_yet_valid"
+    return "valid"
+
+
+def list_licences(*, session: Session, id_index: str) -> Sequence[Licence]:
+    """Every licence issued to the citizen, any department, newest first."""
+    return session.scalars(
+        select(Licence)
+        .where(Licence.id_index == id_index)
+        .options(selectinload(Licence.department), selectinload(Licence.licence_type))
+        .order_by(Licence.issued_at.desc(), Licence.id)
+    ).all()
+
+
+def get_licence(*, session: Session, id_index: str, licence_id: str) -> Licence:
+    """The citizen's licence. Raises ``LicenceNotFound`` for a missing or someone else's id."""
+    licence = session.scalars(
+        select(Licence).where(Licence.id == licence_id, Licence.id_index == id_index)
+    ).first()
+    if licence is None:
+        raise LicenceNotFound()
+    return licence
+
+
+def summary(licence: Licence, *, now: dt.datetime) -> schemas.LicenceSummary:
+    """What the list shows of a licence (no ID number)."""
+    status = current_status(licence, now=now)
+    return schemas.LicenceSummary(
+        id=licence.id,
+        type_code=licence.licence_type.code,
+        type_name=licence.licence_type.name,
+        department_code=licence.department.code,
+        department_name=licence.department.name,
+        number=licence.number,
+        valid_from=utc(licence.valid_from),
+        valid_until=utc(licence.valid_until),
+        status=status,
+        status_reason=licence.status_reason if status in ("revoked", "suspended") else None,
+    )
+
+
+def detail(licence: Licence, *, id_number: str, now: dt.datetime) -> schemas.LicenceDetail:
+    """The full licence, for its holder only (the one response with the full ID number)."""
+    claims = read_credential(licence.credential).claims
+    return schemas.LicenceDetail(
+        **summary(licence, now=now).model_dump(),
+        holder_name=licence.holder_name,
+        id_number=id_number,
+        masked_id=claims.licence.masked_id,
+        categories=[str(c) for c in licence.categories],
+        fields=dict(licence.fields),
+        issued_at=utc(licence.issued_at),
+        issuer=claims.issuer,
+        credential_id=claims.credential_id.hex(),
+    )
+
+
+def _ensure_usable(licence: Licence, *, now: dt.datetime) -> None:
+    status = current_status(licence, now=now)
+    reason = f": {licence.status_reason}" if licence.status_reason else ""
+    if status == "revoked":
+        raise LicenceRevoked(f"this licence has been revoked{reason}")
+    if status == "suspended":
+        raise LicenceSuspended(f"this licence is suspended{reason}")
+    if status == "expired":
+        raise LicenceExpired()
+
+
+def presentation(
+    *,
+    session: Session,
+    box: HolderKeyBox,
+    licence: Licence,
+    now: dt.datetime,
+    ttl: int,
+    challenge: str | None = None,
+) -> schemas.Presentation:
+    """A fresh presentation: the credential plus a holder proof signed now.
+
+    Raises ``LicenceRevoked``, ``LicenceSuspended``, ``LicenceExpired`` (409) or
+    ``HolderKeyMissing``.
+    """
+    _ensure_usable(licence, now=now)
+    try:
+        holder = load_holder_signer(session=session, box=box, id_index=licence.id_index)
+    except KeyStoreError as exc:
+        raise HolderKeyMissing() from exc
+    presented_at = int(now.timestamp())
+    proof = sign_holder_proof(
+        licence.credential, holder, presented_at=presented_at, challenge=challenge
+    )
+    payload = encode_presentation_qr(licence.credential, proof)
+    return schemas.Presentation(
+        licence_id=licence.id,
+        mode="presentation",
+        payload=payload,
+        qr_version=qr_version(payload),
+        presented_at=presented_at,
+        expires_at=presented_at + ttl,
+        challenge=challenge,
+    )
+
+
+def static_copy(licence: Licence, *, now: dt.datetime) -> schemas.Presentation:
+    """The printable static copy (credential alone). Raises like ``presentation``."""
+    _ensure_usable(licence, now=now)
+    payload = encode_static_qr(licence.credential)
+    return schemas.Presentation(
+        licence_id=licence.id,
+        mode="static",
+        payload=payload,
+        qr_version=qr_version(payload),
+    )
+
+
+def list_checks(*, session: Session, licence: Licence) -> Sequence[VerificationCheck]:
+    """Online verifications recorded for the licence, newest first."""
+    return session.scalars(
+        select(VerificationCheck)
+        .where(VerificationCheck.licence_id == licence.id)
+        .order_by(VerificationCheck.checked_at.desc(), VerificationCheck.id.desc())
+    ).all()
