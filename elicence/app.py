@@ -19,6 +19,7 @@ from issuer.limits import BodySizeLimit
 from issuer.routes import public_router as issuer_public_router
 from issuer.routes import router as issuer_router
 from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey, load_or_create_master_key
+from pages import router as pages_router
 from registry.db import make_engine, make_session_factory
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings
@@ -134,4 +135,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(issuer_public_router)
     app.add_middleware(BodySizeLimit)
     app.include_router(wallet_router, prefix="/wallet")
+    app.include_router(pages_router)
     return app
