@@ -70,23 +70,43 @@
     return true;
   }
 
-  /** Field names an API error points at: FastAPI `loc` lists, {field} or {fields: {...}} bodies. */
+  // Issuer error codes that name one field of the issue form.
+  const ERROR_FIELDS = {
+    invalid_id_number: "id_number",
+    invalid_category: "categories",
+    valid_until_in_past: "valid_until",
+    invalid_validity: "valid_until",
+  };
+
+  /**
+   * [field, message] pairs an API error points at: the issuer's codes (missing_field,
+   * invalid_field and unknown_field name the field in the detail), "loc: message" lists from
+   * request validation, or FastAPI `loc` arrays.
+   */
   function serverFieldErrors(data) {
     const found = [];
     if (!data) return found;
+    const detail = typeof data.detail === "string" ? data.detail : "";
     const push = (loc, message) => {
-      const parts = (Array.isArray(loc) ? loc : String(loc).split(".")).filter((p) => p !== "body");
-      if (parts.length) found.push([parts.map(String).join("."), message]);
+      const parts = (Array.isArray(loc) ? loc : String(loc).split(".")).map(String).filter((p) => p !== "body");
+      if (parts.length) found.push([parts.join("."), message]);
     };
-    for (const list of [data.detail, data.errors]) {
-      if (Array.isArray(list)) for (const item of list) if (item && item.loc) push(item.loc, item.msg || item.message);
+    if (ERROR_FIELDS[data.error]) push(ERROR_FIELDS[data.error], detail || data.error);
+    if (["missing_field", "invalid_field", "unknown_field"].includes(data.error)) {
+      for (const match of detail.matchAll(/'([a-z][a-z0-9_]*)'/g)) push(["fields", match[1]], detail);
+      const unknown = detail.match(/:\s*([a-z0-9_, ]+)$/);
+      if (data.error === "unknown_field" && unknown) {
+        for (const name of unknown[1].split(",")) push(["fields", name.trim()], detail);
+      }
     }
-    if (data.field) push(data.field, data.detail || data.error);
-    if (data.fields && typeof data.fields === "object" && !Array.isArray(data.fields)) {
-      for (const [name, message] of Object.entries(data.fields)) push(["fields", name], String(message));
+    if (data.error === "invalid_request" && detail) {
+      for (const part of detail.split("; ")) {
+        const match = part.match(/^([\w.]+): (.*)$/);
+        if (match) push(match[1], match[2]);
+      }
     }
-    if (!found.length && typeof data.error === "string" && data.error.includes("id_number")) {
-      found.push(["id_number", typeof data.detail === "string" ? data.detail : data.error]);
+    if (Array.isArray(data.detail)) {
+      for (const item of data.detail) if (item && item.loc) push(item.loc, item.msg);
     }
     return found;
   }
@@ -159,6 +179,12 @@
     ];
   }
 
+  /** A field label may be "中文 English": split it so each half gets its language. */
+  function splitLabel(label) {
+    const match = String(label).match(/^([^A-Za-z]*[^\sA-Za-z])\s+([A-Za-z].*)$/);
+    return match ? [match[1], match[2]] : [String(label), ""];
+  }
+
   function buildIssueFields() {
     const type = types.find((t) => t.code === $("licence-type").value);
     const box = $("issue-fields");
@@ -181,13 +207,21 @@
         el("p", { class: "field-error", id: "issue-categories-error", "data-error-for": "categories" })));
     }
     for (const spec of type.fields || []) {
+      const kind = spec.type || spec.kind || "text";
       const attrs = { name: `fields.${spec.name}`, autocomplete: "off", required: spec.required !== false };
-      if (spec.kind === "integer") Object.assign(attrs, { type: "number", inputmode: "numeric", step: "1" });
-      else if (spec.kind === "date") attrs.type = "date";
-      else attrs.maxlength = "200";
-      const requiredWords = spec.required === false ? " (可选 optional)" : "";
-      parts.push(labelled(`issue-field-${spec.name}`, `fields.${spec.name}`,
-        spec.label || spec.name, requiredWords, el("input", attrs)));
+      let control;
+      if (kind === "choice" || (spec.choices && spec.choices.length)) {
+        control = el("select", attrs, el("option", { value: "" }, "请选择 Choose…"),
+          (spec.choices || []).map((choice) => el("option", { value: choice }, choice)));
+      } else {
+        if (kind === "int" || kind === "integer") Object.assign(attrs, { type: "number", inputmode: "numeric", step: "1" });
+        else if (kind === "date") attrs.type = "date";
+        else attrs.maxlength = "200";
+        control = el("input", attrs);
+      }
+      const optional = spec.required === false ? "（可选 optional）" : "";
+      const [zh, en] = splitLabel(spec.label || spec.name);
+      parts.push(labelled(`issue-field-${spec.name}`, `fields.${spec.name}`, zh + optional, en, control));
     }
     parts.push(labelled("issue-valid-from", "valid_from", "生效日期（可选）", "Valid from (optional)",
       el("input", { type: "date", name: "valid_from" })));
@@ -212,7 +246,7 @@
         if (spec.required !== false) errors.push([`fields.${spec.name}`, "必填 Required"]);
         continue;
       }
-      if (spec.kind === "integer") {
+      if (["int", "integer"].includes(spec.type || spec.kind)) {
         if (!/^-?\d+$/.test(raw)) errors.push([`fields.${spec.name}`, "应为整数 Must be a whole number"]);
         else fields[spec.name] = Number.parseInt(raw, 10);
       } else {
@@ -259,7 +293,7 @@
     $("issue-result").replaceChildren(
       "已签发 Issued: ", el("strong", { "data-licence-number": lic.number }, lic.number), " · ",
       `${formatDate(lic.valid_from)} – ${formatDate(lic.valid_until)}`);
-    for (const input of $("issue-fields").querySelectorAll("input")) {
+    for (const input of $("issue-fields").querySelectorAll("input, select")) {
       if (input.type === "checkbox") input.checked = false;
       else input.value = "";
     }

@@ -59,10 +59,13 @@
       input.focus();
       return;
     }
-    const res = await api(PATHS.devToken, { method: "POST", json: { id_number: idNumber } });
+    // The ID number goes in the POST body, never in a URL.
+    const form = new FormData();
+    form.append("id_number", idNumber);
+    const res = await api(PATHS.devToken, { method: "POST", form });
     const tokenText = res.data && (res.data.token || res.data.access_token);
     if (!res.ok || !tokenText) {
-      if (res.data && /id_number/.test(res.data.error || "")) {
+      if (res.status === 422) {
         error.textContent = errorText(res);
         input.setAttribute("aria-invalid", "true");
       } else if (res.status === 404) {

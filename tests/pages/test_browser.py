@@ -1,0 +1,299 @@
+"""The three pages in a real headless Chromium against the real app on 127.0.0.1.
+
+The journey the issue asks for: a department officer issues a licence on the console, the
+citizen shows its QR on the wallet page, the counter page scans that very picture from a fake
+camera and shows VALID; the officer revokes it and the next scan shows REVOKED. Screenshots of
+every page go to ``tests/artifacts/`` (phone size, 390 x 844).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+import qrcode
+import zxingcpp
+from PIL import Image, ImageFilter
+
+from credential import PRESENTATION_PREFIX, STATIC_PREFIX, check_character, mask_id_number
+from tests.pages._camera import write_y4m
+from tests.pages.conftest import PHONE, PRESENTATION_TTL, Department, LiveApp, make_department
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+pytestmark = pytest.mark.browser
+
+# Long enough for the server to decode a frame on a busy 2-core machine, short of a stuck test.
+WAIT_MS = 15_000
+
+
+def id_number(serial: str) -> str:
+    """A valid 18-digit resident ID number (GB 11643 check character) ending in ``serial``."""
+    first17 = "11010519900307" + serial
+    return first17 + check_character(first17)
+
+
+def phone(browser: Browser, *, init_script: str | None = None) -> BrowserContext:
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", device_scale_factor=1)
+    context.set_default_timeout(WAIT_MS)
+    if init_script:
+        context.add_init_script(init_script)
+    return context
+
+
+def snap(page: Page, artifacts: Path, name: str) -> None:
+    """Screenshot the page, and check it fits the phone's width (no sideways scrolling)."""
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name}: {overflow}px wider than the phone"
+
+
+def decode(png: bytes) -> str:
+    """The text of the one QR code in a picture, read with zxing-cpp."""
+    found = [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png))) if b.valid]
+    assert len(found) == 1, found
+    return str(found[0])
+
+
+def sign_in_console(page: Page, live_app: LiveApp, department: Department) -> None:
+    page.goto(f"{live_app.url}/console")
+    page.get_by_label("部门 API 密钥").fill(department.api_key)
+    page.get_by_role("button", name="登录 Sign in").click()
+    page.locator("#workspace").wait_for(state="visible")
+    page.get_by_label("证照类型").select_option(department.licence_type)
+
+
+def fill_issue_form(page: Page, *, id_text: str, name: str) -> None:
+    page.locator("#issue-id-number").fill(id_text)
+    page.locator("#issue-holder-name").fill(name)
+    page.get_by_label("初次领证日期").fill("2015-06-01")
+    page.get_by_label("档案编号").fill("110100123456")
+    page.get_by_label("C1", exact=True).check()
+
+
+def issue_by_api(live_app: LiveApp, department: Department, id_text: str, name: str) -> dict:
+    response = httpx.post(
+        f"{live_app.url}/issuer/licences",
+        headers={"Authorization": f"Bearer {department.api_key}"},
+        json={
+            "licence_type": department.licence_type,
+            "id_number": id_text,
+            "holder_name": name,
+            "categories": ["C1"],
+            "fields": {"first_issued": "2015-06-01", "archive_no": "110100654321"},
+        },
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    data: dict = response.json()
+    return data
+
+
+def sign_in_wallet(page: Page, live_app: LiveApp, id_text: str) -> None:
+    page.goto(f"{live_app.url}/wallet")
+    page.get_by_label("身份证号").fill(id_text)
+    page.get_by_role("button", name="登录（开发模式）").click()
+    page.locator("#licences-card").wait_for(state="visible")
+
+
+def test_console_shows_validation_errors_next_to_the_fields(
+    browser: Browser, live_app: LiveApp, artifacts: Path
+) -> None:
+    department = make_department(live_app, "MARKET")
+    context = phone(browser)
+    page = context.new_page()
+    sign_in_console(page, live_app, department)
+
+    # Nothing filled in: every required field says so, next to itself, and nothing is sent.
+    page.get_by_role("button", name="签发 Issue").click()
+    for field in ("#issue-id-number", "#issue-holder-name", "#issue-field-first_issued"):
+        assert "必填" in page.locator(f"{field}-error").inner_text()
+        assert page.locator(field).get_attribute("aria-invalid") == "true"
+    assert page.locator("#issue-field-archive_no").get_attribute("aria-invalid") == "true"
+    snap(page, artifacts, "console-validation")
+
+    # A well-formed ID number whose check character is wrong: the issuer refuses it and the
+    # page puts the issuer's reason next to the ID number field.
+    good = id_number("0011")
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    fill_issue_form(page, id_text=bad, name="王小明")
+    page.get_by_role("button", name="签发 Issue").click()
+    error = page.locator("#issue-id-number-error")
+    error.filter(has_text=re.compile(r"check", re.I)).wait_for()
+    assert page.locator("#issue-holder-name-error").inner_text() == ""
+    assert page.locator("#issue-result").inner_text() == ""
+
+    # A licence-type field the issuer refuses (a date that is not a date) is marked on that field.
+    page.locator("#issue-id-number").fill(good)
+    page.get_by_label("初次领证日期").evaluate("(input) => { input.type = 'text'; }")
+    page.get_by_label("初次领证日期").fill("2015-13-45")
+    page.get_by_role("button", name="签发 Issue").click()
+    page.locator("#issue-field-first_issued-error").filter(has_text="first_issued").wait_for()
+    assert page.locator("#issue-field-first_issued").get_attribute("aria-invalid") == "true"
+    assert page.locator("#issue-id-number-error").inner_text() == ""
+    snap(page, artifacts, "console-server-validation")
+    context.close()
+
+
+def test_issue_show_scan_then_revoke(
+    browser: Browser,
+    camera_browser: Browser,
+    camera_file: Path,
+    live_app: LiveApp,
+    artifacts: Path,
+) -> None:
+    department = make_department(live_app, "TRANSPORT")
+    holder_id = id_number("0021")
+    counter_name = "市政务服务中心 3 号窗口 Counter 3"
+
+    # 1. The officer issues the licence on the console.
+    officer = phone(browser).new_page()
+    sign_in_console(officer, live_app, department)
+    fill_issue_form(officer, id_text=holder_id, name="李华")
+    officer.get_by_role("button", name="签发 Issue").click()
+    issued = officer.locator("#issue-result [data-licence-number]")
+    issued.wait_for()
+    number = issued.inner_text()
+    assert number
+    snap(officer, artifacts, "console-issued")
+
+    # 2. The citizen signs in, sees it among their licences and shows its QR full-screen.
+    citizen = phone(browser).new_page()
+    sign_in_wallet(citizen, live_app, holder_id)
+    item = citizen.locator("ul.licences li")
+    assert item.count() == 1
+    assert number in item.inner_text()
+    assert item.locator(".badge").get_attribute("data-status") == "valid"
+    snap(citizen, artifacts, "wallet-list")
+    item.get_by_role("button").click()
+    assert citizen.locator("#detail-facts").get_by_text(holder_id).count() == 1  # holder's own
+    citizen.get_by_role("button", name="出示二维码").click()
+    qr = citizen.locator("#qr-image[src^='blob:']")
+    qr.wait_for()
+    citizen.locator("#countdown-text").filter(has_text=re.compile(r"\d+ 秒后刷新")).wait_for()
+    snap(citizen, artifacts, "wallet-qr")
+    shown = qr.screenshot()  # exactly what is on the phone's screen
+    assert decode(shown).startswith(PRESENTATION_PREFIX)
+
+    # 3. The counter's camera sees that picture: VALID, with the licence's details.
+    write_y4m(Image.open(io.BytesIO(shown)), camera_file)
+    counter = phone(
+        camera_browser,
+        init_script=f"localStorage.setItem('counter.name', {counter_name!r});"
+        "localStorage.setItem('counter.purpose', '业务办理 Service');",
+    ).new_page()
+    counter.goto(f"{live_app.url}/counter")
+    verdict = counter.locator("#verdict")
+    counter.locator("#verdict[data-outcome='valid']").wait_for()
+    text = verdict.inner_text()
+    assert "✓" in text and "有效" in text and "VALID" in text
+    assert text.index("有效") < text.index("VALID")  # Chinese first
+    facts = counter.locator("#licence-facts")
+    assert facts.locator("[data-field=holder_name]").inner_text() == "李华"
+    assert facts.locator("[data-field=masked_id]").inner_text() == mask_id_number(holder_id)
+    assert holder_id not in counter.content()
+    assert facts.locator("[data-field=number]").inner_text() == number
+    assert "C1" in facts.locator("[data-field=categories]").inner_text()
+    assert "City Transport Bureau" in facts.locator("[data-field=department]").inner_text()
+    assert re.search(r"\d+ 秒前", facts.locator("[data-field=status_age]").inner_text())
+    assert "live holder presentation" in facts.locator("[data-field=kind]").inner_text()
+    snap(counter, artifacts, "counter-valid")
+
+    # 4. The officer finds it by ID number and revokes it with a reason.
+    officer.get_by_label("持证人身份证号 Holder's ID number").last.fill(holder_id)
+    officer.get_by_role("button", name="查找 Search").click()
+    card = officer.locator(f".result-card[data-licence-number='{number}']")
+    card.get_by_label("操作").select_option("revoke")
+    card.get_by_label("原因").select_option("holder_request")
+    card.get_by_label("备注").fill("持证人申请注销 holder asked")
+    card.get_by_role("button", name="确认").click()
+    card_of_number = f".result-card[data-licence-number='{number}']"
+    officer.locator(f"{card_of_number} [data-status='revoked']").wait_for()
+    snap(officer, artifacts, "console-revoked")
+
+    # 5. The counter, still scanning the same screen, now says REVOKED, in red and in words.
+    counter.locator("#verdict[data-outcome='revoked']").wait_for()
+    text = verdict.inner_text()
+    assert "✗" in text and "已吊销" in text and "REVOKED" in text
+    assert "invalid" in (verdict.get_attribute("class") or "")
+    snap(counter, artifacts, "counter-revoked")
+
+    # 6. The citizen sees who checked the licence, and that it is revoked.
+    citizen.get_by_role("button", name="关闭").click()
+    rows = citizen.locator("#checks-body tr")
+    rows.first.wait_for()
+    assert counter_name in rows.first.inner_text() or counter_name in rows.nth(1).inner_text()
+    snap(citizen, artifacts, "wallet-checks")
+    citizen.get_by_role("button", name="返回列表").click()
+    citizen.locator("ul.licences li .badge[data-status='revoked']").wait_for()
+    for context in (officer.context, citizen.context, counter.context):
+        context.close()
+
+
+def test_counter_reads_uploaded_photos(
+    browser: Browser, live_app: LiveApp, artifacts: Path, tmp_path: Path
+) -> None:
+    department = make_department(live_app, "CIVIL")
+    licence = issue_by_api(live_app, department, id_number("0031"), "张伟")
+    assert licence["static_qr"].startswith(STATIC_PREFIX)
+    page = phone(browser).new_page()
+    page.goto(f"{live_app.url}/counter")
+
+    # A phone photo of the printed (static) copy: valid, flagged as not a live presentation.
+    printed = qrcode.make(licence["static_qr"], border=4).get_image().convert("RGB")
+    photo = printed.rotate(5, expand=True, fillcolor="white").filter(ImageFilter.GaussianBlur(1))
+    path = tmp_path / "printed.jpg"
+    photo.save(path, quality=70)
+    page.get_by_label("或上传照片").set_input_files(str(path))
+    page.locator("#verdict[data-outcome='valid']").wait_for()
+    assert "Static copy" in page.locator("#verdict .note").inner_text()
+    assert page.locator("[data-field=number]").inner_text() == licence["number"]
+    snap(page, artifacts, "counter-photo-static")
+
+    # A QR code that is not a licence at all: red, with the reason in words.
+    other = tmp_path / "other.png"
+    qrcode.make("https://example.invalid/not-a-licence").save(str(other))
+    page.get_by_label("或上传照片").set_input_files(str(other))
+    page.locator("#verdict[data-outcome='bad_prefix']").wait_for()
+    assert "NOT A LICENCE QR" in page.locator("#verdict").inner_text()
+    assert page.locator("#licence-card").is_hidden()
+
+    # A photo with no QR code in it: the page says so and keeps the last verdict off screen.
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (400, 300), "white").save(blank)
+    page.get_by_label("或上传照片").set_input_files(str(blank))
+    page.locator("#scan-error").filter(has_text="No QR code").wait_for()
+    snap(page, artifacts, "counter-photo-not-licence")
+    page.context.close()
+
+
+def test_wallet_refreshes_the_qr_before_it_expires(
+    browser: Browser, live_app: LiveApp, artifacts: Path
+) -> None:
+    department = make_department(live_app, "HEALTH")
+    holder = id_number("0041")
+    issue_by_api(live_app, department, holder, "赵敏")
+    page = phone(browser).new_page()
+    sign_in_wallet(page, live_app, holder)
+    page.locator("ul.licences li button").click()
+    page.get_by_role("button", name="出示二维码").click()
+    image = page.locator("#qr-image[src^='blob:']")
+    image.wait_for()
+    first_src = image.get_attribute("src")
+    first = decode(image.screenshot())
+    seconds = int(re.findall(r"(\d+) 秒后刷新", page.locator("#countdown-text").inner_text())[0])
+    assert 0 < seconds <= PRESENTATION_TTL
+    page.wait_for_function(
+        "src => document.getElementById('qr-image').src !== src",
+        arg=first_src,
+        timeout=PRESENTATION_TTL * 1000,
+    )
+    second = decode(page.locator("#qr-image").screenshot())
+    assert second.startswith(PRESENTATION_PREFIX) and second != first
+    snap(page, artifacts, "wallet-qr-refreshed")
+    page.context.close()
