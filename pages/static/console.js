@@ -228,7 +228,7 @@
     parts.push(labelled("issue-valid-until", "valid_until", "截止日期（可选）", "Valid until (optional)",
       el("input", { type: "date", name: "valid_until" }),
       `默认有效期 ${type.validity_days} 天 Default validity ${type.validity_days} days`));
-    box.replaceChildren(...parts.flat());
+    box.replaceChildren(...parts.flat().filter(Boolean));
   }
 
   function issueBody(form, type) {

@@ -117,11 +117,10 @@
     $("licences-empty").hidden = licences.length > 0;
     list.replaceChildren(...licences.map((lic) => el("li", {},
       el("button", { type: "button", class: "licence", "data-licence-id": lic.id, onclick: () => openLicence(lic.id) },
-        el("span", {},
-          el("strong", {}, lic.licence_type_name || lic.type_name || lic.licence_type || ""), " ",
-          el("span", { class: "muted" }, lic.number || ""), el("br"),
-          el("span", { class: "muted" }, lic.department_name || lic.department || ""), " · ",
-          el("span", { class: "muted" }, `${formatDate(lic.valid_from)} – ${formatDate(lic.valid_until)}`)),
+        el("strong", { class: "licence-type" }, lic.type_name || lic.licence_type || lic.type_code || ""),
+        el("span", { class: "licence-number" }, lic.number || ""),
+        el("span", { class: "muted" }, lic.department_name || lic.department || lic.department_code || ""),
+        el("span", { class: "muted" }, `${formatDate(lic.valid_from)} – ${formatDate(lic.valid_until)}`),
         badge(lic.status)))));
   }
 
@@ -230,6 +229,7 @@
     $("qr-title").replaceChildren(...bi(
       current.licence_type_name || current.type_name || current.licence_type || "证照", current.number || ""));
     qrScreen.hidden = false;
+    document.body.classList.add("qr-open");
     $("qr-close").focus();
     qrExpiresAt = 0;
     await fetchQr();
@@ -242,6 +242,7 @@
     stopCountdown();
     qrGeneration++;
     qrScreen.hidden = true;
+    document.body.classList.remove("qr-open");
     qrImage.removeAttribute("src");
     if (qrObjectUrl) URL.revokeObjectURL(qrObjectUrl);
     qrObjectUrl = null;
