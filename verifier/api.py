@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,8 +60,10 @@ def _wall_clock() -> int:
     return int(time.time())
 
 
-def get_verifier_context(request: Request) -> VerifierContext:
-    """Dependency: the context the app put on ``app.state.verifier_context``."""
+async def get_verifier_context(request: Request) -> VerifierContext:
+    """Dependency: the context the app put on ``app.state.verifier_context``.
+
+    ``async`` so FastAPI does not hop to a worker thread for it on every request."""
     context: VerifierContext = request.app.state.verifier_context
     return context
 
@@ -196,7 +198,9 @@ def _record(context: VerifierContext, result: VerificationResult, data: _VerifyI
 
 
 def verify_router(
-    context_dependency: Callable[..., VerifierContext] = get_verifier_context,
+    context_dependency: Callable[..., Awaitable[VerifierContext] | VerifierContext] = (
+        get_verifier_context
+    ),
 ) -> APIRouter:
     """A router with ``POST /verify``; its sources come from ``context_dependency``."""
     router = APIRouter(tags=["verifier"])
