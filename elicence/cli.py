@@ -29,6 +29,7 @@ from registry.db import make_engine, make_session_factory
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings
 from registry.signing_keys import root_signing_key, store_signing_key
+from verifier.cli import verifier_app, verify_command
 from wallet_api.cli import dev_token
 
 app = typer.Typer(
@@ -158,3 +159,5 @@ def root_key(
 # app.add_typer(issuer_cli, name="departments")
 register_issuer_commands(app)
 app.command("dev-token")(dev_token)
+app.command("verify")(verify_command)
+app.add_typer(verifier_app, name="verifier")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,23 @@ def test_sync_command_with_root_key_file_and_thumbprint(world: World, tmp_path: 
         "--root-key", str(bad_file),
     )  # fmt: skip
     assert code == 2 and "JWK" in err
+
+
+def test_elicence_command_verifies_from_a_bundle_with_no_database(
+    world: World, bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from elicence.cli import app as elicence_app
+
+    for name in [n for n in os.environ if n.startswith("ELICENCE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    args = ["verify", world.presentation_qr(), "--bundle", str(bundle), "--now", str(NOW)]
+    result = runner.invoke(elicence_app, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("VALID: holder presentation")
+    assert runner.invoke(elicence_app, [*args, "--require-presentation"]).exit_code == 0
+    static = ["verify", world.static_qr(), "--bundle", str(bundle), "--now", str(NOW)]
+    assert runner.invoke(elicence_app, [*static, "--require-presentation"]).exit_code == 1
+    assert runner.invoke(elicence_app, ["verify"]).exit_code == 2
+    assert runner.invoke(elicence_app, ["verifier", "sync", "--help"]).exit_code == 0
+    assert list(tmp_path.iterdir()) == []  # no database, no data directory created
