@@ -17,10 +17,11 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy import select
 
-from registry.db import SessionDep
 from registry.errors import Unauthorized
 from registry.models import Department, DepartmentApiKey
 from registry.settings import Settings, get_settings
+
+from .runtime import IssuerSessionDep
 
 API_KEY_SCHEME = "elk"
 _API_KEY = re.compile(r"^elk_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$")
@@ -94,7 +95,7 @@ def settings_of(request: Request) -> Settings:
 
 
 def current_department(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    session: IssuerSessionDep, authorization: Annotated[str | None, Header()] = None
 ) -> DepartmentCaller:
     """FastAPI dependency: the department whose API key is presented. Raises ``Unauthorized``."""
     token = bearer_token(authorization)

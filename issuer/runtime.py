@@ -5,11 +5,15 @@ each signing key is decrypted once per process)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from keys import LocalSigner
+from registry.db import get_session
 from registry.models import SigningKey
 from registry.settings import Settings
 from registry.signing_keys import load_signer
@@ -66,3 +70,21 @@ def get_runtime(request: Request) -> IssuerRuntime:
         )
         state.issuer_runtime = runtime
     return runtime
+
+
+# SQLite has one writer and every transaction here begins IMMEDIATE. Threads of one process
+# queue on this lock instead of on SQLite's busy handler, which sleeps in growing steps
+# (1, 2, 5, 10 ... 100 ms) and turns 16 concurrent requests into seconds of p99 latency.
+_sqlite_writer = threading.Lock()
+
+
+def get_issuer_session(request: Request) -> Iterator[Session]:
+    """``registry.db.get_session``, serialised per process on SQLite (see ``_sqlite_writer``)."""
+    if request.app.state.engine.dialect.name != "sqlite":
+        yield from get_session(request)
+        return
+    with _sqlite_writer:
+        yield from get_session(request)
+
+
+IssuerSessionDep = Annotated[Session, Depends(get_issuer_session, scope="function")]

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, status
 
-from registry.db import SessionDep
 from registry.models import Department, LicenceType
 
 from ..auth import AdminDep, DepartmentDep
-from ..runtime import IssuerRuntime, get_runtime
+from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime
 from . import service
 from .schemas import (
     CODE_PATTERN,
@@ -29,7 +28,7 @@ RuntimeDep = Annotated[IssuerRuntime, Depends(get_runtime)]
 CodePath = Annotated[str, Path(pattern=CODE_PATTERN)]
 
 
-def _department_read(session: SessionDep, department: Department) -> DepartmentRead:
+def _department_read(session: IssuerSessionDep, department: Department) -> DepartmentRead:
     key = service.active_signing_key(session=session, department_id=department.id)
     return DepartmentRead(
         code=department.code, name=department.name, active_kid=key.kid if key else None
@@ -49,7 +48,7 @@ def licence_type_read(department_code: str, licence_type: LicenceType) -> Licenc
 
 @admin_router.post("/departments", status_code=status.HTTP_201_CREATED)
 def create_department(
-    body: DepartmentCreate, session: SessionDep, actor: AdminDep, runtime: RuntimeDep
+    body: DepartmentCreate, session: IssuerSessionDep, actor: AdminDep, runtime: RuntimeDep
 ) -> DepartmentRead:
     """Create a department and its first signing key."""
     department = service.create_department(
@@ -59,13 +58,13 @@ def create_department(
 
 
 @admin_router.get("/departments")
-def list_departments(session: SessionDep, actor: AdminDep) -> list[DepartmentRead]:
+def list_departments(session: IssuerSessionDep, actor: AdminDep) -> list[DepartmentRead]:
     """Every department with its current key id."""
     return [_department_read(session, d) for d in service.list_departments(session=session)]
 
 
 @admin_router.post("/departments/{code}/api-keys", status_code=status.HTTP_201_CREATED)
-def create_api_key(code: CodePath, session: SessionDep, actor: AdminDep) -> ApiKeyRead:
+def create_api_key(code: CodePath, session: IssuerSessionDep, actor: AdminDep) -> ApiKeyRead:
     """A new API key for the department, shown only in this response."""
     department, key = service.create_api_key(session=session, department_code=code, actor=actor)
     return ApiKeyRead(department=department.code, prefix=key.prefix, api_key=key.text)
@@ -73,7 +72,7 @@ def create_api_key(code: CodePath, session: SessionDep, actor: AdminDep) -> ApiK
 
 @admin_router.post("/departments/{code}/licence-types", status_code=status.HTTP_201_CREATED)
 def create_licence_type(
-    code: CodePath, body: LicenceTypeCreate, session: SessionDep, actor: AdminDep
+    code: CodePath, body: LicenceTypeCreate, session: IssuerSessionDep, actor: AdminDep
 ) -> LicenceTypeRead:
     """Add a licence type (its fields and default validity) to the department."""
     licence_type = service.create_licence_type(
@@ -84,7 +83,7 @@ def create_licence_type(
 
 @admin_router.post("/departments/{code}/keys/rotate", status_code=status.HTTP_201_CREATED)
 def rotate_key(
-    code: CodePath, session: SessionDep, actor: AdminDep, runtime: RuntimeDep
+    code: CodePath, session: IssuerSessionDep, actor: AdminDep, runtime: RuntimeDep
 ) -> KeyRead:
     """A new signing key for the department; the old one retires but still verifies."""
     key = service.rotate_key(
@@ -97,7 +96,7 @@ def rotate_key(
 def compromise_key(
     code: CodePath,
     kid: Annotated[str, Path(max_length=16)],
-    session: SessionDep,
+    session: IssuerSessionDep,
     actor: AdminDep,
     runtime: RuntimeDep,
 ) -> KeyRead:
@@ -109,7 +108,7 @@ def compromise_key(
 
 
 @department_router.get("/licence-types")
-def list_licence_types(session: SessionDep, caller: DepartmentDep) -> list[LicenceTypeRead]:
+def list_licence_types(session: IssuerSessionDep, caller: DepartmentDep) -> list[LicenceTypeRead]:
     """The caller's own licence types."""
     return [
         licence_type_read(caller.code, t)

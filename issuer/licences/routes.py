@@ -7,11 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response, status
 
-from registry.db import SessionDep
-
 from ..auth import DepartmentDep
 from ..errors import InvalidRequest
-from ..runtime import IssuerRuntime, get_runtime
+from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime
 from . import service
 from .schemas import LicenceCreate, LicenceList, LicenceRead, LicenceSearch
 
@@ -24,7 +22,7 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 def issue_licence(
     body: LicenceCreate,
     response: Response,
-    session: SessionDep,
+    session: IssuerSessionDep,
     caller: DepartmentDep,
     runtime: RuntimeDep,
     idempotency_key: Annotated[str | None, Header()] = None,
@@ -49,7 +47,7 @@ def issue_licence(
 
 
 @router.get("/{licence_id}")
-def read_licence(licence_id: str, session: SessionDep, caller: DepartmentDep) -> LicenceRead:
+def read_licence(licence_id: str, session: IssuerSessionDep, caller: DepartmentDep) -> LicenceRead:
     """One of the caller's licences."""
     licence = service.get_licence(session=session, caller=caller, licence_id=licence_id)
     return service.licence_read(session=session, licence=licence)
@@ -57,7 +55,7 @@ def read_licence(licence_id: str, session: SessionDep, caller: DepartmentDep) ->
 
 @router.post("/search")
 def search_licences(
-    body: LicenceSearch, session: SessionDep, caller: DepartmentDep, runtime: RuntimeDep
+    body: LicenceSearch, session: IssuerSessionDep, caller: DepartmentDep, runtime: RuntimeDep
 ) -> LicenceList:
     """The caller's licences for an ID number (sent in the body, never in the URL)."""
     licences = service.search_licences(session=session, runtime=runtime, caller=caller, query=body)

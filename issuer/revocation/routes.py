@@ -6,12 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from registry.db import SessionDep
-
 from ..auth import DepartmentDep
 from ..licences.schemas import LicenceRead
 from ..licences.service import licence_read
-from ..runtime import IssuerRuntime, get_runtime
+from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime
 from . import service
 from .schemas import CorrectRequest, ReinstateRequest, RevokeRequest, SuspendRequest
 
@@ -21,7 +19,7 @@ RuntimeDep = Annotated[IssuerRuntime, Depends(get_runtime)]
 
 @router.post("/{licence_id}/revoke")
 def revoke(
-    licence_id: str, body: RevokeRequest, session: SessionDep, caller: DepartmentDep
+    licence_id: str, body: RevokeRequest, session: IssuerSessionDep, caller: DepartmentDep
 ) -> LicenceRead:
     """Revoke a licence for good (409 if already revoked)."""
     licence = service.revoke(
@@ -32,7 +30,7 @@ def revoke(
 
 @router.post("/{licence_id}/suspend")
 def suspend(
-    licence_id: str, body: SuspendRequest, session: SessionDep, caller: DepartmentDep
+    licence_id: str, body: SuspendRequest, session: IssuerSessionDep, caller: DepartmentDep
 ) -> LicenceRead:
     """Suspend a valid licence (409 otherwise)."""
     licence = service.suspend(
@@ -43,7 +41,7 @@ def suspend(
 
 @router.post("/{licence_id}/reinstate")
 def reinstate(
-    licence_id: str, body: ReinstateRequest, session: SessionDep, caller: DepartmentDep
+    licence_id: str, body: ReinstateRequest, session: IssuerSessionDep, caller: DepartmentDep
 ) -> LicenceRead:
     """Lift a suspension (409 for a licence that is not suspended, e.g. revoked)."""
     licence = service.reinstate(
@@ -56,7 +54,7 @@ def reinstate(
 def correct(
     licence_id: str,
     body: CorrectRequest,
-    session: SessionDep,
+    session: IssuerSessionDep,
     caller: DepartmentDep,
     runtime: RuntimeDep,
 ) -> LicenceRead:

@@ -6,9 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Response
 
-from registry.db import SessionDep
-
-from ..runtime import IssuerRuntime, get_runtime
+from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime
 from .service import status_list_token
 
 router = APIRouter(tags=["public documents"])
@@ -22,7 +20,7 @@ MEDIA_TYPE = "application/statuslist+jwt"
 )
 def get_status_list(
     list_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-    session: SessionDep,
+    session: IssuerSessionDep,
     runtime: Annotated[IssuerRuntime, Depends(get_runtime)],
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:

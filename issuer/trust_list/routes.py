@@ -6,9 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response
 
-from registry.db import SessionDep
-
-from ..runtime import IssuerRuntime, get_runtime
+from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime
 from ..status_lists.routes import _tags
 from .service import root_public_key, trust_list_token
 
@@ -22,7 +20,7 @@ MEDIA_TYPE = "application/trustlist+jwt"
     responses={200: {"content": {MEDIA_TYPE: {}}}, 304: {"description": "Not modified"}},
 )
 def get_trust_list(
-    session: SessionDep,
+    session: IssuerSessionDep,
     runtime: Annotated[IssuerRuntime, Depends(get_runtime)],
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -35,6 +33,6 @@ def get_trust_list(
 
 
 @router.get("/root-key")
-def get_root_key(session: SessionDep) -> dict[str, Any]:
+def get_root_key(session: IssuerSessionDep) -> dict[str, Any]:
     """The platform root public key (JWK), its kid and RFC 7638 thumbprint, for pinning."""
     return root_public_key(session=session)

@@ -1,0 +1,199 @@
+"""Issuance throughput through the HTTP API on the embedded default (SQLite in a temp data dir).
+
+Starts the real service (uvicorn on 127.0.0.1, ``--workers`` processes), sets up a department,
+a licence type and an API key with the ``elicence`` CLI, then drives ``POST /issuer/licences``
+from ``--clients`` concurrent clients for ``--count`` licences (each to a different citizen, so
+every request also creates a holder key). Prints licences/s, p50/p99 latency and the raw ES256
+signing rate measured in the same run.
+
+    .venv/bin/python benchmarks/issue.py [--count 3000] [--clients 16] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from credential import check_character
+from keys import LocalSigner, generate_signing_key
+
+ROOT = Path(__file__).resolve().parent.parent
+ELICENCE = [str(Path(sys.executable).parent / "elicence")]
+
+
+def random_id_number(rng: random.Random) -> str:
+    first17 = (
+        "110105"
+        + f"{rng.randint(1950, 2005):04d}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+        + f"{rng.randint(0, 999):03d}"
+    )
+    return first17 + check_character(first17)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def run_cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [*ELICENCE, *args], env=env, capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"elicence {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def signing_rate(seconds: float = 1.0) -> float:
+    signer = LocalSigner(generate_signing_key("ES256"))
+    data = secrets.token_bytes(300)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(200):
+            signer.sign(data)
+        n += 200
+    return n / (time.perf_counter() - start)
+
+
+async def drive(base: str, api_key: str, count: int, clients: int) -> tuple[float, list[float]]:
+    rng = random.Random(7)
+    bodies = [
+        {
+            "licence_type": "DRIVING",
+            "id_number": random_id_number(rng),
+            "holder_name": "张三",
+            "fields": {"licence_class": "B", "first_issued": "2020-05-01"},
+            "categories": ["B1"],
+        }
+        for _ in range(count)
+    ]
+    latencies: list[float] = []
+    failures: list[str] = []
+    queue = iter(bodies)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(base_url=base, limits=limits, headers=headers) as client:
+
+        async def worker() -> None:
+            for body in queue:
+                t0 = time.perf_counter()
+                r = await client.post("/issuer/licences", json=body)
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 201:
+                    failures.append(f"{r.status_code} {r.text[:200]}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - start
+    if failures:
+        raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
+    return elapsed, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="elicence-bench-") as data_dir:
+        env = {
+            **os.environ,
+            "ELICENCE_DATA_DIR": data_dir,
+            "ELICENCE_ADMIN_TOKEN": secrets.token_urlsafe(32),
+        }
+        env.pop("ELICENCE_DATABASE_URL", None)
+        run_cli(env, "init")
+        run_cli(env, "department", "add", "TRANSPORT", "--name", "Transport bureau")
+        run_cli(
+            env,
+            "licence-type",
+            "add",
+            "TRANSPORT",
+            "DRIVING",
+            "--name",
+            "Driving licence",
+            "--field",
+            "licence_class:choice=A|B|C",
+            "--field",
+            "first_issued:date",
+            "--validity-days",
+            "3650",
+            "--categories",
+            "A1,B1,C1",
+        )
+        api_key = run_cli(env, "department", "key", "TRANSPORT").strip().splitlines()[-1]
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "elicence.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.time() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.2)
+            asyncio.run(drive(base, api_key, 200, args.clients))  # warm-up: caches, pools
+            elapsed, latencies = asyncio.run(drive(base, api_key, args.count, args.clients))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    rate = signing_rate()
+    latencies.sort()
+    throughput = args.count / elapsed
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    print(
+        f"issuance: {args.count} licences, {args.clients} clients, {args.workers} workers, "
+        f"SQLite (embedded default)"
+    )
+    print(f"  throughput     {throughput:8.1f} licences/s")
+    print(f"  latency p50    {p50:8.1f} ms")
+    print(f"  latency p99    {p99:8.1f} ms")
+    print(f"  raw ES256 sign {rate:8.0f} signatures/s (one core, same run)")
+    print(f"  ratio          {throughput / rate:8.3f} (issuance rate / raw signing rate)")
+    print(
+        f"  goal           >= 500 licences/s, p99 < 50 ms: "
+        f"{'met' if throughput >= 500 and p99 < 50 else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
