@@ -128,11 +128,114 @@ def bench_rendering(rounds: int) -> None:
         print(f"{ours_name:32} {p(mine, 0.5):8.2f} {p(mine, 0.99):8.2f}   {ratio:.2f}")
 
 
+def bench_presentations(requests: int, concurrency: int) -> None:
+    """Presentations/s from ``GET /wallet/licences/{id}/presentation`` served by uvicorn."""
+    import socket
+    import tempfile
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from elicence.app import create_app
+    from issuer.auth import DepartmentCaller
+    from issuer.departments.schemas import LicenceTypeCreate
+    from issuer.departments.service import create_department, create_licence_type
+    from issuer.licences.schemas import LicenceCreate
+    from issuer.licences.service import issue_licence
+    from issuer.runtime import IssuerRuntime
+    from registry.migrate import upgrade
+    from registry.settings import Settings
+    from wallet_api.dev_idp import issue_dev_token
+
+    data = Path(tempfile.mkdtemp(prefix="wallet-bench-"))
+    url = f"sqlite:///{data / 'elicence.db'}"
+    upgrade(url)
+    settings = Settings(environment="development", data_dir=data, database_url=url, dev_idp=True)
+    app = create_app(settings)
+    id_number = "11010519491231002X"
+    with TestClient(app):  # run the lifespan once to set up keys, then issue one licence
+        state = app.state
+        with state.session_factory.begin() as session:
+            row = create_department(
+                session=session,
+                code="TRANSPORT",
+                name="Transport",
+                actor="bench",
+                key_secret=state.key_secret,
+            )
+            create_licence_type(
+                session=session,
+                department_code="TRANSPORT",
+                actor="bench",
+                licence_type_in=LicenceTypeCreate(
+                    code="DL", name="Driving", validity_days=2190, categories=["C1"]
+                ),
+            )
+            runtime = IssuerRuntime(
+                settings=settings, vault=state.vault, key_secret=state.key_secret
+            )
+            licence, _ = issue_licence(
+                session=session,
+                runtime=runtime,
+                caller=DepartmentCaller(row.id, "TRANSPORT", "bench"),
+                licence_in=LicenceCreate(
+                    licence_type="DL", id_number=id_number, holder_name="张秀英", categories=["C1"]
+                ),
+            )
+            licence_id = licence.id
+    token = issue_dev_token(settings, id_number)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    path = f"/wallet/licences/{licence_id}/presentation"
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers=headers,
+            limits=httpx.Limits(max_connections=concurrency),
+            timeout=60,
+        ) as client:
+            client.get(path).raise_for_status()
+
+            def one(_: int) -> None:
+                start = time.perf_counter()
+                client.get(path).raise_for_status()
+                latencies.append((time.perf_counter() - start) * 1000)
+
+            start = time.perf_counter()
+            with ThreadPoolExecutor(concurrency) as pool:
+                list(pool.map(one, range(requests)))
+            elapsed = time.perf_counter() - start
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    print(
+        f"GET .../presentation: {requests} requests, {concurrency} concurrent clients, "
+        f"one uvicorn worker (SQLite): {requests / elapsed:.0f} presentations/s, "
+        f"latency p50 {p(latencies, 0.5):.1f} ms, p99 {p(latencies, 0.99):.1f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     bench_rendering(args.rounds)
+    bench_presentations(args.requests, args.concurrency)
 
 
 if __name__ == "__main__":
