@@ -5,15 +5,20 @@ Chromium whose camera plays a video file the test writes (see ``_camera.py``).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -73,31 +78,31 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    """``elicence.app.create_app`` served by uvicorn in a thread, on a migrated SQLite file."""
-    from elicence.app import create_app
-    from registry.migrate import upgrade
-    from registry.settings import Settings
-
-    data_dir = tmp_path_factory.mktemp("live-app")
-    port = _free_port()
-    admin_token = secrets.token_urlsafe(32)
-    url = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        environment="development",
-        data_dir=data_dir,
-        admin_token=admin_token,
-        dev_idp=True,
-        public_base_url=url,
-        presentation_ttl=PRESENTATION_TTL,
+def run_elicence(data_dir: Path, *args: str) -> str:
+    """Run the ``elicence`` command on ``data_dir``; its standard output."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("elicence")), *args],
+        env={
+            **os.environ,
+            "ELICENCE_DATA_DIR": str(data_dir),
+            "ELICENCE_ENVIRONMENT": "development",
+        },
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    upgrade(settings.database_url)
-    app = create_app(settings)
+    return done.stdout
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on a free 127.0.0.1 port; yields its URL."""
+    port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    thread = threading.Thread(target=server.run, name="live-app", daemon=True)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -105,10 +110,43 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
             pytest.fail("the app did not start")
         time.sleep(0.05)
     try:
-        yield LiveApp(url=url, admin_token=admin_token, data_dir=data_dir)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """``elicence.app.create_app`` served by uvicorn in a thread, on a SQLite file made by
+    ``elicence init``, with the development identity provider on."""
+    from elicence.app import create_app
+    from registry.settings import Settings
+
+    data_dir = tmp_path_factory.mktemp("live-app")
+    admin_token = secrets.token_urlsafe(32)
+    settings = Settings(
+        environment="development",
+        data_dir=data_dir,
+        admin_token=admin_token,
+        dev_idp=True,
+        presentation_ttl=PRESENTATION_TTL,
+    )
+    # `elicence init`, as an operator would run it: schema, master key, platform root key.
+    subprocess.run(
+        [str(Path(sys.executable).with_name("elicence")), "init"],
+        env={
+            **os.environ,
+            "ELICENCE_DATA_DIR": str(data_dir),
+            "ELICENCE_ENVIRONMENT": "development",
+        },
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    app = create_app(settings)
+    with serving(app) as url:
+        yield LiveApp(url=url, admin_token=admin_token, data_dir=data_dir)
 
 
 def make_department(live_app: LiveApp, code: str) -> Department:
@@ -138,6 +176,25 @@ def make_department(live_app: LiveApp, code: str) -> Department:
     return Department(
         code=code, name=name, api_key=api_key, licence_type="DRIVING", licence_type_name=type_name
     )
+
+
+@contextmanager
+def offline_counter(live_app: LiveApp, bundle_dir: Path) -> Iterator[str]:
+    """A counter machine: the verifier alone (no database) serving ``/counter`` and ``/verify``
+    from a bundle synced from the live app, pinning the root key ``elicence root-key`` prints."""
+    from credential import jwk_to_public_key
+    from pages import router as pages_router
+    from verifier import sync_bundle
+    from verifier.api import create_app as create_verifier_app
+
+    # The operator copies the root key printed by `elicence root-key` onto the counter machine.
+    printed = run_elicence(live_app.data_dir, "root-key")
+    jwk = json.loads(re.search(r"^jwk:\s+(\{.*\})$", printed, re.M).group(1))  # type: ignore[union-attr]
+    sync_bundle(source=live_app.url, bundle_dir=bundle_dir, root_key=jwk_to_public_key(jwk))
+    app = create_verifier_app(bundle_dir)
+    app.include_router(pages_router)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

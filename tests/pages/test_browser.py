@@ -21,7 +21,14 @@ from PIL import Image, ImageFilter
 
 from credential import PRESENTATION_PREFIX, STATIC_PREFIX, check_character, mask_id_number
 from tests.pages._camera import write_y4m
-from tests.pages.conftest import PHONE, PRESENTATION_TTL, Department, LiveApp, make_department
+from tests.pages.conftest import (
+    PHONE,
+    PRESENTATION_TTL,
+    Department,
+    LiveApp,
+    make_department,
+    offline_counter,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -297,3 +304,27 @@ def test_wallet_refreshes_the_qr_before_it_expires(
     assert second.startswith(PRESENTATION_PREFIX) and second != first
     snap(page, artifacts, "wallet-qr-refreshed", full_page=False)
     page.context.close()
+
+
+def test_offline_counter_scans_a_printed_copy_from_the_camera(
+    camera_browser: Browser,
+    camera_file: Path,
+    live_app: LiveApp,
+    artifacts: Path,
+    tmp_path: Path,
+) -> None:
+    """A counter machine with no database: the verifier serves the page from a synced bundle."""
+    department = make_department(live_app, "EDUCATION")
+    licence = issue_by_api(live_app, department, id_number("051"), "陈静")
+    printed = qrcode.make(licence["static_qr"], border=4).get_image()
+    write_y4m(printed, camera_file)
+    with offline_counter(live_app, tmp_path / "bundle") as counter_url:
+        page = phone(camera_browser).new_page()
+        page.goto(f"{counter_url}/counter")
+        page.locator("#verdict[data-outcome='valid']").wait_for()
+        assert "Static copy" in page.locator("#verdict .note").inner_text()
+        assert page.locator("[data-field=holder_name]").inner_text() == "陈静"
+        assert page.locator("[data-field=number]").inner_text() == licence["number"]
+        assert page.locator("#camera-toggle").get_attribute("data-state") == "on"
+        snap(page, artifacts, "counter-offline-static")
+        page.context.close()
