@@ -96,9 +96,9 @@ def run_elicence(data_dir: Path, *args: str) -> str:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread on a free 127.0.0.1 port; yields its URL."""
-    port = _free_port()
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on 127.0.0.1 (a free port unless given)."""
+    port = port or _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -179,9 +179,10 @@ def make_department(live_app: LiveApp, code: str) -> Department:
 
 
 @contextmanager
-def offline_counter(live_app: LiveApp, bundle_dir: Path) -> Iterator[str]:
+def offline_counter(live_app: LiveApp, bundle_dir: Path, port: int | None = None) -> Iterator[str]:
     """A counter machine: the verifier alone (no database) serving ``/counter`` and ``/verify``
-    from a bundle synced from the live app, pinning the root key ``elicence root-key`` prints."""
+    from a bundle synced from the live app, pinning the root key ``elicence root-key`` prints.
+    Entering it again with the same ``bundle_dir`` and ``port`` is the counter's next sync."""
     from credential import jwk_to_public_key
     from pages import router as pages_router
     from verifier import sync_bundle
@@ -193,8 +194,13 @@ def offline_counter(live_app: LiveApp, bundle_dir: Path) -> Iterator[str]:
     sync_bundle(source=live_app.url, bundle_dir=bundle_dir, root_key=jwk_to_public_key(jwk))
     app = create_verifier_app(bundle_dir)
     app.include_router(pages_router)
-    with serving(app) as url:
+    with serving(app, port) as url:
         yield url
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    return _free_port()
 
 
 @pytest.fixture(scope="module")
