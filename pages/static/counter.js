@@ -63,6 +63,17 @@
     showLicence(result);
   }
 
+  /** Back to "show a licence QR": nothing from an earlier licence stays on screen. */
+  function showWaiting() {
+    verdictBox.className = "verdict waiting";
+    verdictBox.dataset.outcome = "";
+    verdictBox.replaceChildren(
+      el("span", { class: "icon", "aria-hidden": "true" }, "⌛"),
+      el("span", { class: "word" }, "请出示二维码", el("span", { class: "en", lang: "en" }, "Show a licence QR code")));
+    showLicence({});
+    last = { key: null, at: 0 };
+  }
+
   function showLicence(result) {
     const lic = result.licence;
     if (!lic) {
@@ -200,8 +211,9 @@
     if (!file) return;
     scanError.textContent = "";
     const found = await verifyImage(file, { fromCamera: false });
-    if (!found && !scanError.textContent) {
-      scanError.textContent = "照片中未找到二维码 No QR code found in the photo";
+    if (!found) {
+      showWaiting();
+      if (!scanError.textContent) scanError.textContent = "照片中未找到二维码 No QR code found in the photo";
     }
     photo.value = "";
   });

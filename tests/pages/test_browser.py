@@ -251,35 +251,41 @@ def test_counter_reads_uploaded_photos(
     department = make_department(live_app, "CIVIL")
     licence = issue_by_api(live_app, department, id_number("031"), "张伟")
     assert licence["static_qr"].startswith(STATIC_PREFIX)
-    page = phone(browser).new_page()
-    page.goto(f"{live_app.url}/counter")
+    with offline_counter(live_app, tmp_path / "bundle") as counter_url:
+        page = phone(browser).new_page()  # no camera here: photos only
+        page.goto(f"{counter_url}/counter")
+        page.locator("#scan-state").filter(has_text="upload a photo").wait_for()
 
-    # A phone photo of the printed (static) copy: valid, flagged as not a live presentation.
-    printed = qrcode.make(licence["static_qr"], border=4).get_image().convert("RGB")
-    photo = printed.rotate(5, expand=True, fillcolor="white").filter(ImageFilter.GaussianBlur(1))
-    path = tmp_path / "printed.jpg"
-    photo.save(path, quality=70)
-    page.get_by_label("或上传照片").set_input_files(str(path))
-    page.locator("#verdict[data-outcome='valid']").wait_for()
-    assert "Static copy" in page.locator("#verdict .note").inner_text()
-    assert page.locator("[data-field=number]").inner_text() == licence["number"]
-    snap(page, artifacts, "counter-photo-static")
+        # A phone photo of the printed (static) copy: valid, flagged as not a live presentation.
+        printed = qrcode.make(licence["static_qr"], border=4).get_image().convert("RGB")
+        photo = printed.rotate(5, expand=True, fillcolor="white").filter(
+            ImageFilter.GaussianBlur(1)
+        )
+        path = tmp_path / "printed.jpg"
+        photo.save(path, quality=70)
+        page.get_by_label("或上传照片").set_input_files(str(path))
+        page.locator("#verdict[data-outcome='valid']").wait_for()
+        assert "Static copy" in page.locator("#verdict .note").inner_text()
+        assert page.locator("[data-field=number]").inner_text() == licence["number"]
+        snap(page, artifacts, "counter-photo-static")
 
-    # A QR code that is not a licence at all: red, with the reason in words.
-    other = tmp_path / "other.png"
-    qrcode.make("https://example.invalid/not-a-licence").save(str(other))
-    page.get_by_label("或上传照片").set_input_files(str(other))
-    page.locator("#verdict[data-outcome='bad_prefix']").wait_for()
-    assert "NOT A LICENCE QR" in page.locator("#verdict").inner_text()
-    assert page.locator("#licence-card").is_hidden()
+        # A QR code that is not a licence at all: red, with the reason in words, no details.
+        other = tmp_path / "other.png"
+        qrcode.make("https://example.invalid/not-a-licence").save(str(other))
+        page.get_by_label("或上传照片").set_input_files(str(other))
+        page.locator("#verdict[data-outcome='bad_prefix']").wait_for()
+        assert "NOT A LICENCE QR" in page.locator("#verdict").inner_text()
+        assert page.locator("#licence-card").is_hidden()
 
-    # A photo with no QR code in it: the page says so and keeps the last verdict off screen.
-    blank = tmp_path / "blank.png"
-    Image.new("RGB", (400, 300), "white").save(blank)
-    page.get_by_label("或上传照片").set_input_files(str(blank))
-    page.locator("#scan-error").filter(has_text="No QR code").wait_for()
-    snap(page, artifacts, "counter-photo-not-licence")
-    page.context.close()
+        # A photo with no QR code in it: the page says so, and the last verdict is cleared.
+        blank = tmp_path / "blank.png"
+        Image.new("RGB", (400, 300), "white").save(blank)
+        page.get_by_label("或上传照片").set_input_files(str(blank))
+        page.locator("#scan-error").filter(has_text="No QR code").wait_for()
+        assert page.locator("#verdict").get_attribute("data-outcome") == ""
+        assert "NOT A LICENCE" not in page.locator("#verdict").inner_text()
+        snap(page, artifacts, "counter-photo-not-licence")
+        page.context.close()
 
 
 def test_wallet_refreshes_the_qr_before_it_expires(
