@@ -348,16 +348,23 @@
     const reasonSelect = el("select", { id: `${id}-reason`, name: "reason" });
     const fillReasons = () => reasonSelect.replaceChildren(...REASONS[actSelect.value].map(
       ([code, zh, en]) => el("option", { value: code }, `${zh} ${en}`)));
-    actSelect.addEventListener("change", fillReasons);
-    fillReasons();
+    const submit = el("button", { type: "submit" }, bi("确认", "Confirm"));
+    // The button's colour follows the act (red revoke, amber suspend); its words say it too.
+    const fit = () => {
+      fillReasons();
+      const [zh, en, style] = ACTS[actSelect.value];
+      submit.className = style;
+      submit.replaceChildren(...bi(`确认${zh}`, `Confirm: ${en.toLowerCase()}`));
+    };
+    actSelect.addEventListener("change", fit);
     const note = el("input", { id: `${id}-note`, name: "note", maxlength: "500", autocomplete: "off" });
     const message = el("p", { class: "message error", role: "alert" });
-    const submit = el("button", { type: "submit", class: "danger" }, bi("确认", "Confirm"));
     const form = el("form", { class: "act-form", novalidate: true },
       el("label", { for: actSelect.id }, bi("操作", "Action")), actSelect,
       el("label", { for: reasonSelect.id }, bi("原因", "Reason")), reasonSelect,
       el("label", { for: note.id }, bi("备注（可选）", "Note (optional)")), note,
       el("div", { class: "actions" }, submit), message);
+    fit();
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const body = { reason: reasonSelect.value };

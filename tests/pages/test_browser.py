@@ -245,6 +245,60 @@ def test_issue_show_scan_then_revoke(
         context.close()
 
 
+def test_console_suspends_and_reinstates_and_the_counter_follows(
+    browser: Browser, live_app: LiveApp, artifacts: Path, tmp_path: Path
+) -> None:
+    department = make_department(live_app, "PORTS")
+    holder = id_number("061")
+    licence = issue_by_api(live_app, department, holder, "周芳")
+    photo = tmp_path / "printed.png"
+    qrcode.make(licence["static_qr"]).save(str(photo))
+    card_selector = f".result-card[data-licence-number='{licence['number']}']"
+
+    officer = phone(browser).new_page()
+    sign_in_console(officer, live_app, department)
+    officer.locator("#search-id-number").fill(holder)
+    officer.get_by_role("button", name="查找 Search").click()
+    card = officer.locator(card_selector)
+    card.wait_for()
+    # A valid licence offers revoke and suspend, never reinstate.
+    assert card.get_by_label("操作").locator("option").all_inner_texts() == [
+        "吊销 Revoke",
+        "暂停 Suspend",
+    ]
+    card.get_by_label("操作").select_option("suspend")
+    card.get_by_label("原因").select_option("investigation")
+    card.get_by_role("button", name="确认").click()
+    officer.locator(f"{card_selector} [data-status='suspended']").wait_for()
+    snap(officer, artifacts, "console-suspended")
+
+    counter = phone(browser).new_page()
+    with offline_counter(live_app, tmp_path / "bundle") as counter_url:
+        counter.goto(f"{counter_url}/counter")
+        counter.get_by_label("或上传照片").set_input_files(str(photo))
+        counter.locator("#verdict[data-outcome='suspended']").wait_for()
+        assert "已暂停" in counter.locator("#verdict").inner_text()
+        assert "SUSPENDED" in counter.locator("#verdict").inner_text()
+        snap(counter, artifacts, "counter-suspended")
+
+    # A suspended licence can be reinstated (or revoked); reinstating needs its own reasons.
+    card = officer.locator(card_selector)
+    card.get_by_label("操作").select_option("reinstate")
+    assert "fee_paid" in card.get_by_label("原因").locator("option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    card.get_by_label("原因").select_option("investigation_closed")
+    card.get_by_role("button", name="确认").click()
+    officer.locator(f"{card_selector} [data-status='valid']").wait_for()
+
+    with offline_counter(live_app, tmp_path / "bundle") as counter_url:
+        counter.goto(f"{counter_url}/counter")
+        counter.get_by_label("或上传照片").set_input_files(str(photo))
+        counter.locator("#verdict[data-outcome='valid']").wait_for()
+    officer.context.close()
+    counter.context.close()
+
+
 def test_counter_reads_uploaded_photos(
     browser: Browser, live_app: LiveApp, artifacts: Path, tmp_path: Path
 ) -> None:
