@@ -27,11 +27,11 @@ import uvicorn
 from tests.pages._camera import camera_args, write_y4m
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, ViewportSize
 
 CHROMIUM = os.environ.get("ELICENCE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 # How long one presentation QR lives on the wallet page in these tests (the default is 30 s);
 # short enough to watch the page refresh it.
 PRESENTATION_TTL = 12
@@ -120,6 +120,8 @@ def serving(app: Any, port: int | None = None) -> Iterator[str]:
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     """``elicence.app.create_app`` served by uvicorn in a thread, on a SQLite file made by
     ``elicence init``, with the development identity provider on."""
+    from pydantic import SecretStr
+
     from elicence.app import create_app
     from registry.settings import Settings
 
@@ -128,7 +130,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     settings = Settings(
         environment="development",
         data_dir=data_dir,
-        admin_token=admin_token,
+        admin_token=SecretStr(admin_token),
         dev_idp=True,
         presentation_ttl=PRESENTATION_TTL,
     )
