@@ -136,7 +136,7 @@
     licencesCard.hidden = true;
     detailCard.hidden = false;
     $("detail-error").textContent = "";
-    const fields = Object.entries(lic.fields || {}).map(([name, value]) => row(name, "", String(value)));
+    const fields = Object.entries(lic.fields || {}).map(([name, value]) => row(fieldName(name), "", String(value)));
     $("detail-facts").replaceChildren(...[
       row("证照类型", "Licence type", lic.licence_type_name || lic.type_name || lic.licence_type),
       row("证照编号", "Licence number", lic.number),
@@ -157,18 +157,25 @@
     await showChecks(lic.id);
   }
 
+  /** "first_issued" as "First issued": the wallet API gives field names, not their labels. */
+  function fieldName(name) {
+    const words = String(name).replace(/_/g, " ");
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
   async function showChecks(id) {
     const res = await api(`${PATHS.licences}/${encodeURIComponent(id)}/checks`, { token: token() });
     const checks = res.ok ? listOf(res.data, "checks") : [];
     $("checks-empty").hidden = checks.length > 0;
-    $("checks").hidden = checks.length === 0;
-    $("checks-body").replaceChildren(...checks.map((check) => {
+    $("checks-list").hidden = checks.length === 0;
+    $("checks-list").replaceChildren(...checks.map((check) => {
       const words = outcomeWords(check.outcome);
-      return el("tr", {},
-        el("td", {}, formatDateTime(check.checked_at || check.at || check.time)),
-        el("td", {}, check.verifier_name || check.verifier || ""),
-        el("td", {}, check.purpose || check.verifier_purpose || ""),
-        el("td", {}, `${check.outcome === "valid" ? "✓" : "✗"} ${words[0]} ${words[1]}`));
+      const valid = check.outcome === "valid";
+      return el("li", { class: valid ? "valid" : "invalid", "data-outcome": check.outcome },
+        el("span", { class: "check-outcome" }, `${valid ? "✓" : "✗"} ${words[0]} ${words[1]}`),
+        el("span", { class: "check-time" }, formatDateTime(check.checked_at)),
+        el("span", { class: "check-verifier" }, check.verifier || ""),
+        check.purpose ? el("span", { class: "check-purpose" }, bi("目的", "Purpose"), "：", check.purpose) : null);
     }));
   }
 

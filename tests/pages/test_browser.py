@@ -391,3 +391,61 @@ def test_offline_counter_scans_a_printed_copy_from_the_camera(
         assert page.locator("#camera-toggle").get_attribute("data-state") == "on"
         snap(page, artifacts, "counter-offline-static")
         page.context.close()
+
+
+def test_wallet_lists_who_checked_the_licence(
+    browser: Browser, live_app: LiveApp, artifacts: Path
+) -> None:
+    """Checks recorded for a licence (rows as an online verifier writes them) on the wallet page."""
+    import datetime as dt
+
+    from registry.db import make_engine, make_session_factory
+    from registry.models import VerificationCheck
+
+    department = make_department(live_app, "TAX")
+    holder = id_number("071")
+    licence = issue_by_api(live_app, department, holder, "孙丽")
+    other = issue_by_api(live_app, department, id_number("072"), "钱军")
+    engine = make_engine(f"sqlite:///{live_app.data_dir / 'elicence.db'}")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with make_session_factory(engine).begin() as session:
+        session.add_all(
+            [
+                VerificationCheck(
+                    licence_id=licence["id"],
+                    verifier_name="市政务服务中心 3 号窗口 Counter 3",
+                    purpose="业务办理 Service",
+                    checked_at=now - dt.timedelta(minutes=5),
+                    outcome="valid",
+                ),
+                VerificationCheck(
+                    licence_id=licence["id"],
+                    verifier_name="某酒店前台 Hotel front desk",
+                    purpose="入住登记 Check-in",
+                    checked_at=now,
+                    outcome="stale_presentation",
+                ),
+                VerificationCheck(
+                    licence_id=other["id"],
+                    verifier_name="Somebody else's check",
+                    purpose=None,
+                    checked_at=now,
+                    outcome="valid",
+                ),
+            ]
+        )
+    engine.dispose()
+
+    page = phone(browser).new_page()
+    sign_in_wallet(page, live_app, holder)
+    page.locator("ul.licences li button").click()
+    rows = page.locator("#checks-list li")
+    rows.nth(1).wait_for()
+    assert rows.count() == 2  # never another citizen's checks
+    newest, oldest = rows.nth(0).inner_text(), rows.nth(1).inner_text()
+    assert "Hotel front desk" in newest and "入住登记" in newest
+    assert "过期截图" in newest and "STALE SCREENSHOT" in newest and "✗" in newest
+    assert "Counter 3" in oldest and "✓" in oldest and "VALID" in oldest
+    assert page.locator("#checks-empty").is_hidden()
+    snap(page, artifacts, "wallet-checks")
+    page.context.close()
