@@ -118,6 +118,12 @@
     const res = await api("/verify", { method: "POST", form });
     // An image with no QR code in it is the normal case between licences: keep scanning quietly.
     if (!res.ok && res.data && res.data.error === "no_qr_code") return null;
+    if (res.status === 404 || res.status === 405) {
+      // This server has no verifier: scanning again every 400 ms would not change that.
+      if (stream) stopCamera();
+      scanError.textContent = "此服务器未提供核验服务 This server offers no verification service";
+      return null;
+    }
     if (!res.ok || !res.data || typeof res.data.outcome !== "string") {
       scanError.textContent = errorText(res);
       return null;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -155,3 +156,22 @@ def test_only_the_counter_may_use_the_camera(client: TestClient) -> None:
     assert client.get("/counter").headers["permissions-policy"].startswith("camera=(self)")
     assert client.get("/wallet").headers["permissions-policy"].startswith("camera=()")
     assert client.get("/console").headers["permissions-policy"].startswith("camera=()")
+
+
+def test_the_app_serves_the_pages_beside_the_wallet_api(tmp_path: Path) -> None:
+    """In the combined app, /wallet is the citizen page while /wallet/licences stays the API."""
+    from elicence.app import create_app
+    from registry.migrate import upgrade
+    from registry.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    upgrade(settings.database_url)
+    with TestClient(create_app(settings)) as app_client:
+        for path in PAGES:
+            response = app_client.get(path, follow_redirects=False)
+            assert response.status_code == 200, path
+            assert response.headers["content-type"].startswith("text/html"), path
+        assert "我的电子证照" in app_client.get("/wallet").text
+        api = app_client.get("/wallet/licences")
+        assert api.status_code == 401
+        assert api.json()["error"] == "missing_token"
