@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,10 +181,17 @@ def make_department(live_app: LiveApp, code: str) -> Department:
 
 
 @contextmanager
-def offline_counter(live_app: LiveApp, bundle_dir: Path, port: int | None = None) -> Iterator[str]:
+def offline_counter(
+    live_app: LiveApp,
+    bundle_dir: Path,
+    port: int | None = None,
+    *,
+    now: Callable[[], int] | None = None,
+) -> Iterator[str]:
     """A counter machine: the verifier alone (no database) serving ``/counter`` and ``/verify``
     from a bundle synced from the live app, pinning the root key ``elicence root-key`` prints.
-    Entering it again with the same ``bundle_dir`` and ``port`` is the counter's next sync."""
+    Entering it again with the same ``bundle_dir`` and ``port`` is the counter's next sync;
+    ``now`` is the counter's clock."""
     from credential import jwk_to_public_key
     from pages import router as pages_router
     from verifier import sync_bundle
@@ -194,7 +201,7 @@ def offline_counter(live_app: LiveApp, bundle_dir: Path, port: int | None = None
     printed = run_elicence(live_app.data_dir, "root-key")
     jwk = json.loads(re.search(r"^jwk:\s+(\{.*\})$", printed, re.M).group(1))  # type: ignore[union-attr]
     sync_bundle(source=live_app.url, bundle_dir=bundle_dir, root_key=jwk_to_public_key(jwk))
-    app = create_verifier_app(bundle_dir)
+    app = create_verifier_app(bundle_dir, now=now)
     app.include_router(pages_router)
     with serving(app, port) as url:
         yield url

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,13 @@ import qrcode
 import zxingcpp
 from PIL import Image, ImageFilter
 
-from credential import PRESENTATION_PREFIX, STATIC_PREFIX, check_character, mask_id_number
+from credential import (
+    PRESENTATION_PREFIX,
+    STATIC_PREFIX,
+    check_character,
+    errors,
+    mask_id_number,
+)
 from tests.pages._camera import write_y4m
 from tests.pages.conftest import (
     PHONE,
@@ -448,4 +455,60 @@ def test_wallet_lists_who_checked_the_licence(
     assert "Counter 3" in oldest and "✓" in oldest and "VALID" in oldest
     assert page.locator("#checks-empty").is_hidden()
     snap(page, artifacts, "wallet-checks")
+    page.context.close()
+
+
+def test_counter_refuses_a_screenshot_of_an_old_qr(
+    browser: Browser, live_app: LiveApp, artifacts: Path, tmp_path: Path
+) -> None:
+    department = make_department(live_app, "SOCIAL")
+    holder = id_number("081")
+    issue_by_api(live_app, department, holder, "吴刚")
+    wallet = phone(browser).new_page()
+    sign_in_wallet(wallet, live_app, holder)
+    wallet.locator("ul.licences li button").click()
+    wallet.get_by_role("button", name="出示二维码").click()
+    screenshot = tmp_path / "screenshot.png"
+    wallet.locator("#qr-image[src^='blob:']").screenshot(path=str(screenshot))
+    wallet.context.close()
+
+    # The counter sees it two minutes later (its clock is ahead by as much): a stale screenshot.
+    later = lambda: int(time.time()) + 120  # noqa: E731
+    with offline_counter(live_app, tmp_path / "bundle", now=later) as counter_url:
+        page = phone(browser).new_page()
+        page.goto(f"{counter_url}/counter")
+        page.get_by_label("或上传照片").set_input_files(str(screenshot))
+        page.locator("#verdict[data-outcome='stale_presentation']").wait_for()
+        text = page.locator("#verdict").inner_text()
+        assert "✗" in text and "过期截图" in text and "STALE SCREENSHOT" in text
+        assert "fresh one" in text  # what to do about it, in plain words
+        snap(page, artifacts, "counter-stale-screenshot")
+        page.context.close()
+
+
+def test_every_outcome_code_reads_as_plain_words(browser: Browser, live_app: LiveApp) -> None:
+    """Each code the verifier can answer has its own words on the counter page; only the
+    cannot-read-the-payload family shares "not a licence QR"."""
+    codes = {
+        cls.code: issubclass(cls, errors.MalformedPayload)
+        for cls in vars(errors).values()
+        if isinstance(cls, type)
+        and issubclass(cls, errors.CredentialError)
+        and cls not in (errors.CredentialError, errors.InvalidIdNumber)
+    }
+    page = phone(browser).new_page()
+    page.goto(f"{live_app.url}/counter")
+    words = page.evaluate(
+        "codes => Object.fromEntries(codes.map(c => [c, ELICENCE.outcomeWords(c)]))",
+        list(codes),
+    )
+    unreadable = page.evaluate("ELICENCE.outcomeWords('no-such-code')")
+    for code, malformed in codes.items():
+        zh, en, zh_reason, en_reason = words[code]
+        assert re.search(r"[\u4e00-\u9fff]", zh) and re.search(r"[A-Z]{3,}", en), code
+        assert zh_reason and en_reason, code
+        assert (words[code] == unreadable) is malformed, code
+    assert words["revoked"][1] == "REVOKED" and words["expired"][1] == "EXPIRED"
+    assert words["unknown_kid"][1] == "UNKNOWN DEPARTMENT"
+    assert words["bad_signature"][1] == "NOT GENUINE"
     page.context.close()
