@@ -24,7 +24,10 @@ from registry.db import make_engine, make_session_factory
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings
 from registry.vault import CitizenIdVault
+from verifier.api import verify_router
 from wallet_api.routes import router as wallet_router
+
+from .online import online_verifier_context
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.key_secret = derive_subkey(master, PURPOSE_KEY_ENCRYPTION)
         app.state.engine = make_engine(settings.database_url)
         app.state.session_factory = make_session_factory(app.state.engine)
+        app.state.verifier_context = online_verifier_context(app.state)
         try:
             yield
         finally:
@@ -135,5 +139,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(issuer_public_router)
     app.add_middleware(BodySizeLimit)
     app.include_router(wallet_router, prefix="/wallet")
+    app.include_router(verify_router())
     app.include_router(pages_router)
     return app
