@@ -168,6 +168,8 @@ def test_issue_show_scan_then_revoke(
 
     # 1. The officer issues the licence on the console.
     officer = phone(browser).new_page()
+    urls: list[str] = []  # every URL any of the three pages asks for
+    officer.context.on("request", lambda request: urls.append(request.url))
     sign_in_console(officer, live_app, department)
     fill_issue_form(officer, id_text=holder_id, name="李华")
     officer.get_by_role("button", name="签发 Issue").click()
@@ -179,6 +181,7 @@ def test_issue_show_scan_then_revoke(
 
     # 2. The citizen signs in, sees it among their licences and shows its QR full-screen.
     citizen = phone(browser).new_page()
+    citizen.context.on("request", lambda request: urls.append(request.url))
     sign_in_wallet(citizen, live_app, holder_id)
     item = citizen.locator("ul.licences li")
     assert item.count() == 1
@@ -200,6 +203,7 @@ def test_issue_show_scan_then_revoke(
     write_y4m(Image.open(io.BytesIO(shown)), camera_file)
     port = free_port()
     counter = phone(camera_browser).new_page()
+    counter.context.on("request", lambda request: urls.append(request.url))
     verdict = counter.locator("#verdict")
     with offline_counter(live_app, tmp_path / "bundle", port) as counter_url:
         counter.goto(f"{counter_url}/counter")
@@ -248,6 +252,10 @@ def test_issue_show_scan_then_revoke(
     citizen.locator("#detail-error").filter(has_text="revoked").wait_for()
     assert citizen.get_by_role("button", name="出示二维码").is_disabled()
     snap(citizen, artifacts, "wallet-revoked")
+    # The ID number and the API key travel in bodies and headers only, never in a URL.
+    asked = {url.split("?")[0].rsplit("/", 1)[-1] for url in urls}
+    assert {"licences", "search", "revoke", "verify", "qr.png"} <= asked
+    assert not [url for url in urls if holder_id in url or department.api_key in url]
     for context in (officer.context, citizen.context, counter.context):
         context.close()
 
