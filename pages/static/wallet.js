@@ -253,7 +253,8 @@
     qrImage.removeAttribute("src");
     if (qrObjectUrl) URL.revokeObjectURL(qrObjectUrl);
     qrObjectUrl = null;
-    if (current) showChecks(current.id);
+    // The licence may have changed meanwhile (revoked, suspended) and been checked: reload it.
+    if (current) openLicence(current.id);
   }
 
   $("dev-sign-in").addEventListener("submit", signInWithIdNumber);

@@ -520,3 +520,62 @@ def test_every_outcome_code_reads_as_plain_words(browser: Browser, live_app: Liv
     assert words["unknown_kid"][1] == "UNKNOWN DEPARTMENT"
     assert words["bad_signature"][1] == "NOT GENUINE"
     page.context.close()
+
+
+def test_online_counter_scans_without_a_click_and_the_holder_sees_who_checked(
+    browser: Browser,
+    camera_browser: Browser,
+    camera_file: Path,
+    live_app: LiveApp,
+    artifacts: Path,
+) -> None:
+    """The counter page of `elicence serve` itself: it verifies online, so a revocation shows on
+    the very next scan, and each named check lands once in the holder's list."""
+    department = make_department(live_app, "HOUSING")
+    holder = id_number("091")
+    licence = issue_by_api(live_app, department, holder, "郑强")
+    counter_name = "不动产登记中心 2 号窗口 Counter 2"
+
+    citizen = phone(browser).new_page()
+    sign_in_wallet(citizen, live_app, holder)
+    citizen.locator("ul.licences li button").click()
+    citizen.get_by_role("button", name="出示二维码").click()
+    write_y4m(
+        Image.open(io.BytesIO(citizen.locator("#qr-image[src^='blob:']").screenshot())), camera_file
+    )
+
+    counter = phone(
+        camera_browser,
+        init_script=f"localStorage.setItem('counter.name', {counter_name!r});"
+        "localStorage.setItem('counter.purpose', '不动产登记 Property registration');",
+    ).new_page()
+    counter.goto(f"{live_app.url}/counter")
+    counter.locator("#verdict[data-outcome='valid']").wait_for()
+    assert "live holder presentation" in counter.locator("[data-field=kind]").inner_text()
+    snap(counter, artifacts, "counter-online-valid")
+
+    response = httpx.post(
+        f"{live_app.url}/issuer/licences/{licence['id']}/revoke",
+        headers={"Authorization": f"Bearer {department.api_key}"},
+        json={"reason": "fraud"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    counter.locator("#verdict[data-outcome='revoked']").wait_for()
+    assert "REVOKED" in counter.locator("#verdict").inner_text()
+    snap(counter, artifacts, "counter-online-revoked")
+    counter.wait_for_timeout(1500)  # a few more frames of the same screen: recorded once only
+    counter.context.close()
+
+    citizen.get_by_role("button", name="关闭").click()
+    citizen.locator("#detail-facts .badge[data-status='revoked']").wait_for()
+    assert citizen.get_by_role("button", name="出示二维码").is_disabled()
+    checks = citizen.locator("#checks-list li")
+    checks.nth(1).wait_for()
+    assert checks.count() == 2
+    assert [checks.nth(i).get_attribute("data-outcome") for i in range(2)] == ["revoked", "valid"]
+    for i in range(2):
+        assert counter_name in checks.nth(i).inner_text()
+        assert "不动产登记 Property registration" in checks.nth(i).inner_text()
+    snap(citizen, artifacts, "wallet-online-checks")
+    citizen.context.close()
