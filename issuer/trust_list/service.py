@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credential import jwk_thumbprint, jwk_to_public_key, sign_trust_list
+from credential import b64url, jwk_thumbprint, jwk_to_public_key, sign_trust_list
 from registry.errors import ServiceError
 from registry.models import Department, LicenceType, SigningKey, StatusList
 from registry.signing_keys import root_signing_key
@@ -123,5 +123,5 @@ def root_public_key(*, session: Session) -> dict[str, Any]:
         "kid": root.kid,
         "alg": root.alg,
         "jwk": root.public_jwk,
-        "thumbprint": jwk_thumbprint(jwk_to_public_key(root.public_jwk)),
+        "thumbprint": b64url(jwk_thumbprint(jwk_to_public_key(root.public_jwk))),
     }

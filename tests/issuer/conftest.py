@@ -63,7 +63,8 @@ class Issuer:
     def department(self, code: str, name: str | None = None) -> str:
         """Create a department and return a fresh API key for it."""
         r = self.client.post(
-            "/issuer/admin/departments", json={"code": code, "name": name or code.title()},
+            "/issuer/admin/departments",
+            json={"code": code, "name": name or code.title()},
             headers=self.admin,
         )
         assert r.status_code == 201, r.text
@@ -91,7 +92,9 @@ class Issuer:
         assert r.status_code == 201, r.text
 
     def issue(self, api_key: str, **overrides: Any) -> Any:
-        r = self.client.post("/issuer/licences", json=licence_body(**overrides), headers=bearer(api_key))
+        r = self.client.post(
+            "/issuer/licences", json=licence_body(**overrides), headers=bearer(api_key)
+        )
         assert r.status_code == 201, r.text
         return r.json()
 

@@ -8,8 +8,14 @@ import threading
 import cbor2
 from sqlalchemy import select
 
-from credential import decode_qr, jwk_to_public_key, kid_for, read_credential, verify_raw
-from credential import cose_key_to_public_key
+from credential import (
+    cose_key_to_public_key,
+    decode_qr,
+    jwk_to_public_key,
+    kid_for,
+    read_credential,
+    verify_raw,
+)
 from issuer.holder_keys import HolderKeyBox, load_holder_signer
 from registry.models import AuditEntry, HolderKey, Licence
 from tests.issuer.conftest import VALID_IDS, Issuer, bearer, licence_body
@@ -73,8 +79,10 @@ def test_holder_key_is_created_once_per_citizen_and_signs_for_the_wallet(issuer:
     first = issuer.issue(key)
     second = issuer.issue(key, fields={"licence_class": "A", "first_issued": "2021-01-01"})
     other = issuer.issue(key, id_number=VALID_IDS[1], holder_name="李四")
-    holder = [read_credential(decode_qr(b["static_qr"]).credential).claims.holder_key
-              for b in (first, second, other)]
+    holder = [
+        read_credential(decode_qr(b["static_qr"]).credential).claims.holder_key
+        for b in (first, second, other)
+    ]
     assert holder[0].public_numbers() == holder[1].public_numbers()
     assert holder[0].public_numbers() != holder[2].public_numbers()
     assert issuer.count(HolderKey) == 2
@@ -84,11 +92,15 @@ def test_holder_key_is_created_once_per_citizen_and_signs_for_the_wallet(issuer:
         id_index = session.scalar(select(Licence.id_index).where(Licence.id == first["id"]))
         assert id_index is not None
         signer = load_holder_signer(session=session, box=box, id_index=id_index)
-        stored = session.scalar(select(HolderKey.public_cose_key).where(HolderKey.id_index == id_index))
+        stored = session.scalar(
+            select(HolderKey.public_cose_key).where(HolderKey.id_index == id_index)
+        )
         row = session.scalars(select(HolderKey)).first()
         assert row is not None and b"-----BEGIN" not in row.encrypted_private_key
     assert stored is not None
-    assert cose_key_to_public_key(cbor2.loads(stored)).public_numbers() == holder[0].public_numbers()
+    assert (
+        cose_key_to_public_key(cbor2.loads(stored)).public_numbers() == holder[0].public_numbers()
+    )
     assert signer.kid == kid_for(holder[0])
     assert verify_raw(holder[0], "ES256", signer.sign(b"challenge"), b"challenge")
 
@@ -125,7 +137,9 @@ def test_idempotency_key_returns_the_first_licence(issuer: Issuer) -> None:
     )
     assert other.status_code == 409
     fresh = issuer.client.post(
-        "/issuer/licences", json=licence_body(), headers={**bearer(key), "Idempotency-Key": "req-43"}
+        "/issuer/licences",
+        json=licence_body(),
+        headers={**bearer(key), "Idempotency-Key": "req-43"},
     )
     assert fresh.status_code == 201 and fresh.json()["id"] != first.json()["id"]
 

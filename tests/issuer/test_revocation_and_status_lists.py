@@ -58,12 +58,16 @@ def test_revoke_suspend_reinstate_change_the_very_next_status_fetch(issuer: Issu
     assert _status_via_codec(issuer, licence) == 1
     with issuer.session() as session:
         acts = session.scalars(
-            select(AuditEntry.act).where(AuditEntry.object_id == licence["id"]).order_by(AuditEntry.id)
+            select(AuditEntry.act)
+            .where(AuditEntry.object_id == licence["id"])
+            .order_by(AuditEntry.id)
         ).all()
         reasons = [
             e.detail["reason"]  # type: ignore[index]
             for e in session.scalars(
-                select(AuditEntry).where(AuditEntry.object_id == licence["id"], AuditEntry.act != "licence.issue")
+                select(AuditEntry).where(
+                    AuditEntry.object_id == licence["id"], AuditEntry.act != "licence.issue"
+                )
             )
         ]
     assert acts == ["licence.issue", "licence.suspend", "licence.reinstate", "licence.revoke"]
@@ -75,7 +79,11 @@ def test_revoking_twice_and_reinstating_a_revoked_licence_are_conflicts(issuer: 
     licence = issuer.issue(key)
     assert _act(issuer, key, licence["id"], "revoke", "holder_request").status_code == 200  # type: ignore[attr-defined]
     audit = issuer.audit_count()
-    for act, reason in (("revoke", "fraud"), ("reinstate", "issued_in_error"), ("suspend", "other")):
+    for act, reason in (
+        ("revoke", "fraud"),
+        ("reinstate", "issued_in_error"),
+        ("suspend", "other"),
+    ):
         r = _act(issuer, key, licence["id"], act, reason)
         assert r.status_code == 409, act  # type: ignore[attr-defined]
         assert r.json()["error"] == "conflict"  # type: ignore[attr-defined]
@@ -120,7 +128,9 @@ def test_correction_issues_a_linked_licence_and_revokes_the_old_one(issuer: Issu
 
 def test_status_list_token_checked_independently_with_joserfc_and_zlib(issuer: Issuer) -> None:
     key = _setup(issuer)
-    licences = [issuer.issue(key, id_number=i) for i in ("11010519491231002X", "440524188001010014")]
+    licences = [
+        issuer.issue(key, id_number=i) for i in ("11010519491231002X", "440524188001010014")
+    ]
     _act(issuer, key, licences[0]["id"], "revoke", "fraud")
     _act(issuer, key, licences[1]["id"], "suspend", "unpaid_fee")
     r = issuer.client.get(f"/status-lists/{licences[0]['status_list']}")
