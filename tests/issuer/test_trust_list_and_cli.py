@@ -162,7 +162,8 @@ def test_cli_departments_types_keys_and_audit(cli_env: Path) -> None:
     assert r.exit_code == 1 and "BROKEN at audit entry 3" in r.output
     with sqlite3.connect(cli_env) as db:
         db.execute(
-            "UPDATE audit_entries SET actor = (SELECT actor FROM audit_entries WHERE id = 1) WHERE id = 3"
+            "UPDATE audit_entries SET actor = "
+            "(SELECT actor FROM audit_entries WHERE id = 1) WHERE id = 3"
         )
         db.execute("DELETE FROM audit_entries WHERE id = 2")
     r = run.invoke(cli, ["audit", "verify"])
