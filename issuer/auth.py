@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from registry.errors import Unauthorized
 from registry.models import Department, DepartmentApiKey
@@ -98,6 +99,11 @@ def current_department(
     session: IssuerSessionDep, authorization: Annotated[str | None, Header()] = None
 ) -> DepartmentCaller:
     """FastAPI dependency: the department whose API key is presented. Raises ``Unauthorized``."""
+    return authenticate_department(session=session, authorization=authorization)
+
+
+def authenticate_department(*, session: Session, authorization: str | None) -> DepartmentCaller:
+    """The department whose API key is in ``authorization``. Raises ``Unauthorized``."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("a department API key is required (Authorization: Bearer elk_...)")

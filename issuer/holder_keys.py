@@ -29,6 +29,8 @@ from credential import PublicKey, cose_key_to_public_key, public_key_to_cose_key
 from keys import KeyStoreError, LocalSigner
 from registry.models import HolderKey
 
+from .persistence import insert_row
+
 PURPOSE_HOLDER_KEY = "elicence/holder-key-encryption/v1"
 _VERSION = b"\x01"
 _NONCE = 12
@@ -91,8 +93,7 @@ def holder_public_key(*, session: Session, box: HolderKeyBox, id_index: str) -> 
         public_cose_key=cbor2.dumps(public_key_to_cose_key(public_key)),
     )
     try:
-        with session.begin_nested():  # another request may create it at the same moment
-            session.add(row)
+        insert_row(session, row)  # another request may create it at the same moment
     except IntegrityError:
         stored = session.scalar(
             select(HolderKey.public_cose_key).where(HolderKey.id_index == id_index)

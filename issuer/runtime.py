@@ -4,6 +4,7 @@ each signing key is decrypted once per process)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ class IssuerRuntime:
         return signer
 
 
-def get_runtime(request: Request) -> IssuerRuntime:
+async def get_runtime(request: Request) -> IssuerRuntime:
     """FastAPI dependency: the app's ``IssuerRuntime`` (made on first use)."""
     runtime: IssuerRuntime | None = getattr(request.app.state, "issuer_runtime", None)
     if runtime is None:
@@ -78,13 +79,25 @@ def get_runtime(request: Request) -> IssuerRuntime:
 _sqlite_writer = threading.Lock()
 
 
-def get_issuer_session(request: Request) -> Iterator[Session]:
-    """``registry.db.get_session``, serialised per process on SQLite (see ``_sqlite_writer``)."""
+@contextlib.contextmanager
+def issuer_transaction(request: Request) -> Iterator[Session]:
+    """The request's unit of work: ``registry.db.get_session`` (commit at the end, rollback on
+    error), serialised per process on SQLite. The hot path (issuance) opens it inside the route
+    so the whole transaction runs in one worker thread without hopping through the event loop
+    while it holds SQLite's write lock."""
+    unit = contextlib.contextmanager(get_session)(request)
     if request.app.state.engine.dialect.name != "sqlite":
-        yield from get_session(request)
+        with unit as session:
+            yield session
         return
-    with _sqlite_writer:
-        yield from get_session(request)
+    with _sqlite_writer, unit as session:
+        yield session
+
+
+def get_issuer_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency form of ``issuer_transaction``."""
+    with issuer_transaction(request) as session:
+        yield session
 
 
 IssuerSessionDep = Annotated[Session, Depends(get_issuer_session, scope="function")]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 
-from ..auth import DepartmentDep
+from ..auth import DepartmentDep, authenticate_department
 from ..errors import InvalidRequest
-from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime
+from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime, issuer_transaction
 from . import service
 from .schemas import LicenceCreate, LicenceList, LicenceRead, LicenceSearch
 
@@ -21,29 +21,36 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 @router.post("", status_code=status.HTTP_201_CREATED)
 def issue_licence(
     body: LicenceCreate,
+    request: Request,
     response: Response,
-    session: IssuerSessionDep,
-    caller: DepartmentDep,
     runtime: RuntimeDep,
+    authorization: Annotated[str | None, Header()] = None,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> LicenceRead:
     """Issue a licence: validate, sign, allocate a status index, store and audit it at once.
 
-    With an ``Idempotency-Key`` a retried request gets the first licence back (200).
+    Department API key as ``Authorization: Bearer elk_...``. With an ``Idempotency-Key`` a
+    retried request gets the first licence back (200).
     """
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
         raise InvalidRequest("Idempotency-Key must be 1-200 visible ASCII characters")
-    licence, replayed = service.issue_licence(
-        session=session,
-        runtime=runtime,
-        caller=caller,
-        licence_in=body,
-        idempotency_key=idempotency_key,
-    )
+    # The hot path: one transaction in this worker thread, committed before the response.
+    with issuer_transaction(request) as session:
+        caller = authenticate_department(session=session, authorization=authorization)
+        licence, replayed = service.issue_licence(
+            session=session,
+            runtime=runtime,
+            caller=caller,
+            licence_in=body,
+            idempotency_key=idempotency_key,
+        )
+        read = service.licence_read(
+            session=session, licence=licence, department_code=caller.code, fresh=not replayed
+        )
     if replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    return service.licence_read(session=session, licence=licence)
+    return read
 
 
 @router.get("/{licence_id}")

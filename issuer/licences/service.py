@@ -31,6 +31,7 @@ from ..auth import DepartmentCaller
 from ..departments.service import active_signing_key
 from ..errors import InvalidRequest
 from ..holder_keys import holder_public_key
+from ..persistence import insert_row
 from ..runtime import IssuerRuntime
 from ..status_lists.service import allocate_index
 from .schemas import LicenceCreate, LicenceRead, LicenceSearch
@@ -236,8 +237,7 @@ def issue_licence(
         )
         try:
             # A concurrent issuer (PostgreSQL) may take the same index or idempotency key.
-            with session.begin_nested():
-                session.add(licence)
+            insert_row(session, licence)
         except IntegrityError:
             tried.add((status_list.id, index))
             if idempotency_key is not None:
@@ -295,14 +295,21 @@ def search_licences(
     return session.scalars(statement.order_by(Licence.issued_at, Licence.number)).all()
 
 
-def licence_read(*, session: Session, licence: Licence) -> LicenceRead:
-    """The response body of a licence (masked ID number only)."""
-    replaced_by = session.scalar(select(Licence.id).where(Licence.replaces_id == licence.id))
+def licence_read(
+    *, session: Session, licence: Licence, department_code: str | None = None, fresh: bool = False
+) -> LicenceRead:
+    """The response body of a licence (masked ID number only). ``fresh``: just issued, so
+    nothing replaces it yet."""
+    replaced_by = (
+        None
+        if fresh
+        else session.scalar(select(Licence.id).where(Licence.replaces_id == licence.id))
+    )
     claims_masked = read_credential(licence.credential).claims.licence.masked_id
     return LicenceRead(
         id=licence.id,  # type: ignore[arg-type]
         number=licence.number,
-        department=licence.department.code,
+        department=department_code or licence.department.code,
         licence_type=licence.licence_type.code,
         holder_name=licence.holder_name,
         masked_id=claims_masked,
