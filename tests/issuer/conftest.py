@@ -125,15 +125,7 @@ def licence_body(**overrides: Any) -> dict[str, Any]:
 def _app(settings: Settings) -> Any:
     from elicence.app import create_app
 
-    app = create_app(settings)
-    if not any(getattr(r, "path", "") == "/trust-list" for r in app.routes):
-        from issuer.limits import BodySizeLimit
-        from issuer.routes import public_router, router
-
-        app.include_router(router, prefix="/issuer")
-        app.include_router(public_router)
-        app.add_middleware(BodySizeLimit)
-    return app
+    return create_app(settings)
 
 
 def _running(url: str, tmp_path: Path) -> Iterator[Issuer]:

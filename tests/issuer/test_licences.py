@@ -27,7 +27,10 @@ def _setup(issuer: Issuer, code: str = "TRANSPORT") -> str:
     return key
 
 
-def test_issue_signs_a_credential_that_verifies_with_the_departments_key(issuer: Issuer) -> None:
+def test_issue_signs_a_credential_that_verifies_with_the_departments_key(
+    issuer_any: Issuer,
+) -> None:
+    issuer = issuer_any
     key = _setup(issuer)
     body = issuer.issue(key)
     assert body["number"].startswith("TRANSPORT-DRIVING-")
@@ -74,7 +77,10 @@ def _department_jwk(issuer: Issuer, code: str, kid: str) -> dict[str, object]:
     return next(k["jwk"] for k in department["keys"] if k["kid"] == kid)
 
 
-def test_holder_key_is_created_once_per_citizen_and_signs_for_the_wallet(issuer: Issuer) -> None:
+def test_holder_key_is_created_once_per_citizen_and_signs_for_the_wallet(
+    issuer_any: Issuer,
+) -> None:
+    issuer = issuer_any
     key = _setup(issuer)
     first = issuer.issue(key)
     second = issuer.issue(key, fields={"licence_class": "A", "first_issued": "2021-01-01"})
@@ -122,7 +128,8 @@ def test_issue_stores_blind_index_and_ciphertext_never_the_id_number(issuer: Iss
         assert entry.detail is not None and entry.detail["masked_id"] == "110105********002X"
 
 
-def test_idempotency_key_returns_the_first_licence(issuer: Issuer) -> None:
+def test_idempotency_key_returns_the_first_licence(issuer_any: Issuer) -> None:
+    issuer = issuer_any
     key = _setup(issuer)
     headers = {**bearer(key), "Idempotency-Key": "req-42"}
     first = issuer.client.post("/issuer/licences", json=licence_body(), headers=headers)

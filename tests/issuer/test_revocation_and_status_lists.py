@@ -43,7 +43,8 @@ def _status_via_codec(issuer: Issuer, licence: dict[str, object]) -> int:
     return token.status_list.get(int(licence["status_index"]))  # type: ignore[call-overload]
 
 
-def test_revoke_suspend_reinstate_change_the_very_next_status_fetch(issuer: Issuer) -> None:
+def test_revoke_suspend_reinstate_change_the_very_next_status_fetch(issuer_any: Issuer) -> None:
+    issuer = issuer_any
     key = _setup(issuer)
     licence = issuer.issue(key)
     assert _status_via_codec(issuer, licence) == 0
@@ -94,7 +95,8 @@ def test_revoking_twice_and_reinstating_a_revoked_licence_are_conflicts(issuer: 
     assert bad_reason.status_code == 422  # type: ignore[attr-defined]
 
 
-def test_correction_issues_a_linked_licence_and_revokes_the_old_one(issuer: Issuer) -> None:
+def test_correction_issues_a_linked_licence_and_revokes_the_old_one(issuer_any: Issuer) -> None:
+    issuer = issuer_any
     key = _setup(issuer)
     old = issuer.issue(key)
     r = issuer.client.post(

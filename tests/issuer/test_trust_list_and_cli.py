@@ -49,8 +49,9 @@ def test_trust_list_is_signed_by_root_and_lists_departments_keys_and_types(issue
 
 
 def test_rotation_keeps_old_credentials_verifiable_and_compromise_rejects_them(
-    issuer: Issuer,
+    issuer_any: Issuer,
 ) -> None:
+    issuer = issuer_any
     key = issuer.department("TRANSPORT")
     issuer.licence_type("TRANSPORT")
     before = read_credential(decode_qr(issuer.issue(key)["static_qr"]).credential)
