@@ -125,8 +125,23 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     base = f"http://{host}:{port}"
-    typer.echo(f"Serving on {base}  (API docs {base}/docs, health {base}/healthz)")
+    typer.echo(f"Serving on {base}")
+    for path, what in SERVED_PAGES:
+        typer.echo(f"  {base}{path:<14} {what}")
     uvicorn.run("elicence.app:create_app", factory=True, host=host, port=port)
+
+
+SERVED_PAGES = (
+    ("/counter", "counter page: scan and verify a licence QR"),
+    ("/wallet", "citizen wallet page (dev sign-in when ELICENCE_DEV_IDP is on)"),
+    ("/console", "department console (sign in with a department API key)"),
+    ("/issuer", "department API (Bearer department API key)"),
+    ("/wallet/", "citizen API under /wallet/licences (Bearer identity-provider token)"),
+    ("/verify", "verification API (POST)"),
+    ("/trust-list", "signed trust list; /status-lists/{id}, /root-key"),
+    ("/docs", "OpenAPI documentation"),
+    ("/healthz", "health check"),
+)
 
 
 @app.command("root-key")
