@@ -18,7 +18,27 @@ STATIC_PREFIX = "EL1:"
 PRESENTATION_PREFIX = "EP1:"
 MAX_PAYLOAD_CHARS = 4296  # the most a QR code (version 40-L, alphanumeric) can hold
 MAX_INFLATED_BYTES = 16 * 1024
-_BASE45_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+_BASE45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_BAD = 0xFF
+# character code -> Base45 digit value; every other byte (and so every other character) -> 0xFF
+_DIGITS = bytes(
+    _BASE45_ALPHABET.index(chr(c)) if chr(c) in _BASE45_ALPHABET else _BAD for c in range(256)
+)
+# Each full triplet "c d e" is one 24-bit big-endian lane of int.from_bytes(digits); the masks
+# pick one digit out of every lane (long enough for the largest payload).
+_MAX_LANES = MAX_PAYLOAD_CHARS // 3 + 1
+
+
+def _masks(lanes: int) -> tuple[int, int, int]:
+    return (
+        int.from_bytes(b"\xff\x00\x00" * lanes, "big"),
+        int.from_bytes(b"\x00\xff\x00" * lanes, "big"),
+        int.from_bytes(b"\x00\x00\xff" * lanes, "big"),
+    )
+
+
+_MASKS = _masks(_MAX_LANES)
+
 # zlib preset dictionary (RFC 1950 FDICT): the fixed CBOR skeleton of a presentation, so that
 # headers, claim keys and the status-list structure cost a few bits instead of ~35 bytes.
 # Part of the wire format: see docs/wire-format.md. Changing it needs a new prefix version.
@@ -68,6 +88,41 @@ def _inflate(data: bytes) -> bytes:
     return out
 
 
+def b45decode_strict(text: str) -> bytes:
+    """Decode Base45 (RFC 9285) text, refusing everything the RFC forbids.
+
+    Raises ``BadBase45`` on an empty string, a character outside the alphabet, a length of 1 mod 3,
+    a triplet above 65535 or a final pair above 255. Same result as ``base45.b45decode`` on
+    valid input, but all arithmetic is done on whole big integers instead of per character.
+    """
+    try:
+        digits = text.encode("ascii").translate(_DIGITS)
+    except UnicodeEncodeError:
+        raise BadBase45("payload has characters outside the Base45 alphabet") from None
+    if not digits or _BAD in digits:
+        raise BadBase45("payload has characters outside the Base45 alphabet")
+    lanes, tail = divmod(len(digits), 3)
+    if tail == 1:
+        raise BadBase45("Base45 length must not be 1 mod 3")
+    full = lanes * 3
+    packed = int.from_bytes(digits[:full], "big")
+    mask_c, mask_d, mask_e = _MASKS if lanes <= _MAX_LANES else _masks(lanes)
+    # each lane c,d,e becomes c + 45 d + 2025 e (at most 91124: no carry into the next lane)
+    values = (packed & mask_c) >> 16
+    values += 45 * ((packed & mask_d) >> 8)
+    values += 2025 * (packed & mask_e)
+    out = bytearray(values.to_bytes(full, "big"))
+    if out[0::3].count(0) != lanes:
+        raise BadBase45("Base45 triplet above 65535")
+    del out[0::3]
+    if tail == 2:
+        last = digits[full] + 45 * digits[full + 1]
+        if last > 0xFF:
+            raise BadBase45("Base45 final pair above 255")
+        out.append(last)
+    return bytes(out)
+
+
 def decode_qr(text: str) -> DecodedPayload:
     """Decode QR text.
 
@@ -86,12 +141,7 @@ def decode_qr(text: str) -> DecodedPayload:
     else:
         raise BadPrefix(f"payload must start with {STATIC_PREFIX} or {PRESENTATION_PREFIX}")
     body = text[len(STATIC_PREFIX) :]
-    if not body or not set(body) <= _BASE45_ALPHABET:
-        raise BadBase45("payload has characters outside the Base45 alphabet")
-    try:
-        compressed = base45.b45decode(body)
-    except (ValueError, KeyError, IndexError) as exc:
-        raise BadBase45() from exc
+    compressed = b45decode_strict(body)
     inflated = _inflate(compressed)
     if kind == "static":
         return DecodedPayload("static", inflated)

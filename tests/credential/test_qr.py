@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import zlib
 
 import base45
@@ -21,10 +22,16 @@ from credential import (
     sign_credential,
     sign_holder_proof,
 )
-from credential._qr import MAX_INFLATED_BYTES, MAX_PAYLOAD_CHARS, PRESET_DICTIONARY
+from credential._qr import (
+    MAX_INFLATED_BYTES,
+    MAX_PAYLOAD_CHARS,
+    PRESET_DICTIONARY,
+    b45decode_strict,
+)
 from tests.credential._support import NOW, TestSigner, driving_licence
 
-QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+B45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+QR_ALPHANUMERIC = set(B45_ALPHABET)
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +143,48 @@ def test_bad_base45(body: str) -> None:
 
 def test_largest_triplet_is_accepted_by_base45() -> None:
     assert base45.b45decode("FGW") == b"\xff\xff"
+    assert b45decode_strict("FGW") == b"\xff\xff"
+    assert b45decode_strict("FGW" + "U5") == b"\xff\xff\xff"  # largest final pair
+
+
+def _library_b45(text: str) -> bytes | None:
+    try:
+        return base45.b45decode(text)
+    except ValueError:
+        return None
+
+
+def _ours_b45(text: str) -> bytes | None:
+    try:
+        return b45decode_strict(text)
+    except errors.BadBase45:
+        return None
+
+
+def test_strict_base45_agrees_with_the_library_on_valid_input() -> None:
+    rng = random.Random(9285)
+    for size in [*range(1, 40), *(rng.randrange(40, 3000) for _ in range(300))]:
+        data = rng.randbytes(size)
+        text = base45.b45encode(data).decode("ascii")
+        assert b45decode_strict(text) == data == base45.b45decode(text)
+
+
+@pytest.mark.parametrize("alphabet", ["base45", "base45-high-digits", "with-foreign-characters"])
+def test_strict_base45_agrees_with_the_library_on_random_text(alphabet: str) -> None:
+    # random strings hit every refusal: bad characters, length 1 mod 3, triplets > 65535
+    pool = {
+        "base45": B45_ALPHABET,
+        "base45-high-digits": "9AZ$%*+-./: ",  # large digit values: many triplets over 65535
+        "with-foreign-characters": B45_ALPHABET + "abz=_\n\t\x00\xff\u00e9\u738b\uff21",
+    }[alphabet]
+    rng = random.Random(alphabet)
+    outcomes = set()
+    for _ in range(3000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randrange(1, 13)))
+        expected = _library_b45(text) if "\n" not in text else None  # the library drops a final \n
+        assert _ours_b45(text) == expected, repr(text)
+        outcomes.add(expected is None)
+    assert outcomes == {True, False}  # both accepted and refused inputs were compared
 
 
 @pytest.mark.parametrize(
