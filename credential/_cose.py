@@ -37,8 +37,36 @@ class Sign1:
             raise BadSignature()
 
 
+_SIG_STRUCTURE_HEAD = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
+
+
+def _bstr_head(length: int) -> bytes:
+    """The CBOR head of a byte string of ``length`` bytes (major type 2, shortest form)."""
+    if length < 24:
+        return bytes((0x40 + length,))
+    if length < 0x100:
+        return bytes((0x58, length))
+    if length < 0x10000:
+        return b"\x59" + length.to_bytes(2, "big")
+    if length < 0x100000000:
+        return b"\x5a" + length.to_bytes(4, "big")
+    return b"\x5b" + length.to_bytes(8, "big")
+
+
 def _sig_structure(protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
-    return _cbor.dumps(["Signature1", protected, external_aad, payload])
+    """Deterministic CBOR of ``["Signature1", protected, external_aad, payload]``, built directly
+    (the same bytes as ``_cbor.dumps`` of that list, without going through the encoder)."""
+    return b"".join(
+        (
+            _SIG_STRUCTURE_HEAD,
+            _bstr_head(len(protected)),
+            protected,
+            _bstr_head(len(external_aad)),
+            external_aad,
+            _bstr_head(len(payload)),
+            payload,
+        )
+    )
 
 
 def sign1(
@@ -76,18 +104,36 @@ def parse_sign1(data: bytes, *, require_tag: bool = True) -> Sign1:
     if not isinstance(item, list | tuple) or len(item) != 4:
         raise MalformedCredential("COSE_Sign1 must be an array of four items")
     protected_bytes, unprotected, payload, signature = item
-    if not isinstance(protected_bytes, bytes) or not isinstance(unprotected, Mapping):
+    if not isinstance(protected_bytes, bytes) or not (
+        type(unprotected) is dict or isinstance(unprotected, Mapping)
+    ):
         raise MalformedCredential("COSE_Sign1 headers have the wrong types")
     if not isinstance(payload, bytes) or not isinstance(signature, bytes):
         raise MalformedCredential("COSE_Sign1 payload and signature must be byte strings")
+    alg, kid = _protected_header(protected_bytes)
+    if HEADER_ALG in unprotected:
+        raise UnsupportedAlgorithm("alg must be in the protected header")
+    return Sign1(protected_bytes, alg, kid, payload, signature)
+
+
+# Parsed protected headers by their bytes: a pure function of a few distinct, short byte strings
+# (one per issuer key, one for all holder proofs), so parse each once. Bounded; only successes.
+_PROTECTED_CACHE: dict[bytes, tuple[str, bytes | None]] = {}
+_PROTECTED_CACHE_SIZE = 1024
+
+
+def _protected_header(protected_bytes: bytes) -> tuple[str, bytes | None]:
+    """``(alg, kid)`` from a protected header. Raises ``MalformedCredential`` or
+    ``UnsupportedAlgorithm``."""
+    cached = _PROTECTED_CACHE.get(protected_bytes)
+    if cached is not None:
+        return cached
     try:
         protected = _cbor.loads(protected_bytes, "protected header") if protected_bytes else {}
     except BadCbor as exc:
         raise MalformedCredential("protected header is not CBOR") from exc
     if not isinstance(protected, Mapping):
         raise MalformedCredential("protected header must be a map")
-    if HEADER_ALG in unprotected:
-        raise UnsupportedAlgorithm("alg must be in the protected header")
     alg_value = protected.get(HEADER_ALG)
     alg = COSE_ALG_NAME.get(alg_value) if type(alg_value) is int else None
     if alg is None:
@@ -95,4 +141,7 @@ def parse_sign1(data: bytes, *, require_tag: bool = True) -> Sign1:
     kid = protected.get(HEADER_KID)  # only the protected kid counts: it is signed
     if kid is not None and not isinstance(kid, bytes):
         raise MalformedCredential("kid must be a byte string")
-    return Sign1(protected_bytes, alg, kid, payload, signature)
+    if len(_PROTECTED_CACHE) >= _PROTECTED_CACHE_SIZE:
+        _PROTECTED_CACHE.clear()
+    _PROTECTED_CACHE[protected_bytes] = (alg, kid)
+    return alg, kid

@@ -106,6 +106,17 @@ class VerificationResult:
         return data
 
 
+# A passed check is the same immutable value every time: build each once.
+_PASSED: dict[tuple[str, str], Check] = {}
+
+
+def _passed_check(name: str, code: str) -> Check:
+    check = _PASSED.get((name, code))
+    if check is None:
+        check = _PASSED.setdefault((name, code), Check(name, True, code))
+    return check
+
+
 class _Failed(Exception):
     def __init__(self, error: errors.CredentialError) -> None:
         self.error = error
@@ -123,7 +134,7 @@ class _Run:
         self.presented_at: int | None = None
 
     def passed(self, name: str, code: str = OK) -> None:
-        self.checks.append(Check(name, True, code))
+        self.checks.append(_passed_check(name, code))
 
     def fail(self, name: str, error: errors.CredentialError) -> _Failed:
         self.checks.append(Check(name, False, error.code))
