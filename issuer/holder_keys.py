@@ -77,21 +77,32 @@ def new_holder_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def holder_public_key(*, session: Session, box: HolderKeyBox, id_index: str) -> PublicKey:
-    """The citizen's holder public key, creating the key pair on first issuance.
+def new_holder_key_row(*, box: HolderKeyBox, id_index: str) -> HolderKey:
+    """A fresh key pair for the citizen as an unsaved ``HolderKey`` row (sealed private key,
+    CBOR COSE_Key). Made before a write transaction, it keeps the key generation out of it."""
+    private_key = new_holder_key()
+    return HolderKey(
+        id_index=id_index,
+        encrypted_private_key=box.seal(private_key, id_index=id_index.encode("ascii")),
+        public_cose_key=cbor2.dumps(public_key_to_cose_key(private_key.public_key())),
+    )
+
+
+def holder_public_key(
+    *, session: Session, box: HolderKeyBox, id_index: str, new_row: HolderKey | None = None
+) -> PublicKey:
+    """The citizen's holder public key, creating the key pair on first issuance (``new_row``
+    from ``new_holder_key_row`` if given, else made here).
 
     ``public_cose_key`` holds the CBOR-encoded COSE_Key (``credential.public_key_to_cose_key``).
     """
     stored = session.scalar(select(HolderKey.public_cose_key).where(HolderKey.id_index == id_index))
     if stored is not None:
         return cose_key_to_public_key(cbor2.loads(stored))
-    private_key = new_holder_key()
-    public_key = private_key.public_key()
-    row = HolderKey(
-        id_index=id_index,
-        encrypted_private_key=box.seal(private_key, id_index=id_index.encode("ascii")),
-        public_cose_key=cbor2.dumps(public_key_to_cose_key(public_key)),
-    )
+    row = new_row if new_row is not None else new_holder_key_row(box=box, id_index=id_index)
+    if row.id_index != id_index:
+        raise ValueError("the prepared holder key belongs to another citizen")
+    public_key = cose_key_to_public_key(cbor2.loads(row.public_cose_key))
     try:
         insert_row(session, row)  # another request may create it at the same moment
     except IntegrityError:

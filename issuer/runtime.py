@@ -5,12 +5,15 @@ each signing key is decrypted once per process)."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from keys import LocalSigner
@@ -73,24 +76,57 @@ async def get_runtime(request: Request) -> IssuerRuntime:
     return runtime
 
 
-# SQLite has one writer and every transaction here begins IMMEDIATE. Threads of one process
-# queue on this lock instead of on SQLite's busy handler, which sleeps in growing steps
-# (1, 2, 5, 10 ... 100 ms) and turns 16 concurrent requests into seconds of p99 latency.
+# SQLite has one writer and every transaction here begins IMMEDIATE. Writers queue on a lock
+# instead of on SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 ... 100 ms) and
+# turns 16 concurrent requests into seconds of p99 latency: threads of one process on
+# ``_sqlite_writer``, processes (uvicorn workers) on an exclusive ``flock`` of a file next to the
+# database, which wakes the next waiter as soon as it is released. Anything else that writes
+# (the CLI, other services) still meets SQLite's own lock, so correctness never depends on these.
 _sqlite_writer = threading.Lock()
+_lock_files: dict[tuple[int, str], int] = {}
+
+
+def _writer_lock_fd(engine: Engine) -> int | None:
+    """An open descriptor of the database's writer-lock file (one per process), or ``None``
+    for an in-memory database."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    key = (os.getpid(), database)
+    fd = _lock_files.get(key)
+    if fd is None:
+        fd = os.open(f"{database}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        _lock_files[key] = fd
+    return fd
+
+
+@contextlib.contextmanager
+def _sqlite_write_lock(engine: Engine) -> Iterator[None]:
+    with _sqlite_writer:
+        fd = _writer_lock_fd(engine)
+        if fd is None:
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
 def issuer_transaction(request: Request) -> Iterator[Session]:
     """The request's unit of work: ``registry.db.get_session`` (commit at the end, rollback on
-    error), serialised per process on SQLite. The hot path (issuance) opens it inside the route
-    so the whole transaction runs in one worker thread without hopping through the event loop
-    while it holds SQLite's write lock."""
+    error), serialised per database on SQLite (threads and worker processes). The hot path
+    (issuance) opens it inside the route so the whole transaction runs in one worker thread
+    without hopping through the event loop while it holds SQLite's write lock."""
+    engine: Engine = request.app.state.engine
     unit = contextlib.contextmanager(get_session)(request)
-    if request.app.state.engine.dialect.name != "sqlite":
+    if engine.dialect.name != "sqlite":
         with unit as session:
             yield session
         return
-    with _sqlite_writer, unit as session:
+    with _sqlite_write_lock(engine), unit as session:
         yield session
 
 

@@ -34,6 +34,9 @@ def issue_licence(
     """
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
         raise InvalidRequest("Idempotency-Key must be 1-200 visible ASCII characters")
+    # Work that needs no database (ID number crypto, a holder key pair) runs before SQLite's
+    # write lock is taken, the response body (QR) after it is released.
+    citizen = service.prepare_citizen(runtime=runtime, id_number=body.id_number)
     # The hot path: one transaction in this worker thread, committed before the response.
     with issuer_transaction(request) as session:
         caller = authenticate_department(session=session, authorization=authorization)
@@ -43,9 +46,20 @@ def issue_licence(
             caller=caller,
             licence_in=body,
             idempotency_key=idempotency_key,
+            citizen=citizen,
         )
+        read = (
+            service.licence_read(session=session, licence=licence, department_code=caller.code)
+            if replayed
+            else None
+        )
+    if read is None:
         read = service.licence_read(
-            session=session, licence=licence, department_code=caller.code, fresh=not replayed
+            session=None,
+            licence=licence,
+            department_code=caller.code,
+            licence_type_code=body.licence_type,
+            fresh=True,
         )
     if replayed:
         response.status_code = status.HTTP_200_OK

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -25,12 +26,12 @@ from credential import (
 from credential.errors import InvalidIdNumber
 from registry.audit import append_audit
 from registry.errors import Conflict, NotFound, ServiceError
-from registry.models import Licence, LicenceType, utcnow
+from registry.models import HolderKey, Licence, LicenceType, utcnow
 
 from ..auth import DepartmentCaller
 from ..departments.service import active_signing_key
 from ..errors import InvalidRequest
-from ..holder_keys import holder_public_key
+from ..holder_keys import holder_public_key, new_holder_key_row
 from ..persistence import insert_row
 from ..runtime import IssuerRuntime
 from ..status_lists.service import allocate_index
@@ -46,6 +47,39 @@ def parse_citizen_id(text: str) -> str:
         return parse_id_number(text).value
     except InvalidIdNumber as exc:
         raise InvalidRequest(f"{exc.detail} ({exc.reason})", code="invalid_id_number") from None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCitizen:
+    """The per-citizen work of an issuance that needs no database: the normalised ID number,
+    its blind index, ciphertext and masked form, and a fresh holder key row (used only if the
+    citizen has none yet). Made before the write transaction to keep that transaction short."""
+
+    id_number: str
+    id_index: str
+    id_ciphertext: bytes
+    masked_id: str
+    holder_key: HolderKey
+
+    def __repr__(self) -> str:  # never the ID number
+        return f"PreparedCitizen(masked_id={self.masked_id!r})"
+
+
+def prepare_citizen(*, runtime: IssuerRuntime, id_number: str) -> PreparedCitizen | None:
+    """``PreparedCitizen`` for an ID number, or ``None`` if it is invalid (``issue_licence``
+    then reports it in its usual order, after authentication and the licence type)."""
+    try:
+        normalised = parse_id_number(id_number).value
+    except InvalidIdNumber:
+        return None
+    id_index = runtime.vault.blind_index(normalised)
+    return PreparedCitizen(
+        id_number=normalised,
+        id_index=id_index,
+        id_ciphertext=runtime.vault.encrypt(normalised),
+        masked_id=mask_id_number(normalised),
+        holder_key=new_holder_key_row(box=runtime.holder_box, id_index=id_index),
+    )
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -156,17 +190,22 @@ def issue_licence(
     idempotency_key: str | None = None,
     replaces: Licence | None = None,
     audit_detail: dict[str, Any] | None = None,
+    citizen: PreparedCitizen | None = None,
 ) -> tuple[Licence, bool]:
     """Sign, allocate, store and audit a licence. Returns (licence, replayed).
 
     ``replayed`` is true when ``idempotency_key`` names an earlier licence, which is returned
-    unchanged. Raises ``InvalidRequest``, ``NotFound`` or ``Conflict``.
+    unchanged. ``citizen`` is ``prepare_citizen`` of ``licence_in.id_number`` when the caller
+    made it ahead. Raises ``InvalidRequest``, ``NotFound`` or ``Conflict``.
     """
     licence_type = find_licence_type(
         session=session, department_id=caller.department_id, code=licence_in.licence_type
     )
     id_number = parse_citizen_id(licence_in.id_number)
-    id_index = runtime.vault.blind_index(id_number)
+    if citizen is None or citizen.id_number != id_number:
+        citizen = prepare_citizen(runtime=runtime, id_number=id_number)
+        assert citizen is not None  # parsed above
+    id_index = citizen.id_index
     if idempotency_key is not None:
         first = _idempotent_replay(
             session=session,
@@ -189,8 +228,10 @@ def issue_licence(
     if key.allowed_types is not None and licence_type.code not in key.allowed_types:
         raise ServiceError(f"the current key may not sign licence type {licence_type.code!r}")
     signer = runtime.signer(key)
-    holder_key = holder_public_key(session=session, box=runtime.holder_box, id_index=id_index)
-    masked = mask_id_number(id_number)
+    holder_key = holder_public_key(
+        session=session, box=runtime.holder_box, id_index=id_index, new_row=citizen.holder_key
+    )
+    masked = citizen.masked_id
     number = f"{caller.code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
     size = max(runtime.settings.status_list_size, 131072)
     tried: set[tuple[int, int]] = set()
@@ -221,7 +262,7 @@ def issue_licence(
             number=number,
             holder_name=licence_in.holder_name,
             id_index=id_index,
-            id_ciphertext=runtime.vault.encrypt(id_number),
+            id_ciphertext=citizen.id_ciphertext,
             fields=fields,
             categories=categories,
             valid_from=valid_from,
@@ -296,21 +337,26 @@ def search_licences(
 
 
 def licence_read(
-    *, session: Session, licence: Licence, department_code: str | None = None, fresh: bool = False
+    *,
+    session: Session | None,
+    licence: Licence,
+    department_code: str | None = None,
+    licence_type_code: str | None = None,
+    fresh: bool = False,
 ) -> LicenceRead:
     """The response body of a licence (masked ID number only). ``fresh``: just issued, so
-    nothing replaces it yet."""
-    replaced_by = (
-        None
-        if fresh
-        else session.scalar(select(Licence.id).where(Licence.replaces_id == licence.id))
-    )
+    nothing replaces it yet; then, given both codes, it needs no session (``None``)."""
+    replaced_by = None
+    if not fresh:
+        if session is None:
+            raise ValueError("a session is needed for a licence that is not fresh")
+        replaced_by = session.scalar(select(Licence.id).where(Licence.replaces_id == licence.id))
     claims_masked = read_credential(licence.credential).claims.licence.masked_id
     return LicenceRead(
         id=licence.id,  # type: ignore[arg-type]
         number=licence.number,
         department=department_code or licence.department.code,
-        licence_type=licence.licence_type.code,
+        licence_type=licence_type_code or licence.licence_type.code,
         holder_name=licence.holder_name,
         masked_id=claims_masked,
         categories=list(licence.categories),
