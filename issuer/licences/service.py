@@ -236,9 +236,10 @@ def issue_licence(
     size = max(runtime.settings.status_list_size, 131072)
     tried: set[tuple[int, int]] = set()
     for _attempt in range(_ALLOCATION_ATTEMPTS):
-        status_list, index = allocate_index(
-            session=session, department_id=caller.department_id, size=size, avoid=tried
-        )
+        with session.no_autoflush:  # a new holder key row goes out with the licence row
+            status_list, index = allocate_index(
+                session=session, department_id=caller.department_id, size=size, avoid=tried
+            )
         claims = CredentialClaims(
             issuer=caller.code,
             issued_at=int(now.timestamp()),
