@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from credential import StatusList as StatusBits
 from credential import sign_status_list_token
@@ -41,9 +41,11 @@ def _new_list(*, session: Session, department_id: int, size: int) -> StatusList:
 
 
 def current_list(*, session: Session, department_id: int, size: int) -> StatusList:
-    """The department's newest status list, made when it has none."""
+    """The department's newest status list, made when it has none (its bit array is loaded
+    only when read: issuing never needs it)."""
     status_list = session.scalars(
         select(StatusList)
+        .options(defer(StatusList.data))
         .where(StatusList.department_id == department_id)
         .order_by(StatusList.id.desc())
         .limit(1)
