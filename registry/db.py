@@ -30,10 +30,20 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Execution option of a connection whose transactions only read (``get_session`` of a GET).
+SQLITE_READ_ONLY = "elicence_sqlite_read_only"
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+
 def _on_sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock at BEGIN, so a transaction never reads a state (the audit
-    # chain head, a free status index) that another writer changes before it writes.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # chain head, a free status index) that another writer changes before it writes. A
+    # read-only transaction begins DEFERRED: a WAL snapshot at its first read, no write lock,
+    # so it neither waits for nor blocks writers.
+    if connection.get_execution_options().get(SQLITE_READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -62,11 +72,15 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def get_session(request: Request) -> Iterator[Session]:
     """FastAPI dependency: a session from ``request.app.state.session_factory``.
 
-    Commits once after the endpoint returns and rolls back on any error. Use it through
+    Commits once after the endpoint returns and rolls back on any error; on SQLite a GET or
+    HEAD request's transaction begins DEFERRED (those routes only read). Use it through
     ``SessionDep`` (``scope="function"``) so the commit happens before the response is sent.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as session:
+        if request.method in READ_ONLY_METHODS and session.get_bind().dialect.name == "sqlite":
+            # GET and HEAD routes only read: their SQLite transaction begins DEFERRED.
+            session.connection(execution_options={SQLITE_READ_ONLY: True})
         try:
             yield session
             session.commit()
