@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from keys import LocalSigner
-from registry.db import get_session
+from registry.db import READ_ONLY_METHODS, get_session
 from registry.models import SigningKey
 from registry.settings import Settings
 from registry.signing_keys import load_signer
@@ -117,12 +117,13 @@ def _sqlite_write_lock(engine: Engine) -> Iterator[None]:
 @contextlib.contextmanager
 def issuer_transaction(request: Request) -> Iterator[Session]:
     """The request's unit of work: ``registry.db.get_session`` (commit at the end, rollback on
-    error), serialised per database on SQLite (threads and worker processes). The hot path
+    error), writers serialised per database on SQLite (threads and worker processes). The hot path
     (issuance) opens it inside the route so the whole transaction runs in one worker thread
     without hopping through the event loop while it holds SQLite's write lock."""
     engine: Engine = request.app.state.engine
     unit = contextlib.contextmanager(get_session)(request)
-    if engine.dialect.name != "sqlite":
+    if engine.dialect.name != "sqlite" or request.method in READ_ONLY_METHODS:
+        # Reads (GET/HEAD begin DEFERRED on SQLite) take no write lock and wait for no writer.
         with unit as session:
             yield session
         return

@@ -232,3 +232,34 @@ def test_concurrent_issuance_allocates_distinct_indices(issuer_any: Issuer) -> N
         from registry.audit import verify_audit_chain
 
         assert verify_audit_chain(session).ok
+
+
+def test_reads_do_not_wait_for_sqlite_writers(issuer: Issuer) -> None:
+    """A GET neither takes nor waits for the writer lock; a write waits until it is free."""
+    from issuer import runtime
+
+    key = _setup(issuer)
+    first = issuer.issue(key)
+    results: dict[str, int] = {}
+
+    def call(name: str, method: str, url: str, **kwargs: object) -> None:
+        response = issuer.client.request(method, url, headers=bearer(key), **kwargs)  # type: ignore[arg-type]
+        results[name] = response.status_code
+
+    with runtime._sqlite_writer:  # as if another request were issuing right now
+        reader = threading.Thread(
+            target=call, args=("read", "GET", f"/issuer/licences/{first['id']}")
+        )
+        reader.start()
+        reader.join(10)
+        assert results.get("read") == 200
+        writer = threading.Thread(
+            target=call,
+            args=("write", "POST", "/issuer/licences"),
+            kwargs={"json": licence_body(id_number=VALID_IDS[1])},
+        )
+        writer.start()
+        writer.join(0.5)
+        assert "write" not in results  # still queued behind the lock
+    writer.join(10)
+    assert results.get("write") == 201
