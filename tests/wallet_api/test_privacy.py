@@ -37,6 +37,14 @@ def served(wallet: Wallet) -> Iterator[str]:
         access_log=True,
         log_config=None,  # keep uvicorn's loggers propagating to the root logger's capture
     )
+    # Another test in this process may have run uvicorn with its default logging config, which
+    # stops uvicorn's loggers propagating (and may disable them): undo that for the capture.
+    saved = {}
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        saved[name] = (logger.propagate, logger.disabled, logger.level)
+        logger.propagate, logger.disabled = True, False
+        logger.setLevel(logging.DEBUG)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -49,6 +57,10 @@ def served(wallet: Wallet) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+        for name, (propagate, disabled, level) in saved.items():
+            logger = logging.getLogger(name)
+            logger.propagate, logger.disabled = propagate, disabled
+            logger.setLevel(level)
 
 
 def test_no_id_number_in_logs_or_responses(
