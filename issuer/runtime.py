@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 
 from keys import LocalSigner
 from registry.db import READ_ONLY_METHODS, get_session
+from registry.holder_keys import HolderKeyBox
 from registry.models import SigningKey
 from registry.settings import Settings
 from registry.signing_keys import load_signer
 from registry.vault import CitizenIdVault
-
-from .holder_keys import HolderKeyBox
 
 
 @dataclass(slots=True)

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from issuer.holder_keys import HolderKeyBox
 from registry.db import SessionDep
+from registry.holder_keys import HolderKeyBox
 from registry.models import Licence
 from registry.settings import Settings, get_settings
 from registry.vault import CitizenIdVault

@@ -18,8 +18,8 @@ from credential import (
     read_credential,
     sign_holder_proof,
 )
-from issuer.holder_keys import HolderKeyBox, load_holder_signer
 from keys import KeyStoreError
+from registry.holder_keys import HolderKeyBox, load_holder_signer
 from registry.models import Licence, VerificationCheck
 
 from . import schemas

@@ -26,13 +26,13 @@ from credential import (
 from credential.errors import InvalidIdNumber
 from registry.audit import append_audit
 from registry.errors import Conflict, NotFound, ServiceError
+from registry.holder_keys import holder_public_key, new_holder_key_row
 from registry.models import HolderKey, Licence, LicenceType, utcnow
+from registry.persistence import insert_row
 
 from ..auth import DepartmentCaller
 from ..departments.service import active_signing_key
 from ..errors import InvalidRequest
-from ..holder_keys import holder_public_key, new_holder_key_row
-from ..persistence import insert_row
 from ..runtime import IssuerRuntime
 from ..status_lists.service import allocate_index
 from .schemas import LicenceCreate, LicenceRead, LicenceSearch

@@ -16,7 +16,7 @@ from credential import (
     read_credential,
     verify_raw,
 )
-from issuer.holder_keys import HolderKeyBox, load_holder_signer
+from registry.holder_keys import HolderKeyBox, load_holder_signer
 from registry.models import AuditEntry, HolderKey, Licence
 from tests.issuer.conftest import VALID_IDS, Issuer, bearer, licence_body
 

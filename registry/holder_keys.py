@@ -28,8 +28,7 @@ from sqlalchemy.orm import Session
 from credential import PublicKey, cose_key_to_public_key, public_key_to_cose_key
 from keys import KeyStoreError, LocalSigner
 from registry.models import HolderKey
-
-from .persistence import insert_row
+from registry.persistence import insert_row
 
 PURPOSE_HOLDER_KEY = "elicence/holder-key-encryption/v1"
 _VERSION = b"\x01"
