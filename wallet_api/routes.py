@@ -138,18 +138,15 @@ def licence_presentation(
     )
 
 
-@router.get("/licences/{licence_id}/qr", response_model=schemas.Presentation)
-def licence_qr_payload(
+def shown_payload(
     licence: OwnLicence,
     session: SessionDep,
     runtime: RuntimeDep,
     settings: Annotated[Settings, Depends(get_settings)],
-    response: Response,
     mode: ModeQuery = "presentation",
     challenge: ChallengeQuery = None,
 ) -> schemas.Presentation:
-    """The QR payload text, for apps that draw the QR code themselves."""
-    response.headers.update(_NO_STORE)
+    """Dependency: the payload a QR route shows (presentation by default, or the static copy)."""
     return _payload(
         mode=mode,
         licence=licence,
@@ -160,28 +157,23 @@ def licence_qr_payload(
     )
 
 
+ShownPayload = Annotated[schemas.Presentation, Depends(shown_payload)]
+
+
+@router.get("/licences/{licence_id}/qr", response_model=schemas.Presentation)
+def licence_qr_payload(payload: ShownPayload, response: Response) -> schemas.Presentation:
+    """The QR payload text, for apps that draw the QR code themselves."""
+    response.headers.update(_NO_STORE)
+    return payload
+
+
 @router.get(
     "/licences/{licence_id}/qr.png",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-def licence_qr_png(
-    licence: OwnLicence,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    settings: Annotated[Settings, Depends(get_settings)],
-    mode: ModeQuery = "presentation",
-    challenge: ChallengeQuery = None,
-) -> Response:
+def licence_qr_png(payload: ShownPayload) -> Response:
     """The QR code as PNG (error correction M, quiet zone 4, about 640 px wide)."""
-    payload = _payload(
-        mode=mode,
-        licence=licence,
-        session=session,
-        runtime=runtime,
-        settings=settings,
-        challenge=challenge,
-    )
     return Response(render_png(payload.payload), media_type="image/png", headers=_NO_STORE)
 
 
@@ -190,23 +182,8 @@ def licence_qr_png(
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
-def licence_qr_svg(
-    licence: OwnLicence,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    settings: Annotated[Settings, Depends(get_settings)],
-    mode: ModeQuery = "presentation",
-    challenge: ChallengeQuery = None,
-) -> Response:
+def licence_qr_svg(payload: ShownPayload) -> Response:
     """The QR code as SVG (error correction M, quiet zone 4)."""
-    payload = _payload(
-        mode=mode,
-        licence=licence,
-        session=session,
-        runtime=runtime,
-        settings=settings,
-        challenge=challenge,
-    )
     return Response(render_svg(payload.payload), media_type="image/svg+xml", headers=_NO_STORE)
 
 
