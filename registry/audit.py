@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from credential import check_character
@@ -54,6 +54,13 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(entry.prev_hash.encode("ascii") + _canonical(entry)).hexdigest()
 
 
+# Built once: a statement object made per call costs more than running it (SQLAlchemy caches the
+# compiled form under the statement's cache key, which a prebuilt statement computes once).
+_CHAIN_HEAD = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+_APPEND = insert(AuditEntry)
+_PG_AUDIT_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
 def _holds_full_id_number(value: Any) -> bool:
     blob = json.dumps(value, ensure_ascii=False)
     return any(check_character(m.group(1)) == m.group(2).upper() for m in _ID_NUMBER.finditer(blob))
@@ -68,7 +75,8 @@ def append_audit(
     object_id: str,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one row to the chain and flush it (the caller's transaction commits it).
+    """Append one row to the chain (the caller's transaction commits it); the returned entry is
+    not attached to the session.
 
     Safe under concurrent writers: PostgreSQL takes a transaction-level advisory lock before
     reading the chain head; SQLite transactions begin IMMEDIATE (``registry.db``) so writers are
@@ -77,9 +85,12 @@ def append_audit(
     """
     if detail is not None and _holds_full_id_number(detail):
         raise ValueError("audit detail must not hold a full ID number; use the masked form")
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
-    head = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # rows this act describes go out first, as the ORM's autoflush would
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_AUDIT_LOCK, {"key": _AUDIT_LOCK_KEY})
+    head = connection.execute(_CHAIN_HEAD).scalar()
     entry = AuditEntry(
         at=utcnow(),
         actor=actor,
@@ -90,8 +101,21 @@ def append_audit(
         prev_hash=head or GENESIS_HASH,
     )
     entry.hash = entry_hash(entry)
-    session.add(entry)
-    session.flush()
+    # A Core insert: the entry is not added to the session (nothing reads it back there).
+    result = connection.execute(
+        _APPEND,
+        {
+            "at": entry.at,
+            "actor": entry.actor,
+            "act": entry.act,
+            "object_type": entry.object_type,
+            "object_id": entry.object_id,
+            "detail": entry.detail,
+            "prev_hash": entry.prev_hash,
+            "hash": entry.hash,
+        },
+    )
+    entry.id = result.inserted_primary_key[0]
     return entry
 
 

@@ -54,8 +54,10 @@ def test_edited_row_detected(db_session: Session) -> None:
 
 def test_edited_detail_detected(db_session: Session) -> None:
     entries = _chain(db_session)
-    entries[1].detail = {"number": "forged"}
-    db_session.flush()
+    db_session.execute(
+        text("UPDATE audit_entries SET detail = :detail WHERE id = :id"),
+        {"detail": '{"number": "forged"}', "id": entries[1].id},
+    )
     report = verify_audit_chain(db_session)
     assert (report.ok, report.first_bad_id) == (False, entries[1].id)
 
@@ -86,9 +88,12 @@ def test_rehashed_row_still_detected(db_session: Session) -> None:
     from registry.audit import entry_hash
 
     entries = _chain(db_session)
-    entries[1].actor = "forger"
-    entries[1].hash = entry_hash(entries[1])
-    db_session.flush()
+    forged = entries[1]
+    forged.actor = "forger"
+    db_session.execute(
+        text("UPDATE audit_entries SET actor = :actor, hash = :hash WHERE id = :id"),
+        {"actor": forged.actor, "hash": entry_hash(forged), "id": forged.id},
+    )
     report = verify_audit_chain(db_session)
     assert (report.ok, report.first_bad_id) == (False, entries[2].id)
 
