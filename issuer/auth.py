@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from registry.errors import Unauthorized
@@ -111,16 +111,7 @@ def authenticate_department(*, session: Session, authorization: str | None) -> D
     if parsed is None:
         raise Unauthorized("malformed API key")
     prefix, secret = parsed
-    row = session.execute(
-        select(
-            DepartmentApiKey.secret_hash,
-            DepartmentApiKey.revoked_at,
-            Department.id,
-            Department.code,
-        )
-        .join(Department, Department.id == DepartmentApiKey.department_id)
-        .where(DepartmentApiKey.prefix == prefix)
-    ).first()
+    row = session.connection().execute(_API_KEY_BY_PREFIX, {"prefix": prefix}).first()
     # Compare even when the prefix is unknown so timing does not tell which prefixes exist.
     stored = bytes.fromhex(row.secret_hash) if row is not None else _NO_KEY
     if not secret_matches(secret, stored) or row is None or row.revoked_at is not None:
@@ -140,6 +131,18 @@ def require_admin(request: Request, authorization: Annotated[str | None, Header(
         raise Unauthorized("a valid admin token is required")
     return "admin"
 
+
+# Built once: every department request runs it (see registry.audit).
+_API_KEY_BY_PREFIX = (
+    select(
+        DepartmentApiKey.secret_hash,
+        DepartmentApiKey.revoked_at,
+        Department.id,
+        Department.code,
+    )
+    .join(Department, Department.id == DepartmentApiKey.department_id)
+    .where(DepartmentApiKey.prefix == bindparam("prefix"))
+)
 
 DepartmentDep = Annotated[DepartmentCaller, Depends(current_department)]
 AdminDep = Annotated[str, Depends(require_admin)]

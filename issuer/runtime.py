@@ -62,6 +62,17 @@ class IssuerRuntime:
                 self._signers[row.kid] = signer
         return signer
 
+    def signer_by_kid(self, *, session: Session, kid: str, key_id: int) -> LocalSigner:
+        """The decrypted signer of key ``kid`` (row id ``key_id``); the row is loaded only
+        when the key is not cached yet."""
+        signer = self._signers.get(kid)
+        if signer is not None:
+            return signer
+        row = session.get(SigningKey, key_id)
+        if row is None or row.kid != kid:
+            raise LookupError(f"no signing key {kid}")
+        return self.signer(row)
+
 
 async def get_runtime(request: Request) -> IssuerRuntime:
     """FastAPI dependency: the app's ``IssuerRuntime`` (made on first use)."""

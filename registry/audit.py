@@ -115,7 +115,10 @@ def append_audit(
             "hash": entry.hash,
         },
     )
-    entry.id = result.inserted_primary_key[0]
+    inserted = result.inserted_primary_key
+    if inserted is None:
+        raise RuntimeError("the database returned no id for the audit entry")
+    entry.id = inserted[0]
     return entry
 
 

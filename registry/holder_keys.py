@@ -14,6 +14,7 @@ presentations with
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import cbor2
 from cryptography.exceptions import InvalidTag
@@ -21,14 +22,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credential import PublicKey, cose_key_to_public_key, public_key_to_cose_key
 from keys import KeyStoreError, LocalSigner
 from registry.models import HolderKey
-from registry.persistence import insert_row
 
 PURPOSE_HOLDER_KEY = "elicence/holder-key-encryption/v1"
 _VERSION = b"\x01"
@@ -76,47 +76,76 @@ def new_holder_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def new_holder_key_row(*, box: HolderKeyBox, id_index: str) -> HolderKey:
-    """A fresh key pair for the citizen as an unsaved ``HolderKey`` row (sealed private key,
-    CBOR COSE_Key). Made before a write transaction, it keeps the key generation out of it."""
+@dataclass(frozen=True, slots=True)
+class PreparedHolderKey:
+    """A fresh key pair for one citizen, sealed and encoded but not yet stored: made before a
+    write transaction, it keeps the key generation out of it."""
+
+    id_index: str
+    encrypted_private_key: bytes
+    public_cose_key: bytes  # CBOR COSE_Key
+    public_key: PublicKey
+
+    def __repr__(self) -> str:
+        return "PreparedHolderKey()"
+
+
+def prepare_holder_key(*, box: HolderKeyBox, id_index: str) -> PreparedHolderKey:
+    """A fresh key pair for the citizen with blind index ``id_index``."""
     private_key = new_holder_key()
-    return HolderKey(
+    public_key = private_key.public_key()
+    return PreparedHolderKey(
         id_index=id_index,
         encrypted_private_key=box.seal(private_key, id_index=id_index.encode("ascii")),
-        public_cose_key=cbor2.dumps(public_key_to_cose_key(private_key.public_key())),
+        public_cose_key=cbor2.dumps(public_key_to_cose_key(public_key)),
+        public_key=public_key,
     )
 
 
-def holder_public_key(
-    *, session: Session, box: HolderKeyBox, id_index: str, new_row: HolderKey | None = None
-) -> PublicKey:
-    """The citizen's holder public key, creating the key pair on first issuance (``new_row``
-    from ``new_holder_key_row`` if given, else made here).
+# Built once (issuance runs these on every request; see registry.audit).
+_STORED_PUBLIC_KEY = select(HolderKey.public_cose_key).where(
+    HolderKey.id_index == bindparam("id_index")
+)
+_INSERT_HOLDER_KEY = insert(HolderKey)
 
+
+def holder_public_key(
+    *,
+    session: Session,
+    box: HolderKeyBox,
+    id_index: str,
+    prepared: PreparedHolderKey | None = None,
+) -> PublicKey:
+    """The citizen's holder public key, storing a new key pair on first issuance (``prepared``
+    from ``prepare_holder_key`` if given, else made here).
     ``public_cose_key`` holds the CBOR-encoded COSE_Key (``credential.public_key_to_cose_key``).
     """
-    stored = session.scalar(select(HolderKey.public_cose_key).where(HolderKey.id_index == id_index))
+    connection = session.connection()
+    stored = connection.execute(_STORED_PUBLIC_KEY, {"id_index": id_index}).scalar()
     if stored is not None:
         return cose_key_to_public_key(cbor2.loads(stored))
-    row = new_row if new_row is not None else new_holder_key_row(box=box, id_index=id_index)
-    if row.id_index != id_index:
+    key = prepared if prepared is not None else prepare_holder_key(box=box, id_index=id_index)
+    if key.id_index != id_index:
         raise ValueError("the prepared holder key belongs to another citizen")
-    public_key = cose_key_to_public_key(cbor2.loads(row.public_cose_key))
-    if session.get_bind().dialect.name == "sqlite":
+    row = {
+        "id_index": id_index,
+        "encrypted_private_key": key.encrypted_private_key,
+        "public_cose_key": key.public_cose_key,
+    }
+    if connection.dialect.name == "sqlite":
         # Writers are serialised (BEGIN IMMEDIATE) and this transaction has just seen no key,
-        # so nothing can collide: the row is flushed with the next write (the licence's).
-        session.add(row)
-        return public_key
+        # so nothing can collide.
+        connection.execute(_INSERT_HOLDER_KEY, row)
+        return key.public_key
     try:
-        insert_row(session, row)  # another request may create it at the same moment
+        with connection.begin_nested():  # another request may create it at the same moment
+            connection.execute(_INSERT_HOLDER_KEY, row)
     except IntegrityError:
-        stored = session.scalar(
-            select(HolderKey.public_cose_key).where(HolderKey.id_index == id_index)
-        )
+        stored = connection.execute(_STORED_PUBLIC_KEY, {"id_index": id_index}).scalar()
         if stored is None:
             raise
         return cose_key_to_public_key(cbor2.loads(stored))
-    return public_key
+    return key.public_key
 
 
 def load_holder_signer(*, session: Session, box: HolderKeyBox, id_index: str) -> LocalSigner:

@@ -59,6 +59,7 @@ def issue_licence(
             licence=licence,
             department_code=caller.code,
             licence_type_code=body.licence_type,
+            masked_id=citizen.masked_id if citizen is not None else None,
             fresh=True,
         )
     if replayed:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,12 +27,10 @@ from credential import (
 from credential.errors import InvalidIdNumber
 from registry.audit import append_audit
 from registry.errors import Conflict, NotFound, ServiceError
-from registry.holder_keys import holder_public_key, new_holder_key_row
-from registry.models import HolderKey, Licence, LicenceType, utcnow
-from registry.persistence import insert_row
+from registry.holder_keys import PreparedHolderKey, holder_public_key, prepare_holder_key
+from registry.models import Licence, LicenceType, SigningKey, utcnow
 
 from ..auth import DepartmentCaller
-from ..departments.service import active_signing_key
 from ..errors import InvalidRequest
 from ..runtime import IssuerRuntime
 from ..status_lists.service import allocate_index
@@ -52,14 +51,15 @@ def parse_citizen_id(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class PreparedCitizen:
     """The per-citizen work of an issuance that needs no database: the normalised ID number,
-    its blind index, ciphertext and masked form, and a fresh holder key row (used only if the
-    citizen has none yet). Made before the write transaction to keep that transaction short."""
+    its blind index, ciphertext and masked form, and a fresh holder key pair (stored only if
+    the citizen has none yet). Made before the write transaction to keep that transaction
+    short."""
 
     id_number: str
     id_index: str
     id_ciphertext: bytes
     masked_id: str
-    holder_key: HolderKey
+    holder_key: PreparedHolderKey
 
     def __repr__(self) -> str:  # never the ID number
         return f"PreparedCitizen(masked_id={self.masked_id!r})"
@@ -78,7 +78,7 @@ def prepare_citizen(*, runtime: IssuerRuntime, id_number: str) -> PreparedCitize
         id_index=id_index,
         id_ciphertext=runtime.vault.encrypt(normalised),
         masked_id=mask_id_number(normalised),
-        holder_key=new_holder_key_row(box=runtime.holder_box, id_index=id_index),
+        holder_key=prepare_holder_key(box=runtime.holder_box, id_index=id_index),
     )
 
 
@@ -87,7 +87,18 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return aware.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def check_fields(licence_type: LicenceType, fields: dict[str, Any]) -> dict[str, str | int]:
+@dataclass(frozen=True, slots=True)
+class TypeRules:
+    """What issuance checks a request against: one licence type's definition."""
+
+    id: int
+    code: str
+    fields: list[dict[str, Any]]
+    categories: list[str] | None
+    default_validity_days: int
+
+
+def check_fields(licence_type: TypeRules, fields: dict[str, Any]) -> dict[str, str | int]:
     """The fields checked against the type's definition. Raises ``InvalidRequest``."""
     specs = {spec["name"]: spec for spec in licence_type.fields}
     unknown = sorted(set(fields) - set(specs))
@@ -122,7 +133,7 @@ def check_fields(licence_type: LicenceType, fields: dict[str, Any]) -> dict[str,
     return checked
 
 
-def check_categories(licence_type: LicenceType, categories: Sequence[str]) -> list[str]:
+def check_categories(licence_type: TypeRules, categories: Sequence[str]) -> list[str]:
     """The categories checked against the type's allowed ones. Raises ``InvalidRequest``."""
     allowed = licence_type.categories or []
     wrong = sorted({c for c in categories if c not in allowed})
@@ -137,7 +148,7 @@ def check_categories(licence_type: LicenceType, categories: Sequence[str]) -> li
 
 
 def check_validity(
-    licence_type: LicenceType,
+    licence_type: TypeRules,
     valid_from: dt.datetime | None,
     valid_until: dt.datetime | None,
     now: dt.datetime,
@@ -156,16 +167,35 @@ def check_validity(
     return start, end
 
 
-def find_licence_type(*, session: Session, department_id: int, code: str) -> LicenceType:
+# Built once: issuance runs these on every request (see registry.audit).
+_LICENCE_TYPE = select(
+    LicenceType.id,
+    LicenceType.code,
+    LicenceType.fields,
+    LicenceType.categories,
+    LicenceType.default_validity_days,
+).where(
+    LicenceType.department_id == bindparam("department_id"), LicenceType.code == bindparam("code")
+)
+_ACTIVE_KEY = (
+    select(SigningKey.id, SigningKey.kid, SigningKey.allowed_types)
+    .where(SigningKey.department_id == bindparam("department_id"), SigningKey.state == "active")
+    .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
+    .limit(1)
+)
+_INSERT_LICENCE = insert(Licence)
+
+
+def find_licence_type(*, session: Session, department_id: int, code: str) -> TypeRules:
     """The caller's licence type ``code``. Raises ``NotFound`` (also for another's type)."""
-    licence_type = session.scalars(
-        select(LicenceType).where(
-            LicenceType.department_id == department_id, LicenceType.code == code
-        )
-    ).first()
-    if licence_type is None:
+    row = (
+        session.connection()
+        .execute(_LICENCE_TYPE, {"department_id": department_id, "code": code})
+        .first()
+    )
+    if row is None:
         raise NotFound(f"your department has no licence type {code!r}")
-    return licence_type
+    return TypeRules(row.id, row.code, row.fields, row.categories, row.default_validity_days)
 
 
 def _idempotent_replay(
@@ -222,24 +252,24 @@ def issue_licence(
     valid_from, valid_until = check_validity(
         licence_type, licence_in.valid_from, licence_in.valid_until, now
     )
-    key = active_signing_key(session=session, department_id=caller.department_id)
+    connection = session.connection()
+    key = connection.execute(_ACTIVE_KEY, {"department_id": caller.department_id}).first()
     if key is None:
         raise ServiceError("your department has no active signing key; ask the platform operator")
     if key.allowed_types is not None and licence_type.code not in key.allowed_types:
         raise ServiceError(f"the current key may not sign licence type {licence_type.code!r}")
-    signer = runtime.signer(key)
+    signer = runtime.signer_by_kid(session=session, kid=key.kid, key_id=key.id)
     holder_key = holder_public_key(
-        session=session, box=runtime.holder_box, id_index=id_index, new_row=citizen.holder_key
+        session=session, box=runtime.holder_box, id_index=id_index, prepared=citizen.holder_key
     )
     masked = citizen.masked_id
     number = f"{caller.code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
     size = max(runtime.settings.status_list_size, 131072)
     tried: set[tuple[int, int]] = set()
     for _attempt in range(_ALLOCATION_ATTEMPTS):
-        with session.no_autoflush:  # a new holder key row goes out with the licence row
-            status_list, index = allocate_index(
-                session=session, department_id=caller.department_id, size=size, avoid=tried
-            )
+        list_id, index = allocate_index(
+            session=session, department_id=caller.department_id, size=size, avoid=tried
+        )
         claims = CredentialClaims(
             issuer=caller.code,
             issued_at=int(now.timestamp()),
@@ -247,7 +277,7 @@ def issue_licence(
             expires_at=int(valid_until.timestamp()),
             credential_id=secrets.token_bytes(8),
             holder_key=holder_key,
-            status=StatusReference(uri=str(status_list.id), index=index),
+            status=StatusReference(uri=str(list_id), index=index),
             licence=LicenceClaims(
                 type_code=licence_type.code,
                 number=number,
@@ -257,31 +287,38 @@ def issue_licence(
                 fields=fields,
             ),
         )
-        licence = Licence(
-            department_id=caller.department_id,
-            licence_type_id=licence_type.id,
-            number=number,
-            holder_name=licence_in.holder_name,
-            id_index=id_index,
-            id_ciphertext=citizen.id_ciphertext,
-            fields=fields,
-            categories=categories,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            issued_at=now,
-            status="valid",
-            status_list_id=status_list.id,
-            status_index=index,
-            credential=sign_credential(claims, signer),
-            kid=key.kid,
-            replaces_id=replaces.id if replaces is not None else None,
-            idempotency_key=idempotency_key,
-        )
+        row: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "department_id": caller.department_id,
+            "licence_type_id": licence_type.id,
+            "number": number,
+            "holder_name": licence_in.holder_name,
+            "id_index": id_index,
+            "id_ciphertext": citizen.id_ciphertext,
+            "fields": fields,
+            "categories": categories,
+            "valid_from": valid_from,
+            "valid_until": valid_until,
+            "issued_at": now,
+            "status": "valid",
+            "status_reason": None,
+            "status_list_id": list_id,
+            "status_index": index,
+            "credential": sign_credential(claims, signer),
+            "kid": key.kid,
+            "replaces_id": replaces.id if replaces is not None else None,
+            "idempotency_key": idempotency_key,
+        }
         try:
-            # A concurrent issuer (PostgreSQL) may take the same index or idempotency key.
-            insert_row(session, licence)
+            # A concurrent issuer (PostgreSQL) may take the same index or idempotency key; a
+            # savepoint keeps the request's transaction usable. SQLite writers are serialised.
+            if connection.dialect.name == "sqlite":
+                connection.execute(_INSERT_LICENCE, row)
+            else:
+                with connection.begin_nested():
+                    connection.execute(_INSERT_LICENCE, row)
         except IntegrityError:
-            tried.add((status_list.id, index))
+            tried.add((list_id, index))
             if idempotency_key is not None:
                 first = _idempotent_replay(
                     session=session,
@@ -308,10 +345,12 @@ def issue_licence(
         actor=caller.actor,
         act="licence.issue" if replaces is None else "licence.correct",
         object_type="licence",
-        object_id=licence.id,
+        object_id=row["id"],
         detail=detail,
     )
-    return licence, False
+    # Written with a Core insert, so the returned object is not in the session (transient):
+    # ``session.get(Licence, licence.id)`` loads the stored row when relationships are needed.
+    return Licence(**row), False
 
 
 def get_licence(*, session: Session, caller: DepartmentCaller, licence_id: str) -> Licence:
@@ -343,23 +382,26 @@ def licence_read(
     licence: Licence,
     department_code: str | None = None,
     licence_type_code: str | None = None,
+    masked_id: str | None = None,
     fresh: bool = False,
 ) -> LicenceRead:
     """The response body of a licence (masked ID number only). ``fresh``: just issued, so
-    nothing replaces it yet; then, given both codes, it needs no session (``None``)."""
+    nothing replaces it yet; then, given both codes, it needs no session (``None``).
+    ``masked_id``: the holder's masked ID number when known (else read from the credential)."""
     replaced_by = None
     if not fresh:
         if session is None:
             raise ValueError("a session is needed for a licence that is not fresh")
         replaced_by = session.scalar(select(Licence.id).where(Licence.replaces_id == licence.id))
-    claims_masked = read_credential(licence.credential).claims.licence.masked_id
+    if masked_id is None:
+        masked_id = read_credential(licence.credential).claims.licence.masked_id
     return LicenceRead(
         id=licence.id,  # type: ignore[arg-type]
         number=licence.number,
         department=department_code or licence.department.code,
         licence_type=licence_type_code or licence.licence_type.code,
         holder_name=licence.holder_name,
-        masked_id=claims_masked,
+        masked_id=masked_id,
         categories=list(licence.categories),
         fields=dict(licence.fields),
         valid_from=licence.valid_from,

@@ -141,4 +141,7 @@ def correct(
         reason="superseded",
         note=f"corrected by {new.number}" + (f": {correction.note}" if correction.note else ""),
     )
-    return new, old
+    stored = session.get(Licence, new.id)  # issue_licence wrote it with a Core insert
+    if stored is None:  # the same transaction has just written it
+        raise RuntimeError("the corrected licence was not stored")
+    return stored, old

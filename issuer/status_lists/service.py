@@ -12,8 +12,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
 
 from credential import StatusList as StatusBits
 from credential import sign_status_list_token
@@ -40,42 +40,50 @@ def _new_list(*, session: Session, department_id: int, size: int) -> StatusList:
     return status_list
 
 
-def current_list(*, session: Session, department_id: int, size: int) -> StatusList:
-    """The department's newest status list, made when it has none (its bit array is loaded
-    only when read: issuing never needs it)."""
-    status_list = session.scalars(
-        select(StatusList)
-        .options(defer(StatusList.data))
-        .where(StatusList.department_id == department_id)
-        .order_by(StatusList.id.desc())
-        .limit(1)
-    ).first()
-    return status_list or _new_list(session=session, department_id=department_id, size=size)
+# Built once: issuance runs these on every request (see registry.audit).
+_CURRENT_LIST = (
+    select(StatusList.id, StatusList.size)
+    .where(StatusList.department_id == bindparam("department_id"))
+    .order_by(StatusList.id.desc())
+    .limit(1)
+)
+_INDEX_TAKEN = (
+    select(Licence.id)
+    .where(Licence.status_list_id == bindparam("list_id"))
+    .where(Licence.status_index == bindparam("index"))
+    .limit(1)
+)
+_ENTRIES_USED = select(func.count()).where(Licence.status_list_id == bindparam("list_id"))
 
 
-def _taken(session: Session, list_id: int, index: int) -> bool:
-    return bool(
-        session.scalar(
-            select(exists().where(Licence.status_list_id == list_id, Licence.status_index == index))
-        )
-    )
+def current_list(*, session: Session, department_id: int, size: int) -> tuple[int, int]:
+    """``(id, size)`` of the department's newest status list, made when it has none."""
+    row = session.connection().execute(_CURRENT_LIST, {"department_id": department_id}).first()
+    if row is not None:
+        return row.id, row.size
+    status_list = _new_list(session=session, department_id=department_id, size=size)
+    return status_list.id, status_list.size
 
 
 def allocate_index(
     *, session: Session, department_id: int, size: int, avoid: set[tuple[int, int]] | None = None
-) -> tuple[StatusList, int]:
-    """A random free (status list, index) of the department; a full list starts a new one."""
-    status_list = current_list(session=session, department_id=department_id, size=size)
+) -> tuple[int, int]:
+    """A random free ``(status list id, index)`` of the department; a full list starts a new
+    one. Random, so an index tells nothing about when or to whom a licence was issued."""
+    connection = session.connection()
+    list_id, list_size = current_list(session=session, department_id=department_id, size=size)
     while True:
         for _ in range(_PROBES):
-            index = secrets.randbelow(status_list.size)
-            if avoid and (status_list.id, index) in avoid:
+            index = secrets.randbelow(list_size)
+            if avoid and (list_id, index) in avoid:
                 continue
-            if not _taken(session, status_list.id, index):
-                return status_list, index
-        used = session.scalar(select(func.count()).where(Licence.status_list_id == status_list.id))
-        if (used or 0) >= status_list.size:
+            taken = connection.execute(_INDEX_TAKEN, {"list_id": list_id, "index": index})
+            if taken.first() is None:
+                return list_id, index
+        used = connection.execute(_ENTRIES_USED, {"list_id": list_id}).scalar()
+        if (used or 0) >= list_size:
             status_list = _new_list(session=session, department_id=department_id, size=size)
+            list_id, list_size = status_list.id, status_list.size
 
 
 def set_status(*, session: Session, licence: Licence, status: str) -> None:
