@@ -126,7 +126,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="e-licence registry", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.dependency_overrides[get_settings] = lambda: settings
     add_exception_handlers(app)
 
     @app.get("/healthz", tags=["health"])

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from registry.errors import Unauthorized
 from registry.models import Department, DepartmentApiKey
-from registry.settings import Settings, get_settings
+from registry.settings import app_settings
 
 from .runtime import IssuerSessionDep
 
@@ -89,12 +89,6 @@ class DepartmentCaller:
         return f"department:{self.code}/key:{self.key_prefix}"
 
 
-def settings_of(request: Request) -> Settings:
-    """The app's settings (``app.state.settings``), else the process settings."""
-    settings: Settings | None = getattr(request.app.state, "settings", None)
-    return settings if settings is not None else get_settings()
-
-
 def current_department(
     session: IssuerSessionDep, authorization: Annotated[str | None, Header()] = None
 ) -> DepartmentCaller:
@@ -121,7 +115,7 @@ def authenticate_department(*, session: Session, authorization: str | None) -> D
 
 def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     """FastAPI dependency: the platform administrator's token. Returns the audit actor."""
-    configured = settings_of(request).admin_token
+    configured = app_settings(request).admin_token
     if configured is None:
         raise Unauthorized("the admin API is disabled (ELICENCE_ADMIN_TOKEN is not set)")
     token = bearer_token(authorization)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.requests import Request
 
 from keys import KeyStoreError, decode_master_key
 
@@ -92,7 +93,15 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings, read once from the environment.
 
-    Tests override it with ``app.dependency_overrides[get_settings]`` or by passing settings to
-    ``create_app``; ``get_settings.cache_clear()`` rereads the environment.
+    Tests pass settings to ``create_app``; ``get_settings.cache_clear()`` rereads the
+    environment. Routes take the app's settings with ``app_settings``.
     """
     return Settings()
+
+
+def app_settings(request: Request) -> Settings:
+    """FastAPI dependency: the settings the app was made with (``app.state.settings``), else
+    the process's. (Not ``dependency_overrides``: with any override set, FastAPI rebuilds every
+    dependency graph on every request.)"""
+    settings: Settings | None = getattr(request.app.state, "settings", None)
+    return settings if settings is not None else get_settings()

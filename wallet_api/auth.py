@@ -36,7 +36,7 @@ from joserfc.jwk import KeySet
 from credential import IdNumber, parse_id_number
 from credential.errors import InvalidIdNumber
 from registry.errors import Unauthorized
-from registry.settings import Settings, get_settings
+from registry.settings import Settings, app_settings
 
 from .errors import (
     BadTokenSignature,
@@ -302,7 +302,7 @@ _cache_lock = threading.Lock()
 
 
 def get_authenticator(
-    request: Request, settings: Annotated[Settings, Depends(get_settings)]
+    request: Request, settings: Annotated[Settings, Depends(app_settings)]
 ) -> Authenticator:
     """The app's authenticator, built once per settings object (JWKS caches live in it)."""
     state = request.app.state

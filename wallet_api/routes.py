@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from registry.db import SessionDep
 from registry.holder_keys import HolderKeyBox
 from registry.models import Licence
-from registry.settings import Settings, get_settings
+from registry.settings import Settings, app_settings
 from registry.vault import CitizenIdVault
 
 from . import dev_idp, schemas, service
@@ -122,7 +122,7 @@ def licence_presentation(
     licence: OwnLicence,
     session: SessionDep,
     runtime: RuntimeDep,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(app_settings)],
     response: Response,
     challenge: ChallengeQuery = None,
 ) -> schemas.Presentation:
@@ -142,7 +142,7 @@ def shown_payload(
     licence: OwnLicence,
     session: SessionDep,
     runtime: RuntimeDep,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(app_settings)],
     mode: ModeQuery = "presentation",
     challenge: ChallengeQuery = None,
 ) -> schemas.Presentation:
@@ -237,7 +237,7 @@ document.getElementById("sign-in").addEventListener("submit", async (event) => {
 
 
 @router.get("/dev/sign-in", response_class=HTMLResponse, include_in_schema=False)
-def dev_sign_in_page(settings: Annotated[Settings, Depends(get_settings)]) -> HTMLResponse:
+def dev_sign_in_page(settings: Annotated[Settings, Depends(app_settings)]) -> HTMLResponse:
     """Development identity provider: a sign-in page (404 unless enabled)."""
     dev_idp.load_or_create_dev_key(settings)
     return HTMLResponse(_DEV_PAGE, headers=_NO_STORE)
@@ -245,7 +245,7 @@ def dev_sign_in_page(settings: Annotated[Settings, Depends(get_settings)]) -> HT
 
 @router.post("/dev/token", include_in_schema=False)
 def dev_token(
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(app_settings)],
     id_number: Annotated[str, Form(max_length=32)],
     response: Response,
 ) -> dict[str, str | int]:
