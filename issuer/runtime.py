@@ -8,13 +8,14 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from keys import LocalSigner
 from registry.db import READ_ONLY_METHODS, get_session
@@ -93,6 +94,7 @@ async def get_runtime(request: Request) -> IssuerRuntime:
 # database, which wakes the next waiter as soon as it is released. Anything else that writes
 # (the CLI, other services) still meets SQLite's own lock, so correctness never depends on these.
 _sqlite_writer = threading.Lock()
+T = TypeVar("T")
 _lock_files: dict[tuple[int, str], int] = {}
 
 
@@ -111,25 +113,30 @@ def _writer_lock_fd(engine: Engine) -> int | None:
 
 
 @contextlib.contextmanager
+def _writer_file_lock(engine: Engine) -> Iterator[None]:
+    """The processes' half of the writer lock (the caller holds ``_sqlite_writer``)."""
+    fd = _writer_lock_fd(engine)
+    if fd is None:
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def _sqlite_write_lock(engine: Engine) -> Iterator[None]:
-    with _sqlite_writer:
-        fd = _writer_lock_fd(engine)
-        if fd is None:
-            yield
-            return
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+    with _sqlite_writer, _writer_file_lock(engine):
+        yield
 
 
 @contextlib.contextmanager
 def issuer_transaction(request: Request) -> Iterator[Session]:
     """The request's unit of work: ``registry.db.get_session`` (commit at the end, rollback on
-    error), writers serialised per database on SQLite (threads and worker processes). The hot path
-    (issuance) opens it inside the route so the whole transaction runs in one worker thread
-    without hopping through the event loop while it holds SQLite's write lock."""
+    error), writers serialised per database on SQLite (threads and worker processes). Async
+    routes use ``write_transaction``, which runs it without hopping between threads."""
     engine: Engine = request.app.state.engine
     unit = contextlib.contextmanager(get_session)(request)
     if engine.dialect.name != "sqlite" or request.method in READ_ONLY_METHODS:
@@ -139,6 +146,35 @@ def issuer_transaction(request: Request) -> Iterator[Session]:
         return
     with _sqlite_write_lock(engine), unit as session:
         yield session
+
+
+async def write_transaction(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work(session)`` in one write transaction (``issuer_transaction``) and return its
+    result, from an ``async`` route.
+
+    On SQLite the transaction runs right here on the event loop: it is local, short and
+    serialised with every other writer anyway, and running it inline saves two thread hops and
+    keeps other threads from taking the GIL while this one holds the write lock. That is only
+    safe while no thread of this process holds the writer lock (a sync route's session
+    dependency holds it across awaits of the loop), so then, as on PostgreSQL, it runs in the
+    thread pool instead.
+    """
+    engine: Engine = request.app.state.engine
+
+    def in_transaction() -> T:
+        with issuer_transaction(request) as session:
+            return work(session)
+
+    if engine.dialect.name == "sqlite" and _sqlite_writer.acquire(blocking=False):
+        try:
+            with (
+                _writer_file_lock(engine),
+                contextlib.contextmanager(get_session)(request) as session,
+            ):
+                return work(session)
+        finally:
+            _sqlite_writer.release()
+    return await run_in_threadpool(in_transaction)
 
 
 def get_issuer_session(request: Request) -> Iterator[Session]:

@@ -6,10 +6,13 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
+from sqlalchemy.orm import Session
+
+from registry.models import Licence
 
 from ..auth import DepartmentDep, authenticate_department
 from ..errors import InvalidRequest
-from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime, issuer_transaction
+from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime, write_transaction
 from . import service
 from .schemas import LicenceCreate, LicenceList, LicenceRead, LicenceSearch
 
@@ -19,7 +22,7 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def issue_licence(
+async def issue_licence(
     body: LicenceCreate,
     request: Request,
     response: Response,
@@ -37,8 +40,8 @@ def issue_licence(
     # Work that needs no database (ID number crypto, a holder key pair) runs before SQLite's
     # write lock is taken, the response body (QR) after it is released.
     citizen = service.prepare_citizen(runtime=runtime, id_number=body.id_number)
-    # The hot path: one transaction in this worker thread, committed before the response.
-    with issuer_transaction(request) as session:
+
+    def issue(session: Session) -> tuple[Licence, str, LicenceRead | None]:
         caller = authenticate_department(session=session, authorization=authorization)
         licence, replayed = service.issue_licence(
             session=session,
@@ -48,24 +51,24 @@ def issue_licence(
             idempotency_key=idempotency_key,
             citizen=citizen,
         )
-        read = (
-            service.licence_read(session=session, licence=licence, department_code=caller.code)
-            if replayed
-            else None
-        )
-    if read is None:
-        read = service.licence_read(
-            session=None,
-            licence=licence,
-            department_code=caller.code,
-            licence_type_code=body.licence_type,
-            masked_id=citizen.masked_id if citizen is not None else None,
-            fresh=True,
-        )
-    if replayed:
+        if not replayed:
+            return licence, caller.code, None
+        replay = service.licence_read(session=session, licence=licence, department_code=caller.code)
+        return licence, caller.code, replay
+
+    licence, department_code, replay = await write_transaction(request, issue)
+    if replay is not None:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    return read
+        return replay
+    return service.licence_read(
+        session=None,
+        licence=licence,
+        department_code=department_code,
+        licence_type_code=body.licence_type,
+        masked_id=citizen.masked_id if citizen is not None else None,
+        fresh=True,
+    )
 
 
 @router.get("/{licence_id}")
