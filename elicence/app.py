@@ -5,6 +5,7 @@ Services mount their routers here, one line each, in ``create_app``.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -119,6 +120,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = make_engine(settings.database_url)
         app.state.session_factory = make_session_factory(app.state.engine)
         app.state.verifier_context = online_verifier_context(app.state)
+        # What start-up made lives as long as the process: move it out of the collector's
+        # way, so a full collection walks only what requests made (tens of ms less per pause).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
