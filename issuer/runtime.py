@@ -4,17 +4,18 @@ each signing key is decrypted once per process)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from keys import LocalSigner
@@ -148,32 +149,109 @@ def issuer_transaction(request: Request) -> Iterator[Session]:
         yield session
 
 
-async def write_transaction(request: Request, work: Callable[[Session], T]) -> T:
-    """Run ``work(session)`` in one write transaction (``issuer_transaction``) and return its
-    result, from an ``async`` route.
+class SqliteWriteBatcher:
+    """Group commit for the SQLite writes of ``async`` routes (one per app).
 
-    On SQLite the transaction runs right here on the event loop: it is local, short and
-    serialised with every other writer anyway, and running it inline saves two thread hops and
-    keeps other threads from taking the GIL while this one holds the write lock. That is only
-    safe while no thread of this process holds the writer lock (a sync route's session
-    dependency holds it across awaits of the loop), so then, as on PostgreSQL, it runs in the
-    thread pool instead.
+    SQLite has one writer at a time, so what limits issuance is how long each write holds the
+    lock. Requests that arrive while the lock is elsewhere (another worker process, a sync
+    route's transaction) wait here; when it is free, one transaction on the event loop runs
+    every waiting request's work, each in its own savepoint, and commits once. A request whose
+    work fails gets its own error and leaves nothing behind; the others still commit. Callers
+    hear their result only after the commit, so a 201 always means stored.
     """
+
+    def __init__(self, engine: Engine, session_factory: sessionmaker[Session]) -> None:
+        self._engine = engine
+        self._session_factory = session_factory
+        self._waiting: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """``work(session)``'s result once its transaction has committed (or its error)."""
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[T] = loop.create_future()
+        self._waiting.append((work, result))
+        writer = self._writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            self._writer = loop.create_task(self._write_while_waiting())
+        return await result
+
+    async def _write_while_waiting(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            # Wait for the writer lock in a thread, so the loop goes on reading requests (they
+            # join this batch) while another writer holds it.
+            locked = loop.run_in_executor(None, self._lock)
+            try:
+                await asyncio.shield(locked)
+            except asyncio.CancelledError:
+                locked.add_done_callback(
+                    lambda done: self._unlock() if done.exception() is None else None
+                )
+                raise
+            try:
+                batch, self._waiting = self._waiting, []
+                self._commit(batch)
+            finally:
+                self._unlock()
+
+    def _lock(self) -> None:
+        _sqlite_writer.acquire()
+        fd = _writer_lock_fd(self._engine)
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                _sqlite_writer.release()
+                raise
+
+    def _unlock(self) -> None:
+        fd = _writer_lock_fd(self._engine)
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        _sqlite_writer.release()
+
+    def _commit(self, batch: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            with self._session_factory() as session:
+                for work, result in batch:
+                    if result.done():  # the caller has gone (cancelled) before its turn
+                        continue
+                    try:
+                        with session.begin_nested():
+                            outcomes.append((result, work(session), None))
+                    except Exception as exc:
+                        outcomes.append((result, None, exc))
+                session.commit()
+        except Exception as exc:  # the commit failed: nothing of this batch was stored
+            outcomes = [(result, None, error or exc) for result, _, error in outcomes]
+        for result, value, error in outcomes:
+            if result.done():
+                continue
+            if error is not None:
+                result.set_exception(error)
+            else:
+                result.set_result(value)
+
+
+async def write_transaction(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work(session)`` in a write transaction and return its result, from an ``async``
+    route: on SQLite through the app's ``SqliteWriteBatcher`` (on the event loop, committed
+    together with the other requests waiting for the writer lock), elsewhere in a thread of the
+    pool in a transaction of its own (``issuer_transaction``)."""
     engine: Engine = request.app.state.engine
+    if engine.dialect.name == "sqlite":
+        batcher: SqliteWriteBatcher | None = getattr(request.app.state, "write_batcher", None)
+        if batcher is None:
+            batcher = SqliteWriteBatcher(engine, request.app.state.session_factory)
+            request.app.state.write_batcher = batcher
+        return await batcher.run(work)
 
     def in_transaction() -> T:
         with issuer_transaction(request) as session:
             return work(session)
 
-    if engine.dialect.name == "sqlite" and _sqlite_writer.acquire(blocking=False):
-        try:
-            with (
-                _writer_file_lock(engine),
-                contextlib.contextmanager(get_session)(request) as session,
-            ):
-                return work(session)
-        finally:
-            _sqlite_writer.release()
     return await run_in_threadpool(in_transaction)
 
 
