@@ -46,6 +46,14 @@ def _on_sqlite_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _on_sqlite_checkin(dbapi_connection: Any, _record: Any) -> None:
+    # A COMMIT that fails (a deferred constraint, a full disk) leaves SQLite's transaction open,
+    # and SQLAlchemy skips its reset-on-return for a transaction it saw end; back in the pool,
+    # that connection would hold the write lock for good. End it here.
+    if dbapi_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url`` (``sqlite:///path`` or ``postgresql[+psycopg]://...``).
 
@@ -57,6 +65,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
+        event.listen(engine, "checkin", _on_sqlite_checkin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")

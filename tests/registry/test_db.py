@@ -84,3 +84,35 @@ def test_get_reads_while_a_writer_holds_the_lock(app: FastAPI) -> None:
     finally:
         writer.rollback()
         writer.close()
+
+
+def _write_lock_is_free(path: Path) -> bool:
+    """Whether another connection can take SQLite's write lock within 200 ms."""
+    import sqlite3
+
+    other = sqlite3.connect(path, isolation_level=None, timeout=0.2)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
+def test_a_failed_commit_does_not_keep_the_write_lock(app: FastAPI, tmp_path: Path) -> None:
+    """A COMMIT refused by a deferred foreign key leaves SQLite's transaction open; the engine
+    ends it when the connection goes back to the pool, so other writers are not locked out."""
+    with app.state.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql("CREATE TABLE child (parent_id INTEGER REFERENCES parent (id))")
+    with pytest.raises(Exception, match="FOREIGN KEY"), app.state.session_factory() as session:
+        session.execute(text("PRAGMA defer_foreign_keys = ON"))
+        session.execute(text("INSERT INTO child VALUES (42)"))
+        session.commit()
+    assert _write_lock_is_free(tmp_path / "db.sqlite")
+    with app.state.session_factory() as session:  # the pooled connection is usable again
+        session.execute(text("INSERT INTO t VALUES (2)"))
+        session.commit()
+        assert session.scalar(text("SELECT count(*) FROM child")) == 0
