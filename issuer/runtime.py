@@ -166,6 +166,11 @@ class SqliteWriteBatcher:
         self._waiting: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
 
+    @property
+    def waiting(self) -> int:
+        """How many requests wait for the next transaction."""
+        return len(self._waiting)
+
     async def run(self, work: Callable[[Session], T]) -> T:
         """``work(session)``'s result once its transaction has committed (or its error)."""
         loop = asyncio.get_running_loop()

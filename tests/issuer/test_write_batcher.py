@@ -1,0 +1,179 @@
+"""Group commit on SQLite (``issuer.runtime.SqliteWriteBatcher``): requests waiting for the writer
+lock share one transaction, each in its own savepoint; a caller hears its result only after the
+commit; a failing request leaves nothing behind, and a failed commit fails every caller."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from issuer import runtime
+from issuer.runtime import SqliteWriteBatcher
+from registry.audit import append_audit, verify_audit_chain
+from registry.db import make_engine, make_session_factory
+from registry.models import AuditEntry, Licence, LicenceType
+
+from .conftest import VALID_IDS, Issuer, bearer, licence_body
+from .test_licences import _setup
+
+
+def _wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
+
+
+def test_waiting_requests_commit_together_and_a_failing_one_leaves_nothing(
+    issuer: Issuer,
+) -> None:
+    key = _setup(issuer)
+    issuer.issue(key)  # the app's batcher exists from here on
+    app_state = issuer.client.app.state  # type: ignore[attr-defined]
+    batcher: SqliteWriteBatcher = app_state.write_batcher
+    licences_before, audit_before = issuer.count(Licence), issuer.audit_count()
+    commits: list[int] = []
+    event.listen(app_state.engine, "commit", lambda _conn: commits.append(1))
+    bodies = [licence_body(id_number=number) for number in VALID_IDS]
+    bodies.append(licence_body(licence_type="NO_SUCH_TYPE"))
+    bodies.append(licence_body(fields={"licence_class": "Z", "first_issued": "2020-05-01"}))
+    statuses: dict[int, int] = {}
+
+    def post(n: int) -> None:
+        response = issuer.client.post("/issuer/licences", json=bodies[n], headers=bearer(key))
+        statuses[n] = response.status_code
+
+    with runtime._sqlite_writer:  # another writer holds the lock while the requests arrive
+        threads = [threading.Thread(target=post, args=(n,)) for n in range(len(bodies))]
+        for thread in threads:
+            thread.start()
+        # The invalid field value is refused while waiting too: it is checked in the
+        # transaction, after the licence type (a 404 comes before a 422).
+        _wait_for(lambda: batcher.waiting == len(bodies))
+        assert statuses == {}  # nobody hears back before the commit
+    for thread in threads:
+        thread.join(10)
+    assert statuses == {0: 201, 1: 201, 2: 201, 3: 404, 4: 422}
+    assert len(commits) == 1  # one transaction for all five
+    assert issuer.count(Licence) == licences_before + 3
+    assert issuer.audit_count() == audit_before + 3
+    with issuer.session() as session:
+        assert verify_audit_chain(session).ok
+
+
+def _audit_work(name: str) -> Any:
+    def work(session: Session) -> str:
+        append_audit(session, actor="test", act="batch.test", object_type="t", object_id=name)
+        return name
+
+    return work
+
+
+def _orphan_licence_type(session: Session) -> None:
+    # A foreign key checked at COMMIT (deferred): the savepoint is fine, the commit fails.
+    session.execute(text("PRAGMA defer_foreign_keys = ON"))
+    session.execute(
+        insert(LicenceType).values(department_id=999_999, code="ORPHAN", name="x", fields=[])
+    )
+
+
+def _audit_rows(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_failed_commit_fails_every_caller_and_stores_nothing(sqlite_migrated_url: str) -> None:
+    engine = make_engine(sqlite_migrated_url)
+    batcher = SqliteWriteBatcher(engine, make_session_factory(engine))
+
+    async def scenario() -> list[Any]:
+        with runtime._sqlite_writer:  # both wait, so they share one transaction
+            first = asyncio.ensure_future(batcher.run(_audit_work("kept?")))
+            second = asyncio.ensure_future(batcher.run(_orphan_licence_type))
+            while batcher.waiting < 2:
+                await asyncio.sleep(0.01)
+        return await asyncio.gather(first, second, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(scenario())
+        assert all(isinstance(outcome, IntegrityError) for outcome in outcomes), outcomes
+        assert _audit_rows(sqlite_migrated_url) == 0
+        # The locks were released: the next transaction goes through.
+        assert asyncio.run(batcher.run(_audit_work("after"))) == "after"
+        assert _audit_rows(sqlite_migrated_url) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_caller_gone_before_its_turn_runs_nothing(sqlite_migrated_url: str) -> None:
+    engine = make_engine(sqlite_migrated_url)
+    batcher = SqliteWriteBatcher(engine, make_session_factory(engine))
+    ran: list[str] = []
+
+    def recorded(name: str) -> Any:
+        def work(session: Session) -> str:
+            ran.append(name)
+            return str(_audit_work(name)(session))
+
+        return work
+
+    async def scenario() -> str:
+        with runtime._sqlite_writer:
+            gone = asyncio.ensure_future(batcher.run(recorded("gone")))
+            stays = asyncio.ensure_future(batcher.run(recorded("stays")))
+            while batcher.waiting < 2:
+                await asyncio.sleep(0.01)
+            gone.cancel()
+        return await stays
+
+    try:
+        assert asyncio.run(scenario()) == "stays"
+        assert ran == ["stays"]
+        assert _audit_rows(sqlite_migrated_url) == 1
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("failing", [ValueError("refused"), KeyError("missing")])
+def test_one_callers_error_reaches_only_that_caller(
+    sqlite_migrated_url: str, failing: Exception
+) -> None:
+    engine = make_engine(sqlite_migrated_url)
+    batcher = SqliteWriteBatcher(engine, make_session_factory(engine))
+
+    def fails(session: Session) -> None:
+        _audit_work("rolled back")(session)  # written, then undone with its savepoint
+        raise failing
+
+    async def scenario() -> list[Any]:
+        with runtime._sqlite_writer:
+            runs = [
+                asyncio.ensure_future(batcher.run(_audit_work("a"))),
+                asyncio.ensure_future(batcher.run(fails)),
+                asyncio.ensure_future(batcher.run(_audit_work("b"))),
+            ]
+            while batcher.waiting < 3:
+                await asyncio.sleep(0.01)
+        return await asyncio.gather(*runs, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(scenario())
+        assert outcomes[0] == "a" and outcomes[2] == "b"
+        assert outcomes[1] is failing
+        assert _audit_rows(sqlite_migrated_url) == 2
+        with make_session_factory(engine)() as session:
+            assert verify_audit_chain(session).ok
+    finally:
+        engine.dispose()
