@@ -116,6 +116,13 @@ def init() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes (one per core is a good start; SQLite writers take turns).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve every service over HTTP (uvicorn)."""
     import uvicorn
@@ -128,7 +135,7 @@ def serve(
     typer.echo(f"Serving on {base}")
     for path, what in SERVED_PAGES:
         typer.echo(f"  {base}{path:<14} {what}")
-    uvicorn.run("elicence.app:create_app", factory=True, host=host, port=port)
+    uvicorn.run("elicence.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 SERVED_PAGES = (

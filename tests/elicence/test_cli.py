@@ -158,12 +158,14 @@ def _free_port() -> int:
         return port
 
 
-def test_serve_answers_healthz(data_dir: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_healthz(data_dir: Path, workers: int) -> None:
     assert _invoke("init").exit_code == 0
     port = _free_port()
     env = {**os.environ, "ELICENCE_DATA_DIR": str(data_dir)}
+    elicence = str(Path(sys.executable).parent / "elicence")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "elicence"), "serve", "--port", str(port)],
+        [elicence, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -180,7 +182,17 @@ def test_serve_answers_healthz(data_dir: Path) -> None:
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.1)
         assert response.json() == {"status": "ok"}
+        deadline = time.monotonic() + 20
+        while workers > 1 and len(_worker_pids(process.pid)) < workers:
+            assert time.monotonic() < deadline, "workers did not start"
+            time.sleep(0.1)
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=10)
     assert f"Serving on http://127.0.0.1:{port}" in output
+    assert output.count("Application startup complete") == workers
+
+
+def _worker_pids(parent: int) -> list[str]:
+    children = Path(f"/proc/{parent}/task/{parent}/children")
+    return children.read_text().split() if children.exists() else []
