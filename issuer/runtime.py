@@ -149,6 +149,10 @@ def issuer_transaction(request: Request) -> Iterator[Session]:
         yield session
 
 
+# Most requests one group-commit transaction takes: bounds how long it blocks the event loop.
+MAX_BATCH = 64
+
+
 class SqliteWriteBatcher:
     """Group commit for the SQLite writes of ``async`` routes (one per app).
 
@@ -195,7 +199,8 @@ class SqliteWriteBatcher:
                 )
                 raise
             try:
-                batch, self._waiting = self._waiting, []
+                batch = self._waiting[:MAX_BATCH]
+                del self._waiting[:MAX_BATCH]
                 self._commit(batch)
             finally:
                 self._unlock()

@@ -177,3 +177,27 @@ def test_one_callers_error_reaches_only_that_caller(
             assert verify_audit_chain(session).ok
     finally:
         engine.dispose()
+
+
+def test_a_long_queue_is_split_into_transactions_of_at_most_max_batch(
+    sqlite_migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "MAX_BATCH", 2)
+    engine = make_engine(sqlite_migrated_url)
+    batcher = SqliteWriteBatcher(engine, make_session_factory(engine))
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+
+    async def scenario() -> list[Any]:
+        with runtime._sqlite_writer:
+            runs = [asyncio.ensure_future(batcher.run(_audit_work(str(n)))) for n in range(5)]
+            while batcher.waiting < 5:
+                await asyncio.sleep(0.01)
+        return await asyncio.gather(*runs)
+
+    try:
+        assert asyncio.run(scenario()) == ["0", "1", "2", "3", "4"]
+        assert len(commits) == 3
+        assert _audit_rows(sqlite_migrated_url) == 5
+    finally:
+        engine.dispose()
