@@ -116,3 +116,11 @@ def test_a_failed_commit_does_not_keep_the_write_lock(app: FastAPI, tmp_path: Pa
         session.execute(text("INSERT INTO t VALUES (2)"))
         session.commit()
         assert session.scalar(text("SELECT count(*) FROM child")) == 0
+
+
+def test_sqlite_connections_are_durable_wal_with_foreign_keys(app: FastAPI) -> None:
+    with app.state.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert raw.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert raw.execute("PRAGMA foreign_keys").fetchone() == (1,)
