@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 LicenceStatus = Literal["valid", "revoked", "suspended", "expired", "not_yet_valid"]
 QrMode = Literal["presentation", "static"]
@@ -34,6 +34,7 @@ class LicenceDetail(LicenceSummary):
     masked_id: str
     categories: list[str]
     fields: dict[str, str | int]
+    field_labels: dict[str, str] = Field(default_factory=dict)  # the type's labels, by field
     issued_at: dt.datetime
     issuer: str
     credential_id: str

@@ -95,6 +95,9 @@ def detail(licence: Licence, *, id_number: str, now: dt.datetime) -> schemas.Lic
         masked_id=claims.licence.masked_id,
         categories=[str(c) for c in licence.categories],
         fields=dict(licence.fields),
+        field_labels={
+            spec["name"]: spec["label"] for spec in licence.licence_type.fields if spec.get("label")
+        },
         issued_at=utc(licence.issued_at),
         issuer=claims.issuer,
         credential_id=claims.credential_id.hex(),

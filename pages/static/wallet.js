@@ -136,7 +136,8 @@
     licencesCard.hidden = true;
     detailCard.hidden = false;
     $("detail-error").textContent = "";
-    const fields = Object.entries(lic.fields || {}).map(([name, value]) => row(fieldName(name), "", String(value)));
+    const labels = lic.field_labels || {};
+    const fields = Object.entries(lic.fields || {}).map(([name, value]) => row(labels[name] || fieldName(name), "", String(value)));
     $("detail-facts").replaceChildren(...[
       row("证照类型", "Licence type", lic.licence_type_name || lic.type_name || lic.licence_type),
       row("证照编号", "Licence number", lic.number),

@@ -190,6 +190,9 @@ def test_issue_show_scan_then_revoke(
     snap(citizen, artifacts, "wallet-list")
     item.get_by_role("button").click()
     citizen.locator("#detail-facts").get_by_text(holder_id).wait_for()  # the holder sees it in full
+    # Fields are named with the licence type's labels, not their internal names.
+    assert "初次领证日期 First issued" in citizen.locator("#detail-facts").inner_text()
+    assert "first_issued" not in citizen.locator("#detail-facts").inner_text().lower()
     citizen.get_by_role("button", name="出示二维码").click()
     qr = citizen.locator("#qr-image[src^='blob:']")
     qr.wait_for()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from credential import decode_qr, read_holder_proof
+from issuer.departments.schemas import FieldSpec, LicenceTypeCreate
 from tests.wallet_api.conftest import BUSINESS, LI, WANG, ZHANG, Wallet, driving_licence
 
 
@@ -36,6 +37,36 @@ def test_one_number_lists_every_department(wallet: Wallet) -> None:
 
     assert [i["id"] for i in wallet.get("/wallet/licences", LI).json()["licences"]] == [other]
     assert wallet.get("/wallet/licences", WANG).json() == {"licences": []}
+
+
+def test_detail_names_fields_with_the_types_labels(wallet: Wallet) -> None:
+    wallet.department(
+        "FOOD_SAFETY",
+        "Food safety bureau",
+        [
+            LicenceTypeCreate(
+                code="FOOD",
+                name="Food business licence",
+                validity_days=1825,
+                fields=[
+                    FieldSpec(name="premises", label="经营场所 Premises"),
+                    FieldSpec(name="scope"),  # no label: the page words the name itself
+                ],
+            )
+        ],
+    )
+    food = wallet.issue(
+        "FOOD_SAFETY",
+        licence_type="FOOD",
+        id_number=ZHANG,
+        holder_name="张秀英",
+        fields={"premises": "北京市东城区 1 号", "scope": "catering"},
+    )
+
+    body = wallet.get(f"/wallet/licences/{food}", ZHANG).json()
+
+    assert body["fields"] == {"premises": "北京市东城区 1 号", "scope": "catering"}
+    assert body["field_labels"] == {"premises": "经营场所 Premises"}
 
 
 def test_lower_case_check_character_is_the_same_citizen(wallet: Wallet) -> None:
