@@ -2,8 +2,9 @@
 
 ``hash = sha256(prev_hash || canonical JSON of at, actor, act, object_type, object_id, detail)``
 with ``prev_hash`` of the first row ``"0" * 64``. Editing, deleting or reordering rows breaks the
-chain; deleting only the newest rows cannot be seen from the table alone (publish the head hash
-elsewhere to cover that).
+chain. Deleting only the newest rows cannot be seen from the table alone: record the head hash
+that ``verify_audit_chain`` reports somewhere else (``elicence audit verify`` prints it) and pass it
+back as an anchor later; a chain cut before that row no longer holds it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import insert, select, text
@@ -29,12 +31,14 @@ _ID_NUMBER = re.compile(r"(?<![0-9])([0-9]{17})([0-9Xx])(?![0-9])")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class AuditReport:
-    """Outcome of ``verify_audit_chain``; ``first_bad_id``/``problem`` set when not ``ok``."""
+    """Outcome of ``verify_audit_chain``; ``problem`` (and ``first_bad_id`` when one row is to
+    blame) set when not ``ok``; ``head_hash``: the newest row's hash, to record as an anchor."""
 
     ok: bool
     rows_checked: int
     first_bad_id: int | None = None
     problem: str | None = None
+    head_hash: str | None = None
 
 
 def _canonical(entry: AuditEntry) -> bytes:
@@ -122,9 +126,13 @@ def append_audit(
     return entry
 
 
-def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> AuditReport:
-    """Walk the chain in id order; report the first row that was edited, removed or moved."""
+def verify_audit_chain(
+    session: Session, *, batch_size: int = 1000, anchors: Collection[str] = ()
+) -> AuditReport:
+    """Walk the chain in id order; report the first row that was edited, removed or moved, or
+    an ``anchors`` hash (a head recorded earlier) that is no longer in the chain."""
     expected_prev = GENESIS_HASH
+    missing = {anchor.strip().lower() for anchor in anchors}
     checked = 0
     last_id = 0
     while True:
@@ -136,7 +144,7 @@ def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> AuditRepo
             .execution_options(populate_existing=True)
         ).all()
         if not rows:
-            return AuditReport(ok=True, rows_checked=checked)
+            break
         for row in rows:
             checked += 1
             if row.prev_hash != expected_prev:
@@ -149,4 +157,16 @@ def verify_audit_chain(session: Session, *, batch_size: int = 1000) -> AuditRepo
             if entry_hash(row) != row.hash:
                 return AuditReport(False, checked, row.id, "row content does not match its hash")
             expected_prev = row.hash
+            missing.discard(row.hash)
             last_id = row.id
+    head = expected_prev if checked else None
+    if missing:
+        return AuditReport(
+            False,
+            checked,
+            None,
+            f"anchored entry {min(missing)[:16]}... is not in the chain: "
+            "newer rows were removed (or the anchor is from another database)",
+            head,
+        )
+    return AuditReport(ok=True, rows_checked=checked, head_hash=head)

@@ -158,3 +158,24 @@ def test_concurrent_writers_keep_one_chain(migrated_url: str) -> None:
             assert report.rows_checked == 40
     finally:
         engine.dispose()
+
+
+def test_deleting_the_newest_rows_is_caught_with_an_anchor(db_session: Session) -> None:
+    entries = _chain(db_session, rows=5)
+    report = verify_audit_chain(db_session)
+    assert report.ok and report.head_hash == entries[-1].hash
+    anchor = report.head_hash
+    assert verify_audit_chain(db_session, anchors=[anchor.upper()]).ok
+    # Cutting the tail leaves a chain that is intact by itself...
+    db_session.execute(text("DELETE FROM audit_entries WHERE id >= :id"), {"id": entries[3].id})
+    assert verify_audit_chain(db_session).ok
+    # ...but no longer holds the head recorded before the cut.
+    report = verify_audit_chain(db_session, anchors=[anchor])
+    assert not report.ok and report.first_bad_id is None
+    assert report.problem is not None and "removed" in report.problem
+    assert report.head_hash == entries[2].hash
+
+
+def test_an_empty_chain_has_no_head(db_session: Session) -> None:
+    report = verify_audit_chain(db_session)
+    assert report.ok and report.rows_checked == 0 and report.head_hash is None
