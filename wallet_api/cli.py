@@ -1,4 +1,4 @@
-"""``elicence dev-token ID_NUMBER``: print a development identity-provider token."""
+"""``elicence dev-token [ID_NUMBER]``: print a development identity-provider token."""
 
 from __future__ import annotations
 
@@ -15,10 +15,19 @@ from .dev_idp import dev_idp_enabled, issue_dev_token
 
 
 def dev_token(
-    id_number: Annotated[str, typer.Argument(help="The citizen's 18-character ID number")],
+    id_number: Annotated[
+        str | None,
+        typer.Argument(
+            help="The citizen's 18-character ID number. Leave it out to be asked for it (or pipe "
+            "it in), so it stays out of shell history and the process list.",
+            show_default=False,
+        ),
+    ] = None,
     lifetime: Annotated[int, typer.Option(min=60, max=86400, help="Seconds until expiry")] = 3600,
 ) -> None:
     """Print a bearer token from the built-in development identity provider."""
+    if id_number is None:
+        id_number = typer.prompt("ID number", hide_input=True, err=True)
     try:
         get_settings.cache_clear()
         settings = get_settings()

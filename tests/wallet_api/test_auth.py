@@ -275,6 +275,11 @@ def test_dev_token_command(
         response = client.get("/wallet/licences", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
 
+    asked = runner.invoke(cli, ["dev-token"], input=f"{ZHANG}\n")  # kept out of shell history
+    assert asked.exit_code == 0, asked.output
+    assert ZHANG not in asked.output  # not echoed back either
+    assert asked.stdout.strip().splitlines()[-1].count(".") == 2
+
     bad = runner.invoke(cli, ["dev-token", BAD_CHECK_DIGIT])
     assert bad.exit_code == 1
     assert "invalid_id_number" in bad.output and "Traceback" not in bad.output
