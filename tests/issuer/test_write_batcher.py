@@ -201,3 +201,28 @@ def test_a_long_queue_is_split_into_transactions_of_at_most_max_batch(
         assert _audit_rows(sqlite_migrated_url) == 5
     finally:
         engine.dispose()
+
+
+def test_one_idempotency_key_twice_in_one_batch_issues_once(issuer: Issuer) -> None:
+    key = _setup(issuer)
+    issuer.issue(key)
+    batcher: SqliteWriteBatcher = issuer.client.app.state.write_batcher  # type: ignore[attr-defined]
+    licences_before = issuer.count(Licence)
+    answers: list[Any] = []
+
+    def post() -> None:
+        headers = {**bearer(key), "Idempotency-Key": "retry-7f3a"}
+        answers.append(issuer.client.post("/issuer/licences", json=licence_body(), headers=headers))
+
+    with runtime._sqlite_writer:
+        threads = [threading.Thread(target=post) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        _wait_for(lambda: batcher.waiting == 2)
+    for thread in threads:
+        thread.join(10)
+    assert sorted(answer.status_code for answer in answers) == [200, 201]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    replayed = next(answer for answer in answers if answer.status_code == 200)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert issuer.count(Licence) == licences_before + 1
