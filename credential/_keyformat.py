@@ -54,12 +54,11 @@ def b64url_decode(text: str) -> bytes:
 
 def alg_of(public_key: PublicKey) -> str:
     """The signature algorithm a public key is used with."""
-    if isinstance(public_key, Ed25519PublicKey):
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        if isinstance(public_key.curve, ec.SECP256R1):
+            return ALG_ES256
+    elif isinstance(public_key, Ed25519PublicKey):
         return ALG_EDDSA
-    if isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(
-        public_key.curve, ec.SECP256R1
-    ):
-        return ALG_ES256
     raise UnsupportedAlgorithm("only P-256 (ES256) and Ed25519 (EdDSA) keys are supported")
 
 
@@ -115,6 +114,7 @@ def kid_text(kid: bytes) -> str:
 _KTY, _CRV, _X, _Y = 1, -1, -2, -3
 _KTY_OKP, _KTY_EC2 = 1, 2
 _CRV_P256, _CRV_ED25519 = 1, 6
+_P256 = ec.SECP256R1()
 
 
 def public_key_to_cose_key(public_key: PublicKey) -> dict[int, Any]:
@@ -145,7 +145,7 @@ def cose_key_to_public_key(cose_key: Any) -> PublicKey:
                 point = b"\x04" + x + y
             else:
                 raise MalformedPayload("COSE_Key y must be 32 bytes or a sign bit")
-            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+            return ec.EllipticCurvePublicKey.from_encoded_point(_P256, point)
     except ValueError as exc:
         raise MalformedPayload("COSE_Key is not a point on the curve") from exc
     raise UnsupportedAlgorithm("COSE_Key type not supported")

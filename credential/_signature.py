@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,6 +17,7 @@ from ._keyformat import ALG_EDDSA, ALG_ES256, PublicKey, alg_of
 from .errors import UnsupportedAlgorithm
 
 _P256_SIZE = 32
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())  # immutable: one for every ES256 verification
 
 
 def der_to_raw(der_signature: bytes) -> bytes:
@@ -33,12 +36,15 @@ def verify_raw(public_key: PublicKey, alg: str, signature: bytes, data: bytes) -
     if len(signature) != 64:
         return False
     try:
-        if isinstance(public_key, Ed25519PublicKey):
-            public_key.verify(signature, data)
-        else:
+        if alg == ALG_ES256:
             r = int.from_bytes(signature[:_P256_SIZE], "big")
             s = int.from_bytes(signature[_P256_SIZE:], "big")
-            public_key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+            # alg_of(public_key) == alg above: the key is a P-256 key here, Ed25519 below
+            cast(ec.EllipticCurvePublicKey, public_key).verify(
+                encode_dss_signature(r, s), data, _ECDSA_SHA256
+            )
+        else:
+            cast(Ed25519PublicKey, public_key).verify(signature, data)
     except InvalidSignature:
         return False
     return True

@@ -59,14 +59,26 @@ class TrustList:
     ttl: int | None
     departments: tuple[DepartmentEntry, ...]
     keys: dict[bytes, TrustedKey] = field(default_factory=dict)
+    # look-ups a verifier makes for every credential, indexed once when the list is built
+    _by_code: dict[str, DepartmentEntry] = field(init=False, repr=False, compare=False)
+    _type_names: dict[tuple[str, str], str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_code: dict[str, DepartmentEntry] = {}
+        type_names: dict[tuple[str, str], str] = {}
+        for entry in self.departments:  # the first entry of a code or type wins, as in a scan
+            by_code.setdefault(entry.code, entry)
+            if by_code[entry.code] is entry:
+                for licence_type in entry.licence_types:
+                    type_names.setdefault((entry.code, licence_type.code), licence_type.name)
+        object.__setattr__(self, "_by_code", by_code)
+        object.__setattr__(self, "_type_names", type_names)
 
     def department(self, code: str) -> DepartmentEntry | None:
-        return next((d for d in self.departments if d.code == code), None)
+        return self._by_code.get(code)
 
     def licence_type_name(self, department: str, type_code: str) -> str | None:
-        entry = self.department(department)
-        found = entry and next((t for t in entry.licence_types if t.code == type_code), None)
-        return found.name if found else None
+        return self._type_names.get((department, type_code))
 
     def authorise(self, *, kid: bytes, issuer: str, type_code: str, issued_at: int) -> TrustedKey:
         """The key that may have signed this credential.

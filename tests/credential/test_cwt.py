@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import cbor2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credential import (
     LicenceClaims,
@@ -11,6 +13,7 @@ from credential import (
     errors,
     kid_for,
     parse_sign1,
+    public_key_to_jwk,
     read_credential,
     sign1,
     sign_credential,
@@ -293,3 +296,76 @@ def test_kid_only_in_the_unprotected_header_is_not_accepted(
     )
     with pytest.raises(errors.MalformedCredential):
         read_credential(with_unprotected_kid)
+
+
+# --- the one-pass claim check agrees with the claim-by-claim one --------------------------------
+def _claims_outcome(check, claim_set: object) -> object:  # type: ignore[no-untyped-def]
+    try:
+        claims = check(claim_set)
+    except errors.CredentialError as exc:
+        return type(exc)
+    if claims is None:
+        return None
+    return (claims, public_key_to_jwk(claims.holder_key))
+
+
+def test_a_plain_claim_set_takes_the_one_pass_check(issuer: TestSigner, holder: TestSigner) -> None:
+    from credential._cwt import _checked_claims, _plain_claims
+
+    licence = LicenceClaims("DL", "1", "张", "110105********002X", ("C1",), {"a": "b", "n": 1})
+    for claims in (
+        driving_licence(holder.public_key),
+        driving_licence(holder.public_key, licence=licence),
+    ):
+        claim_set = cbor2.loads(cbor2.loads(sign_credential(claims, issuer)).value[2])
+        plain = _claims_outcome(_plain_claims, claim_set)
+        assert plain is not None and plain == _claims_outcome(_checked_claims, claim_set)
+
+
+_CLAIM_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 2**41)
+    | st.sampled_from([0, 2**40, 2**40 + 1, -1])
+    | st.text(max_size=3)
+    | st.sampled_from(["", "x" * 256, "x" * 257])
+    | st.binary(max_size=34)
+    | st.floats(allow_nan=False),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=2)
+    ),
+    max_leaves=5,
+)
+
+
+@given(st.data())
+@settings(max_examples=400, deadline=None)
+def test_one_pass_and_claim_by_claim_checks_agree(data: st.DataObject) -> None:
+    from credential._cwt import _checked_claims, _plain_claims
+
+    holder = _HOLDER
+    claim_set = cbor2.loads(
+        cbor2.loads(sign_credential(driving_licence(holder.public_key), _ISSUER)).value[2]
+    )
+    for _ in range(data.draw(st.integers(1, 2))):
+        where = data.draw(st.sampled_from(["claim", "licence", "status", "cnf", "delete"]))
+        value = data.draw(_CLAIM_VALUES)
+        if where == "claim":
+            claim_set[data.draw(st.sampled_from([1, 4, 5, 6, 7, 8, 65535, "lic"]))] = value
+        elif where == "licence" and isinstance(claim_set.get("lic"), dict):
+            claim_set["lic"][data.draw(st.integers(1, 6))] = value
+        elif where == "status" and isinstance(claim_set.get(65535), dict):
+            status = claim_set[65535].get("status_list")
+            if isinstance(status, dict):
+                status[data.draw(st.sampled_from(["idx", "uri"]))] = value
+        elif where == "cnf" and isinstance(claim_set.get(8), dict):
+            claim_set[8][data.draw(st.sampled_from([1, 2]))] = value
+        elif where == "delete":
+            claim_set.pop(data.draw(st.sampled_from([1, 4, 5, 6, 7, 8, 65535, "lic"])), None)
+    plain = _claims_outcome(_plain_claims, claim_set)
+    checked = _claims_outcome(_checked_claims, claim_set)
+    assert plain is None or plain == checked  # the one-pass check never accepts more or else
+
+
+_ISSUER = TestSigner.from_seed("ES256", 0x1551)
+_HOLDER = TestSigner.from_seed("ES256", 0x4011)

@@ -109,3 +109,25 @@ def test_challenge_length_is_bounded_when_signing(credential: bytes, holder: Tes
     for challenge in ("", "x" * 65):
         with pytest.raises(ValueError):
             sign_holder_proof(credential, holder, presented_at=NOW, challenge=challenge)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param([NOW], id="4-byte-time"),
+        pytest.param([5], id="small-time"),
+        pytest.param([300], id="2-byte-time"),
+        pytest.param([2**32], id="8-byte-time"),
+        pytest.param([NOW, "K7Q2M9XA"], id="with-challenge"),
+    ],
+)
+def test_every_time_encoding_reads_back(holder: TestSigner, body: list) -> None:  # type: ignore[type-arg]
+    proof = read_holder_proof(sign1(cbor2.dumps(body), holder, include_kid=False, tagged=False))
+    assert proof.presented_at == body[0]
+    assert proof.challenge == (body[1] if len(body) == 2 else None)
+
+
+def test_time_followed_by_a_byte_is_bad_cbor(holder: TestSigner) -> None:
+    raw = sign1(cbor2.dumps([NOW]) + b"\x00", holder, include_kid=False, tagged=False)
+    with pytest.raises(errors.BadCbor):
+        read_holder_proof(raw)

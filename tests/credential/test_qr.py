@@ -15,6 +15,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from credential import (
     PRESENTATION_PREFIX,
     STATIC_PREFIX,
+    _cbor,
     decode_qr,
     encode_presentation_qr,
     encode_static_qr,
@@ -249,3 +250,56 @@ def test_every_decoding_error_is_malformed_payload() -> None:
     for text in ("HC1:", "EL1:A", "EL1:" + base45.b45encode(b"xx").decode()):
         with pytest.raises(errors.MalformedPayload):
             decode_qr(text)
+
+
+def _reference_presentation(inflated: bytes) -> object:
+    """What the strict, general decode makes of inflated presentation bytes."""
+    try:
+        item = _cbor.loads(inflated)
+    except errors.BadCbor:
+        return errors.BadCbor
+    if isinstance(item, list) and len(item) == 2 and all(isinstance(p, bytes) for p in item):
+        return ("presentation", item[0], item[1])
+    return errors.BadCbor
+
+
+def _decoded(inflated: bytes) -> object:
+    try:
+        decoded = decode_qr(_wrap("EP1:", _deflate(inflated)))
+    except errors.CredentialError as exc:
+        return type(exc)
+    return (decoded.kind, decoded.credential, decoded.proof)
+
+
+@pytest.mark.parametrize(
+    ("inflated", "expected"),
+    [
+        pytest.param(b"\x82\x41a\x41b", ("presentation", b"a", b"b"), id="short"),
+        pytest.param(b"\x82\x58\x01a\x59\x00\x01b", ("presentation", b"a", b"b"), id="long-heads"),
+        pytest.param(b"\x82\x5f\x41a\xff\x41b", ("presentation", b"a", b"b"), id="chunked"),
+        pytest.param(b"\x9f\x41a\x41b\xff", ("presentation", b"a", b"b"), id="indefinite-array"),
+        pytest.param(b"\x82\x41a\x41b\x00", errors.BadCbor, id="trailing-byte"),
+        pytest.param(b"\x82\x41a\x42b", errors.BadCbor, id="proof-past-the-end"),
+        pytest.param(b"\x82\x43a", errors.BadCbor, id="credential-past-the-end"),
+        pytest.param(b"\x82\x41a", errors.BadCbor, id="one-part"),
+        pytest.param(b"\x82\x41a\x61b", errors.BadCbor, id="proof-as-text"),
+    ],
+)
+def test_presentation_parts_as_a_decoder_reads_them(inflated: bytes, expected: object) -> None:
+    assert _decoded(inflated) == expected
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_presentation_parts_agree_with_a_decoder_on_mutated_bytes(
+    credential: bytes, holder: TestSigner, seed: int
+) -> None:
+    proof = sign_holder_proof(credential, holder, presented_at=NOW)
+    original = cbor2.dumps([credential, proof])
+    rng = random.Random(seed)
+    for _ in range(50):
+        mutated = bytearray(original)
+        for _ in range(rng.randint(1, 2)):
+            position = rng.choice([0, 1, 2, 3, len(credential) + 3, len(credential) + 4])
+            mutated[position] = rng.randrange(256)
+        data = bytes(mutated[: rng.randint(len(mutated) - 2, len(mutated))])
+        assert _decoded(data) == _reference_presentation(data)

@@ -198,3 +198,29 @@ def test_malformed_documents(platform: Platform) -> None:
         status_typ = platform.token().split(".")
         header = b64url(json.dumps({"alg": "ES256", "typ": "statuslist+jwt"}).encode())
         read_trust_list(f"{header}.{status_typ[1]}.{status_typ[2]}", platform.root.public_key)
+
+
+def test_look_ups_find_the_first_entry_as_a_scan_would() -> None:
+    from credential import DepartmentEntry, LicenceTypeEntry, TrustList
+
+    def department(name: str, types: list[tuple[str, str]]) -> DepartmentEntry:
+        entries = tuple(LicenceTypeEntry(code, label) for code, label in types)
+        return DepartmentEntry("D", name, entries, ("1",), ())
+
+    trust = TrustList(
+        issued_at=NOW,
+        expires_at=None,
+        ttl=None,
+        departments=(
+            department("first", [("DL", "first DL"), ("DL", "second DL"), ("TP", "")]),
+            department("second", [("BL", "business")]),
+        ),
+    )
+    entry = trust.department("D")
+    assert entry is not None and entry.name == "first"
+    assert trust.licence_type_name("D", "DL") == "first DL"
+    assert trust.licence_type_name("D", "TP") == ""
+    assert trust.licence_type_name("D", "BL") is None  # only in the second, shadowed entry
+    assert trust.department("E") is None and trust.licence_type_name("E", "DL") is None
+    same = TrustList(issued_at=NOW, expires_at=None, ttl=None, departments=trust.departments)
+    assert same == trust and "_by_code" not in repr(trust)
