@@ -106,39 +106,48 @@ class VerificationResult:
         return data
 
 
-# A passed check is the same immutable value every time: build each once.
-_PASSED: dict[tuple[str, str], Check] = {}
-
-
-def _passed_check(name: str, code: str) -> Check:
-    check = _PASSED.get((name, code))
-    if check is None:
-        check = _PASSED.setdefault((name, code), Check(name, True, code))
-    return check
+# Checks run in a fixed order, so the checks before a failing one all passed and are always the
+# same immutable values: build each list once. (Every check still runs; only its record is shared.)
+_ORDER = (
+    CHECK_DECODE,
+    CHECK_CREDENTIAL,
+    CHECK_TRUSTED_KEY,
+    CHECK_ISSUER_SIGNATURE,
+    CHECK_VALIDITY,
+    CHECK_STATUS,
+    CHECK_HOLDER_PROOF,
+    CHECK_PRESENTATION_TIME,
+    CHECK_CHALLENGE,
+)
+_PASSED = tuple(Check(name, True, OK) for name in _ORDER)
+_PASSED_BEFORE = {name: _PASSED[:n] for n, name in enumerate(_ORDER)}
+_PASSED_BEFORE[CHECK_PRESENTATION] = _PASSED_BEFORE[CHECK_HOLDER_PROOF]  # static copies
+_STATIC_COPY_CHECKS = (
+    *_PASSED_BEFORE[CHECK_PRESENTATION],
+    Check(CHECK_PRESENTATION, True, STATIC_COPY),
+)
+_PRESENTATION_CHECKS = _PASSED_BEFORE[CHECK_CHALLENGE]
+_CHALLENGED_PRESENTATION_CHECKS = _PASSED
+_STATIC_COPY_DETAIL = "static copy: not presented by its holder"
 
 
 class _Failed(Exception):
-    def __init__(self, error: errors.CredentialError) -> None:
+    def __init__(self, check: str, error: errors.CredentialError) -> None:
+        self.check = check
         self.error = error
 
 
 class _Run:
-    """The state of one verification: checks made so far and what has been learnt."""
+    """What one verification has learnt so far (shown in the result, also when a check fails)."""
+
+    __slots__ = ("credential_id", "kind", "licence", "presented_at", "status_age")
 
     def __init__(self) -> None:
-        self.checks: list[Check] = []
         self.kind: Literal["static", "presentation"] | None = None
         self.licence: LicenceShown | None = None
         self.credential_id: str | None = None
         self.status_age: int | None = None
         self.presented_at: int | None = None
-
-    def passed(self, name: str, code: str = OK) -> None:
-        self.checks.append(_passed_check(name, code))
-
-    def fail(self, name: str, error: errors.CredentialError) -> _Failed:
-        self.checks.append(Check(name, False, error.code))
-        return _Failed(error)
 
 
 def _show(claims: CredentialClaims, trust_list: TrustList) -> LicenceShown:
@@ -179,31 +188,34 @@ def verify_payload(
     run = _Run()
     at = int(now())
     try:
-        _verify(run, text, trust=trust, status=status, at=at, policy=policy, challenge=challenge)
+        checks = _verify(
+            run, text, trust=trust, status=status, at=at, policy=policy, challenge=challenge
+        )
     except _Failed as failed:
+        code = failed.error.code
         return VerificationResult(
-            valid=False,
-            outcome=failed.error.code,
-            detail=failed.error.detail,
-            checks=tuple(run.checks),
-            kind=run.kind,
-            licence=run.licence,
-            credential_id=run.credential_id,
-            status_age=run.status_age,
-            presented_at=run.presented_at,
-            checked_at=at,
+            False,
+            code,
+            failed.error.detail,
+            (*_PASSED_BEFORE[failed.check], Check(failed.check, False, code)),
+            run.kind,
+            run.licence,
+            run.credential_id,
+            run.status_age,
+            run.presented_at,
+            at,
         )
     return VerificationResult(
-        valid=True,
-        outcome=VALID,
-        detail="static copy: not presented by its holder" if run.kind == "static" else VALID,
-        checks=tuple(run.checks),
-        kind=run.kind,
-        licence=run.licence,
-        credential_id=run.credential_id,
-        status_age=run.status_age,
-        presented_at=run.presented_at,
-        checked_at=at,
+        True,
+        VALID,
+        _STATIC_COPY_DETAIL if checks is _STATIC_COPY_CHECKS else VALID,
+        checks,
+        run.kind,
+        run.licence,
+        run.credential_id,
+        run.status_age,
+        run.presented_at,
+        at,
     )
 
 
@@ -216,22 +228,21 @@ def _verify(
     at: int,
     policy: Policy,
     challenge: str | None,
-) -> None:
+) -> tuple[Check, ...]:
+    """Run the checks in order; returns the checks made (all passed) or raises ``_Failed``."""
     # decode: prefix, Base45, zlib (with its size cap), CBOR
     try:
         decoded = decode_qr(text)
     except errors.CredentialError as exc:
-        raise run.fail(CHECK_DECODE, exc) from None
+        raise _Failed(CHECK_DECODE, exc) from None
     run.kind = decoded.kind
-    run.passed(CHECK_DECODE)
 
     try:
         credential = read_credential(decoded.credential)
         proof = read_holder_proof(decoded.proof) if decoded.proof is not None else None
     except errors.CredentialError as exc:
-        raise run.fail(CHECK_CREDENTIAL, exc) from None
+        raise _Failed(CHECK_CREDENTIAL, exc) from None
     claims = credential.claims
-    run.passed(CHECK_CREDENTIAL)
 
     trust_list = trust.trust_list()
     try:
@@ -244,57 +255,52 @@ def _verify(
             issued_at=claims.issued_at,
         )
     except errors.CredentialError as exc:
-        raise run.fail(CHECK_TRUSTED_KEY, exc) from None
-    run.passed(CHECK_TRUSTED_KEY)
+        raise _Failed(CHECK_TRUSTED_KEY, exc) from None
 
     try:
         credential.verify_signature(key.public_key)
     except errors.CredentialError as exc:
-        raise run.fail(CHECK_ISSUER_SIGNATURE, exc) from None
-    run.passed(CHECK_ISSUER_SIGNATURE)
+        raise _Failed(CHECK_ISSUER_SIGNATURE, exc) from None
     run.licence = _show(claims, trust_list)
     run.credential_id = b64url(claims.credential_id)
 
     skew = policy.clock_skew
     if claims.issued_at > at + skew:
-        raise run.fail(CHECK_VALIDITY, errors.NotYetValid("issued in the future"))
+        raise _Failed(CHECK_VALIDITY, errors.NotYetValid("issued in the future"))
     if claims.not_before > at + skew:
-        raise run.fail(CHECK_VALIDITY, errors.NotYetValid())
+        raise _Failed(CHECK_VALIDITY, errors.NotYetValid())
     if claims.expires_at + skew < at:
-        raise run.fail(CHECK_VALIDITY, errors.Expired())
-    run.passed(CHECK_VALIDITY)
+        raise _Failed(CHECK_VALIDITY, errors.Expired())
 
     _check_status(run, claims, trust_list, status=status, at=at, policy=policy)
 
     if proof is None:
         if policy.require_presentation:
-            raise run.fail(CHECK_PRESENTATION, errors.PresentationRequired())
-        run.passed(CHECK_PRESENTATION, STATIC_COPY)
-        return
+            raise _Failed(CHECK_PRESENTATION, errors.PresentationRequired())
+        return _STATIC_COPY_CHECKS
 
     run.presented_at = proof.presented_at
     try:
         proof.verify(claims.holder_key, decoded.credential)
     except errors.CredentialError as exc:
-        raise run.fail(CHECK_HOLDER_PROOF, exc) from None
-    run.passed(CHECK_HOLDER_PROOF)
+        raise _Failed(CHECK_HOLDER_PROOF, exc) from None
 
     if proof.presented_at > at + policy.presentation_future_skew:
-        raise run.fail(CHECK_PRESENTATION_TIME, errors.PresentationFromFuture())
+        raise _Failed(CHECK_PRESENTATION_TIME, errors.PresentationFromFuture())
     if at - proof.presented_at > policy.max_presentation_age:
-        raise run.fail(
+        raise _Failed(
             CHECK_PRESENTATION_TIME,
             errors.StalePresentation(
                 f"presented {at - proof.presented_at} s ago; at most "
                 f"{policy.max_presentation_age} s allowed"
             ),
         )
-    run.passed(CHECK_PRESENTATION_TIME)
 
-    if challenge is not None:
-        if proof.challenge != challenge:
-            raise run.fail(CHECK_CHALLENGE, errors.ChallengeMismatch())
-        run.passed(CHECK_CHALLENGE)
+    if challenge is None:
+        return _PRESENTATION_CHECKS
+    if proof.challenge != challenge:
+        raise _Failed(CHECK_CHALLENGE, errors.ChallengeMismatch())
+    return _CHALLENGED_PRESENTATION_CHECKS
 
 
 def _check_status(
@@ -309,38 +315,38 @@ def _check_status(
     uri = claims.status.uri
     department = trust_list.department(claims.issuer)
     if department is None or uri not in department.status_lists:
-        raise run.fail(
+        raise _Failed(
             CHECK_STATUS,
             errors.StatusUnavailable(f"status list {uri!r} is not one of the issuer's lists"),
         )
     snapshot = status.status_list(uri)
     if snapshot is None:
-        raise run.fail(CHECK_STATUS, errors.StatusUnavailable(f"no status list {uri!r} cached"))
+        raise _Failed(CHECK_STATUS, errors.StatusUnavailable(f"no status list {uri!r} cached"))
     signer = trust_list.keys.get(snapshot.kid)
     if signer is None or signer.state == "compromised" or signer.department != claims.issuer:
-        raise run.fail(
+        raise _Failed(
             CHECK_STATUS,
             errors.StatusUnavailable("the status list is not signed by a key of the issuer"),
         )
-    run.status_age = at - snapshot.issued_at
-    if run.status_age > policy.max_status_age:
-        raise run.fail(
+    run.status_age = status_age = at - snapshot.issued_at
+    if status_age > policy.max_status_age:
+        raise _Failed(
             CHECK_STATUS,
             errors.StatusStale(
-                f"status is {run.status_age} s old; at most {policy.max_status_age} s allowed"
+                f"status is {status_age} s old; at most {policy.max_status_age} s allowed"
             ),
         )
     if snapshot.expires_at is not None and snapshot.expires_at + policy.clock_skew < at:
-        raise run.fail(CHECK_STATUS, errors.StatusStale("the status list has expired"))
-    if not 0 <= claims.status.index < snapshot.status_list.size:
-        raise run.fail(
+        raise _Failed(CHECK_STATUS, errors.StatusStale("the status list has expired"))
+    index = claims.status.index
+    if not 0 <= index < snapshot.status_list.size:
+        raise _Failed(
             CHECK_STATUS, errors.StatusUnavailable("status index outside the status list")
         )
-    value = snapshot.status_list.get(claims.status.index)
+    value = snapshot.status_list.get(index)
     if value == STATUS_REVOKED:
-        raise run.fail(CHECK_STATUS, errors.Revoked())
+        raise _Failed(CHECK_STATUS, errors.Revoked())
     if value == STATUS_SUSPENDED:
-        raise run.fail(CHECK_STATUS, errors.Suspended())
+        raise _Failed(CHECK_STATUS, errors.Suspended())
     if value != STATUS_VALID:
-        raise run.fail(CHECK_STATUS, errors.StatusUnavailable(f"unknown status value {value}"))
-    run.passed(CHECK_STATUS)
+        raise _Failed(CHECK_STATUS, errors.StatusUnavailable(f"unknown status value {value}"))

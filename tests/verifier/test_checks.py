@@ -362,3 +362,64 @@ def test_challenge_mismatch(world: World) -> None:
     assert world.verify(wrong, challenge="counter-7f3a").outcome == "challenge_mismatch"
     missing = world.presentation_qr()
     assert world.verify(missing, challenge="counter-7f3a").outcome == "challenge_mismatch"
+
+
+# --- the checks list of a failure: every check before it passed, in order -----------------------
+ORDER = [
+    "decode",
+    "credential",
+    "trusted_key",
+    "issuer_signature",
+    "validity",
+    "status",
+    "holder_proof",
+    "presentation_time",
+    "challenge",
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "failed", "code"),
+    [
+        (lambda w: "EL1:abc", "decode", "bad_base45"),
+        (lambda w: _packed(cbor2.dumps({"a": 1})), "credential", "malformed_credential"),
+        (lambda w: w.static_qr(signer=signer()), "trusted_key", "unknown_kid"),
+        (lambda w: w.static_qr(expires_at=NOW - 61), "validity", "expired"),
+        (
+            lambda w: encode_static_qr(
+                w.credential(status=replace(w.claims().status, index=10_000_000))
+            ),
+            "status",
+            "status_unavailable",
+        ),
+        (lambda w: w.presentation_qr(holder=signer()), "holder_proof", "holder_signature"),
+        (
+            lambda w: w.presentation_qr(presented_at=NOW - 91),
+            "presentation_time",
+            "stale_presentation",
+        ),
+        (lambda w: w.presentation_qr(challenge="other"), "challenge", "challenge_mismatch"),
+    ],
+)
+def test_a_failure_lists_the_checks_before_it_as_passed(
+    world: World,
+    make,
+    failed: str,
+    code: str,  # type: ignore[no-untyped-def]
+) -> None:
+    result = world.verify(make(world), challenge="counter-7f3a" if failed == "challenge" else None)
+    assert result.outcome == code and not result.valid
+    assert _names(result) == ORDER[: ORDER.index(failed) + 1]
+    assert all(c.passed and c.code == "ok" for c in result.checks[:-1])
+    assert (result.checks[-1].passed, result.checks[-1].code) == (False, code)
+
+
+def test_checks_of_a_static_copy_refused_and_accepted(world: World) -> None:
+    refused = world.verify(world.static_qr(), policy=Policy(require_presentation=True))
+    accepted = world.verify(world.static_qr())
+    assert _names(refused) == _names(accepted) == [*ORDER[:6], "presentation"]
+    assert [c.code for c in refused.checks] == ["ok"] * 6 + ["presentation_required"]
+    assert [c.code for c in accepted.checks] == ["ok"] * 6 + ["static_copy"]
+    assert accepted.detail == "static copy: not presented by its holder"
+    challenged = world.verify(world.presentation_qr(challenge="c-1"), challenge="c-1")
+    assert _names(challenged) == ORDER and challenged.detail == "valid"
