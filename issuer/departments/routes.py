@@ -6,14 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, status
 
-from registry.models import Department, LicenceType
+from registry.models import Department, DepartmentApiKey, LicenceType
 
 from ..auth import AdminDep, DepartmentDep
 from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime
 from . import service
 from .schemas import (
+    API_KEY_PREFIX_PATTERN,
     CODE_PATTERN,
     ApiKeyRead,
+    ApiKeySummary,
     DepartmentCreate,
     DepartmentRead,
     FieldSpec,
@@ -26,6 +28,9 @@ admin_router = APIRouter(prefix="/admin", tags=["admin"])
 department_router = APIRouter(tags=["licence types"])
 RuntimeDep = Annotated[IssuerRuntime, Depends(get_runtime)]
 CodePath = Annotated[str, Path(pattern=CODE_PATTERN)]
+PrefixPath = Annotated[
+    str, Path(pattern=API_KEY_PREFIX_PATTERN, description="The key's prefix: elk_<prefix>_...")
+]
 
 
 def _department_read(session: IssuerSessionDep, department: Department) -> DepartmentRead:
@@ -68,6 +73,28 @@ def create_api_key(code: CodePath, session: IssuerSessionDep, actor: AdminDep) -
     """A new API key for the department, shown only in this response."""
     department, key = service.create_api_key(session=session, department_code=code, actor=actor)
     return ApiKeyRead(department=department.code, prefix=key.prefix, api_key=key.text)
+
+
+def _api_key_summary(key: DepartmentApiKey) -> ApiKeySummary:
+    return ApiKeySummary(prefix=key.prefix, created_at=key.created_at, revoked_at=key.revoked_at)
+
+
+@admin_router.get("/departments/{code}/api-keys")
+def list_api_keys(
+    code: CodePath, session: IssuerSessionDep, actor: AdminDep
+) -> list[ApiKeySummary]:
+    """The department's API keys (prefix, created, revoked), oldest first; never a secret."""
+    _, keys = service.list_api_keys(session=session, department_code=code)
+    return [_api_key_summary(k) for k in keys]
+
+
+@admin_router.post("/departments/{code}/api-keys/{prefix}/revoke")
+def revoke_api_key(
+    code: CodePath, prefix: PrefixPath, session: IssuerSessionDep, actor: AdminDep
+) -> ApiKeySummary:
+    """Revoke one of the department's API keys by its prefix: refused from the next request on."""
+    key = service.revoke_api_key(session=session, department_code=code, prefix=prefix, actor=actor)
+    return _api_key_summary(key)
 
 
 @admin_router.post("/departments/{code}/licence-types", status_code=status.HTTP_201_CREATED)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 CODE_PATTERN = r"^[A-Z][A-Z0-9_]{1,23}$"
+# The public part of an API key ``elk_<prefix>_<secret>`` (see ``issuer.auth``).
+API_KEY_PREFIX_PATTERN = r"^[A-Za-z0-9]{8}$"
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 FieldKind = Literal["text", "int", "date", "choice"]
 
@@ -32,6 +35,14 @@ class ApiKeyRead(BaseModel):
     department: str
     prefix: str
     api_key: str
+
+
+class ApiKeySummary(BaseModel):
+    """An existing API key as an operator sees it: never its secret or hash."""
+
+    prefix: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
 
 
 class FieldSpec(_Strict):

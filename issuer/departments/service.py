@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -15,7 +16,10 @@ from registry.models import Department, DepartmentApiKey, LicenceType, SigningKe
 from registry.signing_keys import store_signing_key
 
 from ..auth import NewApiKey, new_api_key
-from .schemas import LicenceTypeCreate
+from ..errors import InvalidRequest
+from .schemas import API_KEY_PREFIX_PATTERN, LicenceTypeCreate
+
+_API_KEY_PREFIX = re.compile(API_KEY_PREFIX_PATTERN)
 
 
 def get_department(*, session: Session, code: str) -> Department:
@@ -96,6 +100,61 @@ def create_api_key(
         detail={"prefix": key.prefix},
     )
     return department, key
+
+
+def list_api_keys(
+    *, session: Session, department_code: str
+) -> tuple[Department, Sequence[DepartmentApiKey]]:
+    """The department's API keys, oldest first, revoked ones included. Raises ``NotFound``."""
+    department = get_department(session=session, code=department_code)
+    keys = session.scalars(
+        select(DepartmentApiKey)
+        .where(DepartmentApiKey.department_id == department.id)
+        .order_by(DepartmentApiKey.created_at, DepartmentApiKey.id)
+    ).all()
+    return department, keys
+
+
+def revoke_api_key(
+    *, session: Session, department_code: str, prefix: str, actor: str
+) -> DepartmentApiKey:
+    """Revoke the department's API key with ``prefix`` (the public part of the key): it is
+    refused from the next request on. Raises ``NotFound`` if the department has no such key
+    (another department's prefix included), ``Conflict`` if it is already revoked and
+    ``InvalidRequest`` if ``prefix`` is not 8 letters or digits."""
+    if not _API_KEY_PREFIX.fullmatch(prefix):
+        # Not echoed: an operator may have pasted the whole key.
+        raise InvalidRequest(
+            "an API key prefix is 8 letters or digits (the part after elk_), not the whole key",
+            code="invalid_prefix",
+        )
+    department = get_department(session=session, code=department_code)
+    # FOR UPDATE (PostgreSQL; SQLite writers are serialised anyway): of two concurrent
+    # revocations the second waits, sees revoked_at and gets Conflict, so one audit row.
+    key = session.scalars(
+        select(DepartmentApiKey)
+        .where(DepartmentApiKey.department_id == department.id, DepartmentApiKey.prefix == prefix)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if key is None:
+        raise NotFound(f"department {department.code} has no API key {prefix!r}")
+    if key.revoked_at is not None:
+        raise Conflict(
+            f"API key {prefix} of {department.code} was already revoked at "
+            f"{key.revoked_at.isoformat(timespec='seconds')}"
+        )
+    key.revoked_at = utcnow()
+    session.flush()
+    append_audit(
+        session,
+        actor=actor,
+        act="api_key.revoke",
+        object_type="api_key",
+        object_id=prefix,
+        detail={"department": department.code},
+    )
+    return key
 
 
 def create_licence_type(
