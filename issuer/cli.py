@@ -6,6 +6,7 @@ Errors are a message on stderr and exit code 1, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import getpass
 import re
 from collections.abc import Iterator
@@ -109,6 +110,56 @@ def department_key(code: Annotated[str, typer.Argument(help="Department code.")]
         )
     typer.echo(f"API key for {department.code} (shown once, store it now):")
     typer.echo(key.text)
+
+
+@department_app.command("keys")
+def department_keys(code: Annotated[str, typer.Argument(help="Department code.")]) -> None:
+    """List the department's API keys: prefix, when created, and "active" or when revoked.
+
+    Only prefixes are shown (a key's secret is never stored); pass one to revoke-key.
+    """
+    with _errors(), _transaction() as (session, _):
+        department, keys = service.list_api_keys(session=session, department_code=code)
+        name = department.code
+        rows = [
+            (
+                k.prefix,
+                _when(k.created_at),
+                f"revoked {_when(k.revoked_at)}" if k.revoked_at else "active",
+            )
+            for k in keys
+        ]
+    if not rows:
+        typer.echo(f"{name} has no API keys (make one with: elicence department key {name})")
+    for prefix, created, state in rows:
+        typer.echo(f"{prefix}\tcreated {created}\t{state}")
+
+
+@department_app.command("revoke-key")
+def department_revoke_key(
+    code: Annotated[str, typer.Argument(help="Department code.")],
+    prefix: Annotated[
+        str,
+        typer.Argument(
+            help="The key's prefix: the 8 characters after elk_ (see department keys CODE). "
+            "Never the whole key.",
+        ),
+    ],
+) -> None:
+    """Revoke one of the department's API keys: it is refused from the next request on.
+
+    Exit code 1 if the department has no key with this prefix or it is already revoked.
+    """
+    with _errors(), _transaction() as (session, _):
+        key = service.revoke_api_key(
+            session=session, department_code=code, prefix=prefix, actor=_actor()
+        )
+        revoked_at = _when(key.revoked_at)
+    typer.echo(f"{code}: API key {prefix} revoked at {revoked_at}")
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "-"
 
 
 @department_app.command("list")

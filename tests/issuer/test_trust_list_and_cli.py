@@ -171,11 +171,92 @@ def test_cli_departments_types_keys_and_audit(cli_env: Path) -> None:
     assert r.exit_code == 1 and "BROKEN at audit entry 3" in r.output
 
 
+def test_cli_lists_and_revokes_department_api_keys(cli_env: Path) -> None:
+    from issuer.auth import authenticate_department
+    from registry.db import make_engine, make_session_factory
+    from registry.errors import Unauthorized
+
+    run = CliRunner()
+    assert run.invoke(cli, ["department", "add", "TRANSPORT", "--name", "T"]).exit_code == 0
+    assert run.invoke(cli, ["department", "add", "MARKET", "--name", "M"]).exit_code == 0
+    r = run.invoke(cli, ["department", "keys", "TRANSPORT"])
+    assert r.exit_code == 0 and "no API keys" in r.output
+    old, new, market = (
+        run.invoke(cli, ["department", "key", code]).output.strip().splitlines()[-1]
+        for code in ("TRANSPORT", "TRANSPORT", "MARKET")
+    )
+    prefix = old.split("_")[1]
+
+    r = run.invoke(cli, ["department", "keys", "TRANSPORT"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == [prefix, new.split("_")[1]]
+    assert all(line.endswith("\tactive") for line in lines)
+    with sqlite3.connect(cli_env) as db:
+        hashes = [h for (h,) in db.execute("SELECT secret_hash FROM department_api_keys")]
+    for leaked in [*hashes, old.split("_", 2)[2], new.split("_", 2)[2]]:
+        assert leaked not in r.output
+
+    r = run.invoke(cli, ["department", "revoke-key", "TRANSPORT", prefix])
+    assert r.exit_code == 0 and f"API key {prefix} revoked at" in r.output, r.output
+    r = run.invoke(cli, ["department", "keys", "TRANSPORT"])
+    first, second = r.output.strip().splitlines()
+    assert first.split("\t")[2].startswith("revoked 20") and second.endswith("\tactive")
+
+    # The revoked key is refused; the department's other key and the market's still work.
+    engine = make_engine(f"sqlite:///{cli_env}")
+    try:
+        with make_session_factory(engine)() as session:
+            with pytest.raises(Unauthorized):
+                authenticate_department(session=session, authorization=f"Bearer {old}")
+            for key, code in ((new, "TRANSPORT"), (market, "MARKET")):
+                caller = authenticate_department(session=session, authorization=f"Bearer {key}")
+                assert caller.code == code
+    finally:
+        engine.dispose()
+
+    # Twice, unknown, another department's, unknown department, the whole key: exit 1, no trace.
+    with sqlite3.connect(cli_env) as db:
+        before = db.execute("SELECT count(*) FROM audit_entries").fetchone()
+    for args, expected in (
+        (["TRANSPORT", prefix], "already revoked"),
+        (["TRANSPORT", "ZZZZ9999"], "not_found"),
+        (["TRANSPORT", market.split("_")[1]], "not_found"),
+        (["NOPE", prefix], "not_found"),
+        (["TRANSPORT", new], "invalid_prefix"),
+    ):
+        r = run.invoke(cli, ["department", "revoke-key", *args])
+        assert r.exit_code == 1 and expected in r.output, (args, r.output)
+        assert "Traceback" not in r.output and new.split("_", 2)[2] not in r.output
+    with sqlite3.connect(cli_env) as db:
+        assert db.execute("SELECT count(*) FROM audit_entries").fetchone() == before
+        revoked = db.execute(
+            "SELECT prefix FROM department_api_keys WHERE revoked_at IS NOT NULL"
+        ).fetchall()
+        audit = db.execute(
+            "SELECT actor, object_type, object_id FROM audit_entries WHERE act = 'api_key.revoke'"
+        ).fetchall()
+    assert revoked == [(prefix,)]
+    assert (
+        len(audit) == 1
+        and audit[0][0].startswith("cli:")
+        and audit[0][1:]
+        == (
+            "api_key",
+            prefix,
+        )
+    )
+    r = run.invoke(cli, ["audit", "verify"])
+    assert r.exit_code == 0 and r.output.startswith("OK: ")
+
+
 def test_cli_help_for_every_command() -> None:
     run = CliRunner()
     for args in (
         ["department", "add"],
         ["department", "key"],
+        ["department", "keys"],
+        ["department", "revoke-key"],
         ["licence-type", "add"],
         ["keys", "rotate"],
         ["keys", "compromise"],
