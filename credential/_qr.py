@@ -12,6 +12,7 @@ from typing import Literal
 import base45
 
 from . import _cbor
+from ._frozen import slot_constructor
 from .errors import BadBase45, BadCbor, BadCompression, BadPrefix, CompressionBomb, PayloadTooLarge
 
 STATIC_PREFIX = "EL1:"
@@ -57,6 +58,9 @@ class DecodedPayload:
     kind: Literal["static", "presentation"]
     credential: bytes
     proof: bytes | None = None
+
+
+_make_decoded = slot_constructor(DecodedPayload)
 
 
 def _pack(prefix: str, cbor_bytes: bytes) -> str:
@@ -150,7 +154,7 @@ def decode_qr(text: str) -> DecodedPayload:
         credential_start, credential_end = _cbor.bstr_span(inflated, 1)
         proof_start, proof_end = _cbor.bstr_span(inflated, credential_end)
         if credential_end > 0 and proof_end == len(inflated):
-            return DecodedPayload(
+            return _make_decoded(
                 "presentation",
                 inflated[credential_start:credential_end],
                 inflated[proof_start:proof_end],
