@@ -1,6 +1,6 @@
 """Authorisation matrix (item 7): every issuer route without a key, with a malformed or unknown
 key, with another department's key, and with a department key on admin routes. Every denied
-write leaves no row and no audit entry."""
+write leaves no row and no audit entry. Runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ TABLES = (AuditEntry, Department, DepartmentApiKey, HolderKey, Licence, LicenceT
 
 def _counts(issuer: Issuer) -> dict[str, int]:
     return {t.__tablename__: issuer.count(t) for t in TABLES}
+
+
+@pytest.fixture
+def issuer(issuer_any: Issuer) -> Issuer:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return issuer_any
 
 
 @pytest.fixture
@@ -53,6 +59,8 @@ ADMIN_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/issuer/admin/departments", {"code": "CIVIL", "name": "Civil affairs"}),
     ("GET", "/issuer/admin/departments", None),
     ("POST", "/issuer/admin/departments/TRANSPORT/api-keys", None),
+    ("GET", "/issuer/admin/departments/TRANSPORT/api-keys", None),
+    ("POST", "/issuer/admin/departments/TRANSPORT/api-keys/AbCd1234/revoke", None),
     (
         "POST",
         "/issuer/admin/departments/TRANSPORT/licence-types",
@@ -97,6 +105,22 @@ def test_department_key_on_admin_routes_is_refused(issuer: Issuer, world: dict[s
     for method, path, body in ADMIN_ROUTES:
         r = issuer.client.request(method, path, json=body, headers=bearer(world["a"]))
         assert r.status_code == 401, (method, path)
+    assert _counts(issuer) == before
+
+
+def test_a_revoked_key_is_refused_on_every_route(issuer: Issuer, world: dict[str, Any]) -> None:
+    prefix = world["b"].split("_")[1]
+    r = issuer.client.post(
+        f"/issuer/admin/departments/MARKET/api-keys/{prefix}/revoke", headers=issuer.admin
+    )
+    assert r.status_code == 200, r.text
+    before = _counts(issuer)
+    for method, path, body in _department_routes(world["licence_b"]):
+        if path == "/issuer/licences":
+            body = licence_body(licence_type="TRADING", fields={}, categories=[])
+        r = issuer.client.request(method, path, json=body, headers=bearer(world["b"]))
+        assert r.status_code == 401, (method, path, r.text)
+        assert r.json()["error"] == "unauthorized"
     assert _counts(issuer) == before
 
 
