@@ -268,12 +268,28 @@ def keys_compromise(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the audit chain; exit 1 naming the first edited, deleted or reordered row."""
+def audit_verify(
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A head hash printed by an earlier run (repeatable): the chain must still hold "
+            "it, which catches the newest rows being deleted.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Check the audit chain; exit 1 naming the first edited, deleted or reordered row.
+
+    Prints the head hash: keep it somewhere else (a ticket, a log server) and pass it back
+    with --anchor later, since a chain cut at its end still looks intact by itself.
+    """
     with _errors(), _transaction() as (session, _):
-        report = verify_audit_chain(session)
+        report = verify_audit_chain(session, anchors=anchor or ())
     if report.ok:
         typer.echo(f"OK: {report.rows_checked} audit entries, chain intact")
+        if report.head_hash is not None:
+            typer.echo(f"head {report.head_hash}")
         return
-    typer.echo(f"BROKEN at audit entry {report.first_bad_id}: {report.problem}", err=True)
+    where = f"audit entry {report.first_bad_id}" if report.first_bad_id is not None else "the end"
+    typer.echo(f"BROKEN at {where}: {report.problem}", err=True)
     raise typer.Exit(1)

@@ -148,8 +148,11 @@ def test_cli_departments_types_keys_and_audit(cli_env: Path) -> None:
     assert r.exit_code == 1
     r = run.invoke(cli, ["audit", "verify"])
     assert r.exit_code == 0 and r.output.startswith("OK: ")
+    head = r.output.split("head ")[1].strip()
     with sqlite3.connect(cli_env) as db:
         acts = [a for (a,) in db.execute("SELECT act FROM audit_entries ORDER BY id")]
+        assert db.execute("SELECT max(id) FROM audit_entries").fetchone() == (5,)
+        assert db.execute("SELECT hash FROM audit_entries WHERE id = 5").fetchone() == (head,)
     assert acts == [
         "department.create",
         "key.create",
@@ -169,6 +172,21 @@ def test_cli_departments_types_keys_and_audit(cli_env: Path) -> None:
         db.execute("DELETE FROM audit_entries WHERE id = 2")
     r = run.invoke(cli, ["audit", "verify"])
     assert r.exit_code == 1 and "BROKEN at audit entry 3" in r.output
+
+
+def test_cli_audit_anchor_catches_a_cut_tail(cli_env: Path) -> None:
+    run = CliRunner()
+    assert run.invoke(cli, ["department", "add", "TRANSPORT", "--name", "T"]).exit_code == 0
+    first = run.invoke(cli, ["audit", "verify"])
+    anchor = first.output.split("head ")[1].strip()
+    assert run.invoke(cli, ["keys", "rotate", "TRANSPORT"]).exit_code == 0
+    assert run.invoke(cli, ["audit", "verify", "--anchor", anchor]).exit_code == 0
+    with sqlite3.connect(cli_env) as db:  # the newest two rows go: the rest is still a chain
+        db.execute("DELETE FROM audit_entries WHERE id >= 2")
+    assert run.invoke(cli, ["audit", "verify"]).exit_code == 0
+    cut = run.invoke(cli, ["audit", "verify", "--anchor", anchor])
+    assert cut.exit_code == 1 and "BROKEN at the end" in cut.output
+    assert "removed" in cut.output and "Traceback" not in cut.output
 
 
 def test_cli_lists_and_revokes_department_api_keys(cli_env: Path) -> None:
