@@ -25,7 +25,8 @@ from registry.settings import app_settings
 from .runtime import IssuerSessionDep
 
 API_KEY_SCHEME = "elk"
-_API_KEY = re.compile(r"^elk_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$")
+API_KEY_PREFIX = r"[A-Za-z0-9]{8}"  # the public part, by which keys are found and revoked
+_API_KEY = re.compile(rf"^elk_({API_KEY_PREFIX})_([A-Za-z0-9_-]{{43}})$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..auth import API_KEY_PREFIX
+
 CODE_PATTERN = r"^[A-Z][A-Z0-9_]{1,23}$"
 # The public part of an API key ``elk_<prefix>_<secret>`` (see ``issuer.auth``).
-API_KEY_PREFIX_PATTERN = r"^[A-Za-z0-9]{8}$"
+API_KEY_PREFIX_PATTERN = f"^{API_KEY_PREFIX}$"
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 FieldKind = Literal["text", "int", "date", "choice"]
 
