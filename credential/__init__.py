@@ -11,7 +11,6 @@ from ._cwt import (
     read_credential,
     sign_credential,
 )
-from ._frozen import slot_constructor
 from ._id_number import IdNumber, check_character, mask_id_number, parse_id_number, upgrade_15_digit
 from ._jws import UnverifiedJws, read_jws, sign_jws
 from ._keyformat import (
@@ -125,7 +124,6 @@ __all__ = [
     "sign_jws",
     "sign_status_list_token",
     "sign_trust_list",
-    "slot_constructor",
     "upgrade_15_digit",
     "verify_raw",
 ]

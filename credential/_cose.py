@@ -9,7 +9,6 @@ from typing import Any
 import cbor2
 
 from . import _cbor
-from ._frozen import slot_constructor
 from ._keyformat import COSE_ALG, COSE_ALG_NAME, PublicKey, Signer
 from ._signature import verify_raw
 from .errors import BadCbor, BadSignature, MalformedCredential, UnsupportedAlgorithm
@@ -38,7 +37,6 @@ class Sign1:
             raise BadSignature()
 
 
-_make_sign1 = slot_constructor(Sign1)
 _SIG_STRUCTURE_HEAD = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
 
 
@@ -100,7 +98,7 @@ def parse_sign1(data: bytes, *, require_tag: bool = True) -> Sign1:
     if parts is not None:
         protected_bytes, payload, signature = parts
         alg, kid = _protected_header(protected_bytes)
-        return _make_sign1(protected_bytes, alg, kid, payload, signature)
+        return Sign1(protected_bytes, alg, kid, payload, signature)
     return _parse_sign1_checked(data, require_tag=require_tag)
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from . import _cbor
 from ._cose import Sign1, parse_sign1, sign1
-from ._frozen import slot_constructor
 from ._keyformat import PublicKey, Signer, cose_key_to_public_key, public_key_to_cose_key
 from .errors import CredentialError, MalformedCredential
 
@@ -82,12 +81,6 @@ class UnverifiedCredential:
     def verify_signature(self, public_key: PublicKey) -> None:
         """Raises ``BadSignature`` or ``UnsupportedAlgorithm`` unless the issuer signed it."""
         self.envelope.verify(public_key)
-
-
-_make_claims = slot_constructor(CredentialClaims)
-_make_status_reference = slot_constructor(StatusReference)
-_make_licence = slot_constructor(LicenceClaims)
-_make_credential = slot_constructor(UnverifiedCredential)
 
 
 def _claims_to_map(claims: CredentialClaims) -> dict[Any, Any]:
@@ -199,15 +192,15 @@ def _plain_claims(claims: Any) -> CredentialClaims | None:
         holder_key = cose_key_to_public_key(cnf[CNF_COSE_KEY])
     except CredentialError as exc:
         raise MalformedCredential(f"holder key: {exc.detail}") from exc
-    return _make_claims(
+    return CredentialClaims(
         iss,
         iat,
         nbf,
         exp,
         cti,
         holder_key,
-        _make_status_reference(uri, index),
-        _make_licence(type_code, number, holder_name, masked_id, tuple(categories), fields),
+        StatusReference(uri, index),
+        LicenceClaims(type_code, number, holder_name, masked_id, tuple(categories), fields),
     )
 
 
@@ -270,4 +263,4 @@ def read_credential(data: bytes) -> UnverifiedCredential:
     if envelope.kid is None:
         raise MalformedCredential("kid missing from the protected header")
     claims = _map_to_claims(_cbor.loads(envelope.payload, "claim set"))
-    return _make_credential(data if type(data) is bytes else bytes(data), envelope, claims)
+    return UnverifiedCredential(bytes(data), envelope, claims)

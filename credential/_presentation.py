@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from . import _cbor
 from ._cose import Sign1, parse_sign1, sign1
-from ._frozen import slot_constructor
 from ._keyformat import PublicKey, Signer
 from .errors import BadSignature, HolderSignatureInvalid, MalformedCredential
 
@@ -34,9 +33,6 @@ class HolderProof:
             self.envelope.verify(holder_key, external_aad=credential_digest(credential))
         except BadSignature as exc:
             raise HolderSignatureInvalid() from exc
-
-
-_make_proof = slot_constructor(HolderProof)
 
 
 def credential_digest(credential: bytes) -> bytes:
@@ -67,7 +63,7 @@ def read_holder_proof(data: bytes) -> HolderProof:
     envelope = parse_sign1(data, require_tag=False)
     payload = envelope.payload
     if len(payload) == 6 and payload[:2] == b"\x81\x1a":  # [time], time a 4-byte uint
-        return _make_proof(envelope, int.from_bytes(payload[2:], "big"), None)
+        return HolderProof(envelope, int.from_bytes(payload[2:], "big"), None)
     body = _cbor.loads(payload, "holder proof")
     if not isinstance(body, list) or len(body) not in (1, 2):
         raise MalformedCredential("holder proof must carry [time] or [time, challenge]")

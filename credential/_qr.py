@@ -12,7 +12,6 @@ from typing import Literal
 import base45
 
 from . import _cbor
-from ._frozen import slot_constructor
 from .errors import BadBase45, BadCbor, BadCompression, BadPrefix, CompressionBomb, PayloadTooLarge
 
 STATIC_PREFIX = "EL1:"
@@ -58,9 +57,6 @@ class DecodedPayload:
     kind: Literal["static", "presentation"]
     credential: bytes
     proof: bytes | None = None
-
-
-_make_decoded = slot_constructor(DecodedPayload)
 
 
 def _pack(prefix: str, cbor_bytes: bytes) -> str:
@@ -154,7 +150,7 @@ def decode_qr(text: str) -> DecodedPayload:
         credential_start, credential_end = _cbor.bstr_span(inflated, 1)
         proof_start, proof_end = _cbor.bstr_span(inflated, credential_end)
         if credential_end > 0 and proof_end == len(inflated):
-            return _make_decoded(
+            return DecodedPayload(
                 "presentation",
                 inflated[credential_start:credential_end],
                 inflated[proof_start:proof_end],

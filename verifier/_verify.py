@@ -17,7 +17,6 @@ from credential import (
     errors,
     read_credential,
     read_holder_proof,
-    slot_constructor,
 )
 
 from ._sources import StatusSource, TrustSource
@@ -132,10 +131,6 @@ _CHALLENGED_PRESENTATION_CHECKS = _PASSED
 _STATIC_COPY_DETAIL = "static copy: not presented by its holder"
 
 
-_make_licence_shown = slot_constructor(LicenceShown)
-_make_result = slot_constructor(VerificationResult)
-
-
 class _Failed(Exception):
     def __init__(self, check: str, error: errors.CredentialError) -> None:
         self.check = check
@@ -158,19 +153,19 @@ class _Run:
 def _show(claims: CredentialClaims, trust_list: TrustList) -> LicenceShown:
     lic = claims.licence
     department = trust_list.department(claims.issuer)
-    return _make_licence_shown(
-        lic.holder_name,
-        lic.masked_id,
-        lic.type_code,
-        trust_list.licence_type_name(claims.issuer, lic.type_code),
-        lic.number,
-        lic.categories,
-        dict(lic.fields),
-        claims.issued_at,
-        claims.not_before,
-        claims.expires_at,
-        claims.issuer,
-        department.name if department else None,
+    return LicenceShown(
+        holder_name=lic.holder_name,
+        masked_id=lic.masked_id,
+        type_code=lic.type_code,
+        type_name=trust_list.licence_type_name(claims.issuer, lic.type_code),
+        number=lic.number,
+        categories=lic.categories,
+        fields=dict(lic.fields),
+        issued_at=claims.issued_at,
+        not_before=claims.not_before,
+        expires_at=claims.expires_at,
+        department_code=claims.issuer,
+        department_name=department.name if department else None,
     )
 
 
@@ -198,7 +193,7 @@ def verify_payload(
         )
     except _Failed as failed:
         code = failed.error.code
-        return _make_result(
+        return VerificationResult(
             False,
             code,
             failed.error.detail,
@@ -210,7 +205,7 @@ def verify_payload(
             run.presented_at,
             at,
         )
-    return _make_result(
+    return VerificationResult(
         True,
         VALID,
         _STATIC_COPY_DETAIL if checks is _STATIC_COPY_CHECKS else VALID,
