@@ -18,7 +18,6 @@ import os
 import random
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _load import drive, percentile, post_request
 
 from credential import check_character
 from keys import LocalSigner, generate_signing_key
@@ -70,66 +70,26 @@ def signing_rate(seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - start)
 
 
-async def _post(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, bytes]:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    return status, await reader.readexactly(length)
-
-
-async def drive(port: int, api_key: str, count: int, clients: int) -> tuple[float, list[float]]:
-    """``clients`` keep-alive HTTP/1.1 connections, each posting one licence after another.
-
-    A minimal client (pre-encoded requests) so the driver, which shares the machine's two
-    cores with the server, takes as little CPU as it can.
-    """
+def licence_requests(api_key: str, count: int) -> list[bytes]:
+    """``count`` issuance requests, each for a different citizen."""
     rng = random.Random(secrets.randbits(32))
-    requests = []
-    for _ in range(count):
-        body = json.dumps(
-            {
-                "licence_type": "DRIVING",
-                "id_number": random_id_number(rng),
-                "holder_name": "张三",
-                "fields": {"licence_class": "B", "first_issued": "2020-05-01"},
-                "categories": ["B1"],
-            }
-        ).encode()
-        requests.append(
-            b"POST /issuer/licences HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            + f"Authorization: Bearer {api_key}\r\n".encode()
-            + b"Content-Type: application/json\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
+    headers = {"Authorization": f"Bearer {api_key}"}
+    return [
+        post_request(
+            "/issuer/licences",
+            json.dumps(
+                {
+                    "licence_type": "DRIVING",
+                    "id_number": random_id_number(rng),
+                    "holder_name": "张三",
+                    "fields": {"licence_class": "B", "first_issued": "2020-05-01"},
+                    "categories": ["B1"],
+                }
+            ).encode(),
+            headers,
         )
-    latencies: list[float] = []
-    failures: list[str] = []
-    queue = iter(requests)
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            for request in queue:
-                t0 = time.perf_counter()
-                status, body = await _post(reader, writer, request)
-                latencies.append(time.perf_counter() - t0)
-                if status != 201:
-                    failures.append(f"{status} {body[:200]!r}")
-        finally:
-            writer.close()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    elapsed = time.perf_counter() - start
-    if failures:
-        raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
-    return elapsed, latencies
+        for _ in range(count)
+    ]
 
 
 def main() -> None:
@@ -198,16 +158,18 @@ def main() -> None:
                 if time.time() > deadline or server.poll() is not None:
                     raise SystemExit("the server did not start")
                 time.sleep(0.2)
-            asyncio.run(drive(port, api_key, 200, args.clients))  # warm-up: caches, pools
-            elapsed, latencies = asyncio.run(drive(port, api_key, args.count, args.clients))
+            warm_up = licence_requests(api_key, 200)  # caches, pools
+            asyncio.run(drive(port, warm_up, args.clients, expect=201))
+            requests = licence_requests(api_key, args.count)
+            elapsed, latencies = asyncio.run(drive(port, requests, args.clients, expect=201))
         finally:
             server.terminate()
             server.wait(timeout=30)
     rate = signing_rate()
     latencies.sort()
     throughput = args.count / elapsed
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    p50 = percentile(latencies, 0.50) * 1000
+    p99 = percentile(latencies, 0.99) * 1000
     print(
         f"issuance: {args.count} licences, {args.clients} clients, {args.workers} workers, "
         f"SQLite (embedded default)"

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _load import drive, percentile, post_request
+
 from credential import (
     CredentialClaims,
     LicenceClaims,
@@ -179,25 +181,6 @@ def _free_port() -> int:
         return port
 
 
-async def _load(url: str, payloads: list[str], requests: int, concurrency: int) -> list[float]:
-    latencies: list[float] = []
-    counter = iter(range(requests))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-
-        async def worker() -> None:
-            for n in counter:
-                body = {"payload": payloads[n % len(payloads)]}
-                start = time.perf_counter()
-                response = await client.post(url, json=body)
-                latencies.append(time.perf_counter() - start)
-                if response.status_code != 200:
-                    raise SystemExit(f"POST /verify answered {response.status_code}")
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies
-
-
 def _http(bundle_dir: Path, payloads: list[str], requests: int, concurrency: int) -> None:
     port = _free_port()
     code = (
@@ -216,15 +199,17 @@ def _http(bundle_dir: Path, payloads: list[str], requests: int, concurrency: int
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        start = time.perf_counter()
-        latencies = asyncio.run(_load(url, payloads, requests, concurrency))
-        elapsed = time.perf_counter() - start
+        bodies = (
+            post_request("/verify", json.dumps({"payload": payloads[n % len(payloads)]}).encode())
+            for n in range(requests)
+        )
+        elapsed, latencies = asyncio.run(drive(port, bodies, concurrency, expect=200))
     finally:
         server.terminate()
         server.wait(timeout=10)
     latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    p50 = percentile(latencies, 0.50) * 1000
+    p99 = percentile(latencies, 0.99) * 1000
     print(
         f"POST /verify (1 uvicorn worker, {concurrency} concurrent clients, {requests} requests): "
         f"{requests / elapsed:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"

@@ -9,8 +9,11 @@ Run: ``.venv/bin/python benchmarks/wallet_qr.py [--rounds 300] [--requests 600 -
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
+import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +23,8 @@ import qrcode
 import qrcode.image.svg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _load import drive, get_request
 
 from credential import (
     CredentialClaims,
@@ -132,11 +137,7 @@ def bench_presentations(requests: int, concurrency: int) -> None:
     """Presentations/s from ``GET /wallet/licences/{id}/presentation`` served by uvicorn."""
     import socket
     import tempfile
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
 
-    import httpx
-    import uvicorn
     from fastapi.testclient import TestClient
 
     from elicence.app import create_app
@@ -190,37 +191,40 @@ def bench_presentations(requests: int, concurrency: int) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # The server runs in its own process, so the load generator does not share its GIL.
+    env = {
+        **os.environ,
+        "ELICENCE_ENVIRONMENT": "development",
+        "ELICENCE_DATA_DIR": str(data),
+        "ELICENCE_DATABASE_URL": url,
+        "ELICENCE_DEV_IDP": "1",
+    }
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "elicence.app:create_app", "--factory"),
+            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
     path = f"/wallet/licences/{licence_id}/presentation"
-    headers = {"Authorization": f"Bearer {token}"}
-    latencies: list[float] = []
+    request = get_request(path, {"Authorization": f"Bearer {token}"})
     try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            headers=headers,
-            limits=httpx.Limits(max_connections=concurrency),
-            timeout=60,
-        ) as client:
-            client.get(path).raise_for_status()
-
-            def one(_: int) -> None:
-                start = time.perf_counter()
-                client.get(path).raise_for_status()
-                latencies.append((time.perf_counter() - start) * 1000)
-
-            start = time.perf_counter()
-            with ThreadPoolExecutor(concurrency) as pool:
-                list(pool.map(one, range(requests)))
-            elapsed = time.perf_counter() - start
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                asyncio.run(drive(port, [request], 1, expect=200))
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start") from None
+                time.sleep(0.1)
+        elapsed, seconds = asyncio.run(drive(port, [request] * requests, concurrency, expect=200))
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.terminate()
+        server.wait(timeout=30)
+    latencies = [value * 1000 for value in seconds]
     print(
         f"GET .../presentation: {requests} requests, {concurrency} concurrent clients, "
         f"one uvicorn worker (SQLite): {requests / elapsed:.0f} presentations/s, "

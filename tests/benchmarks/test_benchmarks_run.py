@@ -1,0 +1,55 @@
+"""The benchmark scripts still run end to end (tiny counts): the speed figures the issues ask for
+come from them, so a change that breaks one must fail here rather than in the next measurement.
+The figures themselves are not asserted (shared machines are noisy)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(script: str, *args: str) -> str:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ELICENCE_")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "expected"),
+    [
+        (
+            "issue.py",
+            ("--count", "100", "--clients", "4", "--workers", "1"),
+            ("throughput", "latency p99", "raw ES256 sign", "goal"),
+        ),
+        (
+            "verify.py",
+            ("--count", "100", "--requests", "100", "--concurrency", "4"),
+            ("raw floor", "% of the floor", "POST /verify"),
+        ),
+        (
+            "wallet_qr.py",
+            ("--rounds", "5", "--requests", "40", "--concurrency", "4"),
+            ("wallet_api PNG", "wallet_api SVG", "GET .../presentation"),
+        ),
+    ],
+)
+def test_benchmark_runs(script: str, args: tuple[str, ...], expected: tuple[str, ...]) -> None:
+    output = _run(script, *args)
+    for text in expected:
+        assert text in output, output
