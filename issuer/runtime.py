@@ -236,6 +236,11 @@ class SqliteWriteBatcher:
                 session.commit()
         except Exception as exc:  # the commit failed: nothing of this batch was stored
             outcomes = [(result, None, error or exc) for result, _, error in outcomes]
+        except BaseException:  # interrupted (the process is stopping): nobody may wait forever
+            for _, result in batch:
+                if not result.done():
+                    result.set_exception(RuntimeError("the write was interrupted; not stored"))
+            raise
         for result, value, error in outcomes:
             if result.done():
                 continue

@@ -226,3 +226,42 @@ def test_one_idempotency_key_twice_in_one_batch_issues_once(issuer: Issuer) -> N
     replayed = next(answer for answer in answers if answer.status_code == 200)
     assert replayed.headers["Idempotent-Replayed"] == "true"
     assert issuer.count(Licence) == licences_before + 1
+
+
+class _Halt(BaseException):
+    """Like KeyboardInterrupt or SystemExit: not an ``Exception``."""
+
+
+def test_an_interrupted_batch_answers_every_caller_and_stores_nothing(
+    sqlite_migrated_url: str,
+) -> None:
+    engine = make_engine(sqlite_migrated_url)
+    batcher = SqliteWriteBatcher(engine, make_session_factory(engine))
+
+    def halts(session: Session) -> None:
+        raise _Halt()
+
+    async def scenario() -> list[Any]:
+        with runtime._sqlite_writer:
+            runs = [
+                asyncio.ensure_future(batcher.run(_audit_work("a"))),
+                asyncio.ensure_future(batcher.run(halts)),
+                asyncio.ensure_future(batcher.run(_audit_work("b"))),
+            ]
+            while batcher.waiting < 3:
+                await asyncio.sleep(0.01)
+        done = await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 10)
+        writer = batcher._writer
+        assert writer is not None
+        with pytest.raises(_Halt):
+            await writer  # the interruption itself still goes up
+        return done
+
+    try:
+        outcomes = asyncio.run(scenario())
+        assert all(isinstance(outcome, RuntimeError) for outcome in outcomes), outcomes
+        assert _audit_rows(sqlite_migrated_url) == 0
+        assert not runtime._sqlite_writer.locked()
+        assert asyncio.run(batcher.run(_audit_work("after"))) == "after"
+    finally:
+        engine.dispose()
