@@ -4,15 +4,17 @@ Starts the real service (uvicorn on 127.0.0.1, ``--workers`` processes), sets up
 a licence type and an API key with the ``elicence`` CLI, then drives ``POST /issuer/licences``
 from ``--clients`` concurrent clients for ``--count`` licences (each to a different citizen, so
 every request also creates a holder key). Prints licences/s, p50/p99 latency and the raw ES256
-signing rate measured in the same run.
+signing rate measured in the same run. ``--postgres`` runs the same against a throwaway
+PostgreSQL server on 127.0.0.1 (the issue's goal is for the embedded default).
 
-    .venv/bin/python benchmarks/issue.py [--count 3000] [--clients 16] [--workers 2]
+    .venv/bin/python benchmarks/issue.py [--count 3000] [--clients 16] [--workers 2] [--postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -97,14 +99,29 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="PostgreSQL (a throwaway server on 127.0.0.1) instead of the embedded SQLite",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="elicence-bench-") as data_dir:
+    with contextlib.ExitStack() as stack:
+        data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="elicence-bench-"))
         env = {
             **os.environ,
             "ELICENCE_DATA_DIR": data_dir,
             "ELICENCE_ADMIN_TOKEN": secrets.token_urlsafe(32),
         }
         env.pop("ELICENCE_DATABASE_URL", None)
+        database = "SQLite (embedded default)"
+        if args.postgres:
+            sys.path.insert(0, str(ROOT))
+            from tests._postgres import running_postgres
+
+            server = stack.enter_context(running_postgres())
+            server.create_database("bench")
+            env["ELICENCE_DATABASE_URL"] = server.url("bench")
+            database = "PostgreSQL (throwaway server on 127.0.0.1)"
         run_cli(env, "init")
         run_cli(env, "department", "add", "TRANSPORT", "--name", "Transport bureau")
         run_cli(
@@ -172,17 +189,18 @@ def main() -> None:
     p99 = percentile(latencies, 0.99) * 1000
     print(
         f"issuance: {args.count} licences, {args.clients} clients, {args.workers} workers, "
-        f"SQLite (embedded default)"
+        f"{database}"
     )
     print(f"  throughput     {throughput:8.1f} licences/s")
     print(f"  latency p50    {p50:8.1f} ms")
     print(f"  latency p99    {p99:8.1f} ms")
     print(f"  raw ES256 sign {rate:8.0f} signatures/s (one core, same run)")
     print(f"  ratio          {throughput / rate:8.3f} (issuance rate / raw signing rate)")
-    print(
-        f"  goal           >= 500 licences/s, p99 < 50 ms: "
-        f"{'met' if throughput >= 500 and p99 < 50 else 'NOT met'}"
-    )
+    if not args.postgres:  # the issue's goal is for the embedded default
+        print(
+            f"  goal           >= 500 licences/s, p99 < 50 ms: "
+            f"{'met' if throughput >= 500 and p99 < 50 else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,12 @@ def _run(script: str, *args: str) -> str:
             ("--count", "100", "--clients", "4", "--workers", "1"),
             ("throughput", "latency p99", "raw ES256 sign", "goal"),
         ),
+        pytest.param(
+            "issue.py",
+            ("--count", "50", "--clients", "4", "--workers", "1", "--postgres"),
+            ("PostgreSQL", "throughput", "latency p99"),
+            marks=pytest.mark.postgres,
+        ),
         (
             "verify.py",
             ("--count", "100", "--requests", "100", "--concurrency", "4"),
