@@ -236,16 +236,21 @@ def issue_licence(
         citizen = prepare_citizen(runtime=runtime, id_number=id_number)
         assert citizen is not None  # parsed above
     id_index = citizen.id_index
-    if idempotency_key is not None:
-        first = _idempotent_replay(
+
+    def earlier_licence() -> Licence | None:  # the first licence of this Idempotency-Key
+        if idempotency_key is None:
+            return None
+        return _idempotent_replay(
             session=session,
             caller=caller,
             key=idempotency_key,
             licence_type_id=licence_type.id,
             id_index=id_index,
         )
-        if first is not None:
-            return first, True
+
+    first = earlier_licence()
+    if first is not None:
+        return first, True
     now = utcnow().replace(microsecond=0)
     fields = check_fields(licence_type, licence_in.fields)
     categories = check_categories(licence_type, licence_in.categories)
@@ -319,16 +324,9 @@ def issue_licence(
                     connection.execute(_INSERT_LICENCE, row)
         except IntegrityError:
             tried.add((list_id, index))
-            if idempotency_key is not None:
-                first = _idempotent_replay(
-                    session=session,
-                    caller=caller,
-                    key=idempotency_key,
-                    licence_type_id=licence_type.id,
-                    id_index=id_index,
-                )
-                if first is not None:
-                    return first, True
+            first = earlier_licence()  # a concurrent request with the same key won the race
+            if first is not None:
+                return first, True
             continue
         break
     else:
