@@ -62,12 +62,7 @@ def create_department(
         object_id=code,
         detail={"name": name},
     )
-    key = store_signing_key(
-        session,
-        private_key=generate_signing_key(),
-        key_secret=key_secret,
-        department_id=department.id,
-    )
+    key = _new_signing_key(session=session, department_id=department.id, key_secret=key_secret)
     append_audit(
         session,
         actor=actor,
@@ -207,12 +202,8 @@ def rotate_key(
     department = get_department(session=session, code=department_code)
     now = utcnow()
     retired = _retire_active(session=session, department_id=department.id, now=now)
-    key = store_signing_key(
-        session,
-        private_key=generate_signing_key(),
-        key_secret=key_secret,
-        department_id=department.id,
-        not_before=now,
+    key = _new_signing_key(
+        session=session, department_id=department.id, key_secret=key_secret, not_before=now
     )
     append_audit(
         session,
@@ -254,12 +245,8 @@ def compromise_key(
     )
     replacement = None
     if was_active and active_signing_key(session=session, department_id=department.id) is None:
-        replacement = store_signing_key(
-            session,
-            private_key=generate_signing_key(),
-            key_secret=key_secret,
-            department_id=department.id,
-            not_before=now,
+        replacement = _new_signing_key(
+            session=session, department_id=department.id, key_secret=key_secret, not_before=now
         )
         append_audit(
             session,
@@ -270,6 +257,23 @@ def compromise_key(
             detail={"department": department.code, "replaces": key.kid},
         )
     return key, replacement
+
+
+def _new_signing_key(
+    *,
+    session: Session,
+    department_id: int,
+    key_secret: bytes,
+    not_before: dt.datetime | None = None,
+) -> SigningKey:
+    """A fresh ES256 key for the department, stored encrypted (active from ``not_before``)."""
+    return store_signing_key(
+        session,
+        private_key=generate_signing_key(),
+        key_secret=key_secret,
+        department_id=department_id,
+        not_before=not_before,
+    )
 
 
 def _retire_active(*, session: Session, department_id: int, now: dt.datetime) -> list[str]:
