@@ -137,7 +137,7 @@ def _sqlite_write_lock(engine: Engine) -> Iterator[None]:
 def issuer_transaction(request: Request) -> Iterator[Session]:
     """The request's unit of work: ``registry.db.get_session`` (commit at the end, rollback on
     error), writers serialised per database on SQLite (threads and worker processes). Async
-    routes use ``write_transaction``, which runs it without hopping between threads."""
+    routes use ``write_transaction`` instead (group commit on SQLite)."""
     engine: Engine = request.app.state.engine
     unit = contextlib.contextmanager(get_session)(request)
     if engine.dialect.name != "sqlite" or request.method in READ_ONLY_METHODS:
