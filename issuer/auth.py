@@ -97,15 +97,22 @@ def current_department(
     return authenticate_department(session=session, authorization=authorization)
 
 
-def authenticate_department(*, session: Session, authorization: str | None) -> DepartmentCaller:
-    """The department whose API key is in ``authorization``. Raises ``Unauthorized``."""
+def presented_api_key(authorization: str | None) -> tuple[str, str]:
+    """``(prefix, secret)`` of the well-formed API key in ``authorization``, checked without the
+    database (so a request without one is refused before any other work). Raises
+    ``Unauthorized``."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("a department API key is required (Authorization: Bearer elk_...)")
     parsed = parse_api_key(token)
     if parsed is None:
         raise Unauthorized("malformed API key")
-    prefix, secret = parsed
+    return parsed
+
+
+def authenticate_department(*, session: Session, authorization: str | None) -> DepartmentCaller:
+    """The department whose API key is in ``authorization``. Raises ``Unauthorized``."""
+    prefix, secret = presented_api_key(authorization)
     row = session.connection().execute(_API_KEY_BY_PREFIX, {"prefix": prefix}).first()
     # Compare even when the prefix is unknown so timing does not tell which prefixes exist.
     stored = bytes.fromhex(row.secret_hash) if row is not None else _NO_KEY

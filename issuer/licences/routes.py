@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from registry.models import Licence
 
-from ..auth import DepartmentDep, authenticate_department
+from ..auth import DepartmentDep, authenticate_department, presented_api_key
 from ..errors import InvalidRequest
 from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime, write_transaction
 from . import service
@@ -35,6 +35,7 @@ async def issue_licence(
     Department API key as ``Authorization: Bearer elk_...``. With an ``Idempotency-Key`` a
     retried request gets the first licence back (200).
     """
+    presented_api_key(authorization)  # no key, no work: 401 before any crypto below
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
         raise InvalidRequest("Idempotency-Key must be 1-200 visible ASCII characters")
     # Work that needs no database (ID number crypto, a holder key pair) runs before SQLite's
