@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -94,32 +95,50 @@ def _audit_rows(url: str) -> int:
         engine.dispose()
 
 
-def test_failed_commit_fails_every_caller_and_stores_nothing(sqlite_migrated_url: str) -> None:
+@pytest.fixture
+def batcher(sqlite_migrated_url: str) -> Iterator[SqliteWriteBatcher]:
+    """A group-commit writer on a migrated SQLite file."""
     engine = make_engine(sqlite_migrated_url)
-    batcher = SqliteWriteBatcher(engine, make_session_factory(engine))
-
-    async def scenario() -> list[Any]:
-        with runtime._sqlite_writer:  # both wait, so they share one transaction
-            first = asyncio.ensure_future(batcher.run(_audit_work("kept?")))
-            second = asyncio.ensure_future(batcher.run(_orphan_licence_type))
-            while batcher.waiting < 2:
-                await asyncio.sleep(0.01)
-        return await asyncio.gather(first, second, return_exceptions=True)
-
     try:
-        outcomes = asyncio.run(scenario())
-        assert all(isinstance(outcome, IntegrityError) for outcome in outcomes), outcomes
-        assert _audit_rows(sqlite_migrated_url) == 0
-        # The locks were released: the next transaction goes through.
-        assert asyncio.run(batcher.run(_audit_work("after"))) == "after"
-        assert _audit_rows(sqlite_migrated_url) == 1
+        yield SqliteWriteBatcher(engine, make_session_factory(engine))
     finally:
         engine.dispose()
 
 
-def test_a_caller_gone_before_its_turn_runs_nothing(sqlite_migrated_url: str) -> None:
-    engine = make_engine(sqlite_migrated_url)
-    batcher = SqliteWriteBatcher(engine, make_session_factory(engine))
+async def _queued(
+    batcher: SqliteWriteBatcher,
+    works: list[Any],
+    while_locked: Callable[[list[asyncio.Future[Any]]], None] | None = None,
+) -> list[asyncio.Future[Any]]:
+    """Submit ``works`` while another writer holds the lock, so they share the next
+    transaction; ``while_locked`` runs once all wait, before the lock is released."""
+    with runtime._sqlite_writer:
+        runs = [asyncio.ensure_future(batcher.run(work)) for work in works]
+        while batcher.waiting < len(works):
+            await asyncio.sleep(0.01)
+        if while_locked is not None:
+            while_locked(runs)
+    return runs
+
+
+def test_failed_commit_fails_every_caller_and_stores_nothing(
+    sqlite_migrated_url: str, batcher: SqliteWriteBatcher
+) -> None:
+    async def scenario() -> list[Any]:
+        runs = await _queued(batcher, [_audit_work("kept?"), _orphan_licence_type])
+        return await asyncio.gather(*runs, return_exceptions=True)
+
+    outcomes = asyncio.run(scenario())
+    assert all(isinstance(outcome, IntegrityError) for outcome in outcomes), outcomes
+    assert _audit_rows(sqlite_migrated_url) == 0
+    # The locks were released: the next transaction goes through.
+    assert asyncio.run(batcher.run(_audit_work("after"))) == "after"
+    assert _audit_rows(sqlite_migrated_url) == 1
+
+
+def test_a_caller_gone_before_its_turn_runs_nothing(
+    sqlite_migrated_url: str, batcher: SqliteWriteBatcher
+) -> None:
     ran: list[str] = []
 
     def recorded(name: str) -> Any:
@@ -130,49 +149,35 @@ def test_a_caller_gone_before_its_turn_runs_nothing(sqlite_migrated_url: str) ->
         return work
 
     async def scenario() -> str:
-        with runtime._sqlite_writer:
-            gone = asyncio.ensure_future(batcher.run(recorded("gone")))
-            stays = asyncio.ensure_future(batcher.run(recorded("stays")))
-            while batcher.waiting < 2:
-                await asyncio.sleep(0.01)
-            gone.cancel()
-        return await stays
+        works = [recorded("gone"), recorded("stays")]
+        gone, stays = await _queued(batcher, works, while_locked=lambda runs: runs[0].cancel())
+        value = await stays
+        assert gone.cancelled()
+        return str(value)
 
-    try:
-        assert asyncio.run(scenario()) == "stays"
-        assert ran == ["stays"]
-        assert _audit_rows(sqlite_migrated_url) == 1
-    finally:
-        engine.dispose()
+    assert asyncio.run(scenario()) == "stays"
+    assert ran == ["stays"]
+    assert _audit_rows(sqlite_migrated_url) == 1
 
 
 @pytest.mark.parametrize("failing", [ValueError("refused"), KeyError("missing")])
 def test_one_callers_error_reaches_only_that_caller(
-    sqlite_migrated_url: str, failing: Exception
+    sqlite_migrated_url: str, batcher: SqliteWriteBatcher, failing: Exception
 ) -> None:
-    engine = make_engine(sqlite_migrated_url)
-    batcher = SqliteWriteBatcher(engine, make_session_factory(engine))
-
     def fails(session: Session) -> None:
         _audit_work("rolled back")(session)  # written, then undone with its savepoint
         raise failing
 
     async def scenario() -> list[Any]:
-        with runtime._sqlite_writer:
-            runs = [
-                asyncio.ensure_future(batcher.run(_audit_work("a"))),
-                asyncio.ensure_future(batcher.run(fails)),
-                asyncio.ensure_future(batcher.run(_audit_work("b"))),
-            ]
-            while batcher.waiting < 3:
-                await asyncio.sleep(0.01)
+        runs = await _queued(batcher, [_audit_work("a"), fails, _audit_work("b")])
         return await asyncio.gather(*runs, return_exceptions=True)
 
+    outcomes = asyncio.run(scenario())
+    assert outcomes[0] == "a" and outcomes[2] == "b"
+    assert outcomes[1] is failing
+    assert _audit_rows(sqlite_migrated_url) == 2
+    engine = make_engine(sqlite_migrated_url)
     try:
-        outcomes = asyncio.run(scenario())
-        assert outcomes[0] == "a" and outcomes[2] == "b"
-        assert outcomes[1] is failing
-        assert _audit_rows(sqlite_migrated_url) == 2
         with make_session_factory(engine)() as session:
             assert verify_audit_chain(session).ok
     finally:
@@ -180,27 +185,19 @@ def test_one_callers_error_reaches_only_that_caller(
 
 
 def test_a_long_queue_is_split_into_transactions_of_at_most_max_batch(
-    sqlite_migrated_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_migrated_url: str, batcher: SqliteWriteBatcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(runtime, "MAX_BATCH", 2)
-    engine = make_engine(sqlite_migrated_url)
-    batcher = SqliteWriteBatcher(engine, make_session_factory(engine))
     commits: list[int] = []
-    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    event.listen(batcher._engine, "commit", lambda _conn: commits.append(1))
 
     async def scenario() -> list[Any]:
-        with runtime._sqlite_writer:
-            runs = [asyncio.ensure_future(batcher.run(_audit_work(str(n)))) for n in range(5)]
-            while batcher.waiting < 5:
-                await asyncio.sleep(0.01)
+        runs = await _queued(batcher, [_audit_work(str(n)) for n in range(5)])
         return await asyncio.gather(*runs)
 
-    try:
-        assert asyncio.run(scenario()) == ["0", "1", "2", "3", "4"]
-        assert len(commits) == 3
-        assert _audit_rows(sqlite_migrated_url) == 5
-    finally:
-        engine.dispose()
+    assert asyncio.run(scenario()) == ["0", "1", "2", "3", "4"]
+    assert len(commits) == 3
+    assert _audit_rows(sqlite_migrated_url) == 5
 
 
 def test_one_idempotency_key_twice_in_one_batch_issues_once(issuer: Issuer) -> None:
@@ -233,23 +230,13 @@ class _Halt(BaseException):
 
 
 def test_an_interrupted_batch_answers_every_caller_and_stores_nothing(
-    sqlite_migrated_url: str,
+    sqlite_migrated_url: str, batcher: SqliteWriteBatcher
 ) -> None:
-    engine = make_engine(sqlite_migrated_url)
-    batcher = SqliteWriteBatcher(engine, make_session_factory(engine))
-
     def halts(session: Session) -> None:
         raise _Halt()
 
     async def scenario() -> list[Any]:
-        with runtime._sqlite_writer:
-            runs = [
-                asyncio.ensure_future(batcher.run(_audit_work("a"))),
-                asyncio.ensure_future(batcher.run(halts)),
-                asyncio.ensure_future(batcher.run(_audit_work("b"))),
-            ]
-            while batcher.waiting < 3:
-                await asyncio.sleep(0.01)
+        runs = await _queued(batcher, [_audit_work("a"), halts, _audit_work("b")])
         done = await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 10)
         writer = batcher._writer
         assert writer is not None
@@ -257,11 +244,8 @@ def test_an_interrupted_batch_answers_every_caller_and_stores_nothing(
             await writer  # the interruption itself still goes up
         return done
 
-    try:
-        outcomes = asyncio.run(scenario())
-        assert all(isinstance(outcome, RuntimeError) for outcome in outcomes), outcomes
-        assert _audit_rows(sqlite_migrated_url) == 0
-        assert not runtime._sqlite_writer.locked()
-        assert asyncio.run(batcher.run(_audit_work("after"))) == "after"
-    finally:
-        engine.dispose()
+    outcomes = asyncio.run(scenario())
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes), outcomes
+    assert _audit_rows(sqlite_migrated_url) == 0
+    assert not runtime._sqlite_writer.locked()
+    assert asyncio.run(batcher.run(_audit_work("after"))) == "after"
