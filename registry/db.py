@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -101,3 +102,28 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+# ``INSERT ... ON CONFLICT DO NOTHING`` per (dialect, table), built once.
+_INSERTS_UNLESS_TAKEN: dict[tuple[str, str], Insert] = {}
+
+
+def insert_unless_taken(connection: Connection, model: type[Any], row: dict[str, Any]) -> bool:
+    """Insert ``row`` into ``model``'s table unless a unique value is already taken (by a
+    committed row, or on PostgreSQL by a concurrent transaction once it commits). Returns whether
+    the row was inserted. One statement: no savepoint is needed to survive the conflict, so the
+    caller's transaction stays usable on both dialects."""
+    dialect = connection.dialect.name
+    table = model.__table__
+    statement = _INSERTS_UNLESS_TAKEN.get((dialect, table.name))
+    if statement is None:
+        if dialect == "postgresql":
+            statement = postgresql.insert(table).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            statement = sqlite.insert(table).on_conflict_do_nothing()
+        else:
+            raise NotImplementedError(f"no INSERT ... ON CONFLICT for {dialect}")
+        # RETURNING says whether a row went in (rowcount is not reliable once SQLAlchemy adds
+        # its own RETURNING for generated keys).
+        statement = statement.returning(*table.primary_key.columns)
+        _INSERTS_UNLESS_TAKEN[(dialect, table.name)] = statement
+    return connection.execute(statement, row).first() is not None

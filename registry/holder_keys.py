@@ -22,12 +22,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from credential import PublicKey, cose_key_to_public_key, public_key_to_cose_key
 from keys import KeyStoreError, LocalSigner
+from registry.db import insert_unless_taken
 from registry.models import HolderKey
 
 PURPOSE_HOLDER_KEY = "elicence/holder-key-encryption/v1"
@@ -106,7 +106,6 @@ def prepare_holder_key(*, box: HolderKeyBox, id_index: str) -> PreparedHolderKey
 _STORED_PUBLIC_KEY = select(HolderKey.public_cose_key).where(
     HolderKey.id_index == bindparam("id_index")
 )
-_INSERT_HOLDER_KEY = insert(HolderKey)
 
 
 def holder_public_key(
@@ -132,20 +131,13 @@ def holder_public_key(
         "encrypted_private_key": key.encrypted_private_key,
         "public_cose_key": key.public_cose_key,
     }
-    if connection.dialect.name == "sqlite":
-        # Writers are serialised (BEGIN IMMEDIATE) and this transaction has just seen no key,
-        # so nothing can collide.
-        connection.execute(_INSERT_HOLDER_KEY, row)
+    if insert_unless_taken(connection, HolderKey, row):
         return key.public_key
-    try:
-        with connection.begin_nested():  # another request may create it at the same moment
-            connection.execute(_INSERT_HOLDER_KEY, row)
-    except IntegrityError:
-        stored = connection.execute(_STORED_PUBLIC_KEY, {"id_index": id_index}).scalar()
-        if stored is None:
-            raise
-        return cose_key_to_public_key(cbor2.loads(stored))
-    return key.public_key
+    # Another request created this citizen's key at the same moment: use that one.
+    stored = connection.execute(_STORED_PUBLIC_KEY, {"id_index": id_index}).scalar()
+    if stored is None:
+        raise RuntimeError("a holder key conflicted but none is stored")
+    return cose_key_to_public_key(cbor2.loads(stored))
 
 
 def load_holder_signer(*, session: Session, box: HolderKeyBox, id_index: str) -> LocalSigner:

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from credential import (
@@ -26,6 +25,7 @@ from credential import (
 )
 from credential.errors import InvalidIdNumber
 from registry.audit import append_audit
+from registry.db import insert_unless_taken
 from registry.errors import Conflict, NotFound, ServiceError
 from registry.holder_keys import PreparedHolderKey, holder_public_key, prepare_holder_key
 from registry.models import Licence, LicenceType, SigningKey, utcnow
@@ -183,7 +183,6 @@ _ACTIVE_KEY = (
     .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
     .limit(1)
 )
-_INSERT_LICENCE = insert(Licence)
 
 
 def find_licence_type(*, session: Session, department_id: int, code: str) -> TypeRules:
@@ -268,10 +267,10 @@ def issue_licence(
         session=session, box=runtime.holder_box, id_index=id_index, prepared=citizen.holder_key
     )
     masked = citizen.masked_id
-    number = f"{caller.code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
     size = max(runtime.settings.status_list_size, 131072)
     tried: set[tuple[int, int]] = set()
     for _attempt in range(_ALLOCATION_ATTEMPTS):
+        number = f"{caller.code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
         list_id, index = allocate_index(
             session=session, department_id=caller.department_id, size=size, avoid=tried
         )
@@ -314,21 +313,14 @@ def issue_licence(
             "replaces_id": replaces.id if replaces is not None else None,
             "idempotency_key": idempotency_key,
         }
-        try:
-            # A concurrent issuer (PostgreSQL) may take the same index or idempotency key; a
-            # savepoint keeps the request's transaction usable. SQLite writers are serialised.
-            if connection.dialect.name == "sqlite":
-                connection.execute(_INSERT_LICENCE, row)
-            else:
-                with connection.begin_nested():
-                    connection.execute(_INSERT_LICENCE, row)
-        except IntegrityError:
-            tried.add((list_id, index))
-            first = earlier_licence()  # a concurrent request with the same key won the race
-            if first is not None:
-                return first, True
-            continue
-        break
+        # A concurrent issuer (PostgreSQL) may take the same status index, number or
+        # Idempotency-Key between the probe and this insert: then try again.
+        if insert_unless_taken(connection, Licence, row):
+            break
+        tried.add((list_id, index))
+        first = earlier_licence()  # a concurrent request with the same key won the race
+        if first is not None:
+            return first, True
     else:
         raise Conflict("could not allocate a status index; retry the request")
     detail: dict[str, Any] = {
