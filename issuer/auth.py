@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from registry.errors import Unauthorized
 from registry.models import Department, DepartmentApiKey
-from registry.settings import app_settings
+from registry.settings import settings_of
 
 from .runtime import IssuerSessionDep
 
@@ -123,7 +123,7 @@ def authenticate_department(*, session: Session, authorization: str | None) -> D
 
 def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     """FastAPI dependency: the platform administrator's token. Returns the audit actor."""
-    configured = app_settings(request).admin_token
+    configured = settings_of(request).admin_token
     if configured is None:
         raise Unauthorized("the admin API is disabled (ELICENCE_ADMIN_TOKEN is not set)")
     token = bearer_token(authorization)

@@ -99,9 +99,14 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def app_settings(request: Request) -> Settings:
-    """FastAPI dependency: the settings the app was made with (``app.state.settings``), else
-    the process's. (Not ``dependency_overrides``: with any override set, FastAPI rebuilds every
-    dependency graph on every request.)"""
+def settings_of(request: Request) -> Settings:
+    """The settings the app was made with (``app.state.settings``), else the process's."""
     settings: Settings | None = getattr(request.app.state, "settings", None)
     return settings if settings is not None else get_settings()
+
+
+async def app_settings(request: Request) -> Settings:
+    """FastAPI dependency form of ``settings_of``: ``async``, so FastAPI does not hop to a
+    worker thread for it. (Not ``dependency_overrides``: with any override set, FastAPI rebuilds
+    every dependency graph on every request.)"""
+    return settings_of(request)

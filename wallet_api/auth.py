@@ -301,10 +301,12 @@ _bearer = HTTPBearer(auto_error=False, description="A token from the identity pr
 _cache_lock = threading.Lock()
 
 
-def get_authenticator(
+async def get_authenticator(
     request: Request, settings: Annotated[Settings, Depends(app_settings)]
 ) -> Authenticator:
-    """The app's authenticator, built once per settings object (JWKS caches live in it)."""
+    """The app's authenticator, built once per settings object (JWKS caches live in it);
+    ``async``, so FastAPI does not hop to a worker thread for it (building one reads at most
+    the development key file, once)."""
     state = request.app.state
     with _cache_lock:
         cached = getattr(state, "wallet_authenticator", None)

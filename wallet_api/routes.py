@@ -43,8 +43,9 @@ class WalletRuntime:
         return "WalletRuntime()"
 
 
-def get_wallet_runtime(request: Request) -> WalletRuntime:
-    """FastAPI dependency: the app's ``WalletRuntime`` (made on first use from ``app.state``)."""
+async def get_wallet_runtime(request: Request) -> WalletRuntime:
+    """FastAPI dependency: the app's ``WalletRuntime`` (made on first use from ``app.state``);
+    ``async``, so FastAPI does not hop to a worker thread for it."""
     state = request.app.state
     runtime: WalletRuntime | None = getattr(state, "wallet_runtime", None)
     if runtime is None:
