@@ -113,24 +113,33 @@ def _writer_lock_fd(engine: Engine) -> int | None:
     return fd
 
 
-@contextlib.contextmanager
-def _writer_file_lock(engine: Engine) -> Iterator[None]:
-    """The processes' half of the writer lock (the caller holds ``_sqlite_writer``)."""
+def _take_writer_lock(engine: Engine) -> None:
+    """Take the writer lock of ``engine``'s database: this process's threads, then its worker
+    processes. Blocks until it is free."""
+    _sqlite_writer.acquire()
     fd = _writer_lock_fd(engine)
-    if fd is None:
-        yield
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
+    if fd is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            _sqlite_writer.release()
+            raise
+
+
+def _release_writer_lock(engine: Engine) -> None:
+    fd = _writer_lock_fd(engine)
+    if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_UN)
+    _sqlite_writer.release()
 
 
 @contextlib.contextmanager
 def _sqlite_write_lock(engine: Engine) -> Iterator[None]:
-    with _sqlite_writer, _writer_file_lock(engine):
+    _take_writer_lock(engine)
+    try:
         yield
+    finally:
+        _release_writer_lock(engine)
 
 
 @contextlib.contextmanager
@@ -190,12 +199,14 @@ class SqliteWriteBatcher:
         while self._waiting:
             # Wait for the writer lock in a thread, so the loop goes on reading requests (they
             # join this batch) while another writer holds it.
-            locked = loop.run_in_executor(None, self._lock)
+            locked = loop.run_in_executor(None, _take_writer_lock, self._engine)
             try:
                 await asyncio.shield(locked)
             except asyncio.CancelledError:
                 locked.add_done_callback(
-                    lambda done: self._unlock() if done.exception() is None else None
+                    lambda done: (
+                        _release_writer_lock(self._engine) if done.exception() is None else None
+                    )
                 )
                 raise
             try:
@@ -203,23 +214,7 @@ class SqliteWriteBatcher:
                 del self._waiting[:MAX_BATCH]
                 self._commit(batch)
             finally:
-                self._unlock()
-
-    def _lock(self) -> None:
-        _sqlite_writer.acquire()
-        fd = _writer_lock_fd(self._engine)
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except BaseException:
-                _sqlite_writer.release()
-                raise
-
-    def _unlock(self) -> None:
-        fd = _writer_lock_fd(self._engine)
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        _sqlite_writer.release()
+                _release_writer_lock(self._engine)
 
     def _commit(self, batch: list[tuple[Callable[[Session], Any], asyncio.Future[Any]]]) -> None:
         outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
