@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, Insert, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -57,20 +58,39 @@ def _on_sqlite_checkin(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.rollback()
 
 
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def database_backend(url: str) -> str:
+    """``"sqlite"`` or ``"postgresql"``: the backend of a database URL. Raises ``ValueError``
+    for anything else (without repeating the URL, which may hold a password)."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in SUPPORTED_BACKENDS:
+        raise ValueError(
+            "the database URL must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST/NAME"
+        )
+    return backend
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url`` (``sqlite:///path`` or ``postgresql[+psycopg]://...``).
 
     SQLite gets WAL, ``foreign_keys=ON``, a busy timeout and ``BEGIN IMMEDIATE`` transactions;
-    a plain ``postgresql://`` URL is switched to the psycopg 3 driver.
+    a plain ``postgresql://`` URL is switched to the psycopg 3 driver. Raises ``ValueError`` for
+    any other backend.
     """
+    backend = database_backend(url)
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    if backend == "sqlite":
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         event.listen(engine, "checkin", _on_sqlite_checkin)
         return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+    if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
@@ -116,14 +136,14 @@ def insert_unless_taken(connection: Connection, model: type[Any], row: dict[str,
     table = model.__table__
     statement = _INSERTS_UNLESS_TAKEN.get((dialect, table.name))
     if statement is None:
-        if dialect == "postgresql":
-            statement = postgresql.insert(table).on_conflict_do_nothing()
-        elif dialect == "sqlite":
-            statement = sqlite.insert(table).on_conflict_do_nothing()
-        else:
-            raise NotImplementedError(f"no INSERT ... ON CONFLICT for {dialect}")
+        # make_engine admits only SUPPORTED_BACKENDS: PostgreSQL, else SQLite.
+        ignoring = (
+            postgresql.insert(table).on_conflict_do_nothing()
+            if dialect == "postgresql"
+            else sqlite.insert(table).on_conflict_do_nothing()
+        )
         # RETURNING says whether a row went in (rowcount is not reliable once SQLAlchemy adds
         # its own RETURNING for generated keys).
-        statement = statement.returning(*table.primary_key.columns)
+        statement = ignoring.returning(*table.primary_key.columns)
         _INSERTS_UNLESS_TAKEN[(dialect, table.name)] = statement
     return connection.execute(statement, row).first() is not None

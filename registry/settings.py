@@ -12,6 +12,8 @@ from starlette.requests import Request
 
 from keys import KeyStoreError, decode_master_key
 
+from .db import database_backend
+
 _PLACEHOLDERS = ("changeme", "change-me", "change_me", "secret", "password", "example", "default")
 MIN_ADMIN_TOKEN_LENGTH = 24
 
@@ -56,6 +58,10 @@ class Settings(BaseSettings):
     def _fill_and_check(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'elicence.db'}"
+        try:
+            database_backend(self.database_url)
+        except ValueError as exc:
+            raise ValueError(f"ELICENCE_DATABASE_URL: {exc}") from None
         self.public_base_url = self.public_base_url.rstrip("/")
         if self.master_key is not None:
             try:

@@ -94,3 +94,19 @@ def test_development_allows_placeholders() -> None:
 def test_malformed_master_key_refused_everywhere() -> None:
     with pytest.raises(ValidationError, match="MASTER_KEY"):
         Settings(master_key="changeme")
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://root:hunter2-secret@db/elicence", "not a url at all", "oracle://u:p@h/x"]
+)
+def test_only_sqlite_or_postgresql_and_the_url_is_not_repeated(url: str) -> None:
+    from registry.db import make_engine
+
+    with pytest.raises(ValidationError) as caught:
+        Settings(database_url=url)
+    message = str(caught.value)
+    assert "ELICENCE_DATABASE_URL" in message and "sqlite" in message
+    assert url not in message and "hunter2" not in message
+    with pytest.raises(ValueError, match="sqlite:///PATH or postgresql://"):
+        make_engine(url)
+    assert Settings(database_url="postgresql://u:p@127.0.0.1/x").database_url.startswith("postgres")
