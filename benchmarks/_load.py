@@ -5,8 +5,17 @@ server) takes as little CPU as it can and its own scheduling adds no latency tai
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterable
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def get_request(path: str, headers: dict[str, str] | None = None) -> bytes:

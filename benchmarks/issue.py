@@ -19,7 +19,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _load import drive, percentile, post_request
+from _load import drive, free_port, percentile, post_request
 
 from credential import check_character
 from keys import LocalSigner, generate_signing_key
@@ -43,13 +42,6 @@ def random_id_number(rng: random.Random) -> str:
         + f"{rng.randint(0, 999):03d}"
     )
     return first17 + check_character(first17)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:

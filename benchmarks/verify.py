@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _load import drive, percentile, post_request
+from _load import drive, free_port, percentile, post_request
 
 from credential import (
     CredentialClaims,
@@ -174,15 +173,8 @@ def _decode_only(payloads: list[str]) -> float:
     return len(payloads) / (time.perf_counter() - start)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _http(bundle_dir: Path, payloads: list[str], requests: int, concurrency: int) -> None:
-    port = _free_port()
+    port = free_port()
     code = (
         "import sys, uvicorn\n"
         "from verifier.api import create_app\n"

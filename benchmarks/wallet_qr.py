@@ -24,7 +24,7 @@ import qrcode.image.svg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _load import drive, get_request
+from _load import drive, free_port, get_request
 
 from credential import (
     CredentialClaims,
@@ -135,7 +135,6 @@ def bench_rendering(rounds: int) -> None:
 
 def bench_presentations(requests: int, concurrency: int) -> None:
     """Presentations/s from ``GET /wallet/licences/{id}/presentation`` served by uvicorn."""
-    import socket
     import tempfile
 
     from fastapi.testclient import TestClient
@@ -188,9 +187,7 @@ def bench_presentations(requests: int, concurrency: int) -> None:
             )
             licence_id = licence.id
     token = issue_dev_token(settings, id_number)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     # The server runs in its own process, so the load generator does not share its GIL.
     env = {
         **os.environ,
