@@ -89,6 +89,22 @@ def _opt_text(value: Any, what: str, limit: int) -> str | None:
     return value
 
 
+def _verify_input(
+    *, payload: str | None, image: bytes | None, challenge: Any, verifier_name: Any, purpose: Any
+) -> _VerifyInput | JSONResponse:
+    """The request's input with its optional texts checked (422 naming the bad one)."""
+    try:
+        return _VerifyInput(
+            payload=payload,
+            image=image,
+            challenge=_opt_text(challenge, "challenge", 64),
+            verifier_name=_opt_text(verifier_name, "verifier name", _MAX_NAME),
+            purpose=_opt_text(purpose, "verifier purpose", _MAX_NAME),
+        )
+    except ValueError as exc:
+        return _error(422, "invalid_request", str(exc))
+
+
 async def _read_input(request: Request) -> _VerifyInput | JSONResponse:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
@@ -107,16 +123,13 @@ async def _read_input(request: Request) -> _VerifyInput | JSONResponse:
         verifier = data.get("verifier") or {}
         if not isinstance(verifier, dict):
             return _error(422, "invalid_request", "verifier must be an object")
-        try:
-            return _VerifyInput(
-                payload=payload,
-                image=None,
-                challenge=_opt_text(data.get("challenge"), "challenge", 64),
-                verifier_name=_opt_text(verifier.get("name"), "verifier name", _MAX_NAME),
-                purpose=_opt_text(verifier.get("purpose"), "verifier purpose", _MAX_NAME),
-            )
-        except ValueError as exc:
-            return _error(422, "invalid_request", str(exc))
+        return _verify_input(
+            payload=payload,
+            image=None,
+            challenge=data.get("challenge"),
+            verifier_name=verifier.get("name"),
+            purpose=verifier.get("purpose"),
+        )
     if content_type == "multipart/form-data":
         try:
             form = await request.form(max_files=1, max_fields=10)
@@ -128,16 +141,13 @@ async def _read_input(request: Request) -> _VerifyInput | JSONResponse:
         image = await upload.read(MAX_IMAGE_BYTES + 1)
         if len(image) > MAX_IMAGE_BYTES:
             return _error(413, "too_large", "image too large")
-        try:
-            return _VerifyInput(
-                payload=None,
-                image=image,
-                challenge=_opt_text(form.get("challenge"), "challenge", 64),
-                verifier_name=_opt_text(form.get("verifier_name"), "verifier name", _MAX_NAME),
-                purpose=_opt_text(form.get("verifier_purpose"), "verifier purpose", _MAX_NAME),
-            )
-        except ValueError as exc:
-            return _error(422, "invalid_request", str(exc))
+        return _verify_input(
+            payload=None,
+            image=image,
+            challenge=form.get("challenge"),
+            verifier_name=form.get("verifier_name"),
+            purpose=form.get("verifier_purpose"),
+        )
     return _error(415, "unsupported_media_type", "send application/json or multipart/form-data")
 
 
