@@ -9,6 +9,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,14 +20,16 @@ from credential import errors
 from issuer.limits import BodySizeLimit
 from issuer.routes import public_router as issuer_public_router
 from issuer.routes import router as issuer_router
-from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey, load_or_create_master_key
+from issuer.runtime import IssuerRuntime
+from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey
 from pages import router as pages_router
-from registry.db import make_engine, make_session_factory
+from registry.database import Database
 from registry.errors import ServiceError
-from registry.settings import Settings, get_settings
+from registry.settings import Settings, get_settings, load_master_key
 from registry.vault import CitizenIdVault
-from verifier.api import verify_router
+from verifier.api import VerifierContext, verify_router
 from wallet_api.routes import router as wallet_router
+from wallet_api.runtime import WalletRuntime
 
 from .online import online_verifier_context
 
@@ -101,25 +104,67 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected_error)
 
 
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """Everything the services share, made once at start-up: routes reach their part of it
+    through their package's dependencies (``app.state.issuer``, ``app.state.wallet``,
+    ``app.state.verifier_context``), never by making something on first request."""
+
+    settings: Settings
+    database: Database
+    vault: CitizenIdVault
+    key_secret: bytes
+    issuer: IssuerRuntime
+    wallet: WalletRuntime
+    verifier: VerifierContext
+
+    def __repr__(self) -> str:  # key_secret must never reach a log
+        return f"AppContext({self.database!r})"
+
+    @classmethod
+    def open(cls, settings: Settings) -> AppContext:
+        """Load the master key, open the database and build each service's runtime."""
+        master = load_master_key(settings, create=settings.is_development)
+        vault = CitizenIdVault(master)
+        key_secret = derive_subkey(master, PURPOSE_KEY_ENCRYPTION)
+        database = open_database(settings)
+        issuer = IssuerRuntime(
+            settings=settings, database=database, vault=vault, key_secret=key_secret
+        )
+        wallet = WalletRuntime(
+            settings=settings, database=database, vault=vault, key_secret=key_secret
+        )
+        verifier = online_verifier_context(database=database, runtime=issuer)
+        return cls(settings, database, vault, key_secret, issuer, wallet, verifier)
+
+    def close(self) -> None:
+        self.database.close()
+
+
+def open_database(settings: Settings) -> Database:
+    """The deployment's ``Database``. On PostgreSQL the change counter lives in the data
+    directory (SQLite keeps it next to the database file)."""
+    changes_path = None
+    if not settings.database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        changes_path = settings.data_dir / "documents.changes"
+    return Database(settings.database_url, changes_path=changes_path)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app serving every service. ``settings`` defaults to ``get_settings()``.
 
-    ``app.state`` after start-up: ``settings``, ``engine``, ``session_factory``, ``vault``
-    (``CitizenIdVault``) and ``key_secret`` (the key-encryption subkey for stored private keys).
+    ``app.state.context`` after start-up is the ``AppContext``.
     """
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        secret = settings.master_key.get_secret_value() if settings.master_key else None
-        master = load_or_create_master_key(
-            env_value=secret, path=settings.master_key_path, create=settings.is_development
-        )
-        app.state.vault = CitizenIdVault(master)
-        app.state.key_secret = derive_subkey(master, PURPOSE_KEY_ENCRYPTION)
-        app.state.engine = make_engine(settings.database_url)
-        app.state.session_factory = make_session_factory(app.state.engine)
-        app.state.verifier_context = online_verifier_context(app.state)
+        context = AppContext.open(settings)
+        app.state.context = context
+        app.state.issuer = context.issuer
+        app.state.wallet = context.wallet
+        app.state.verifier_context = context.verifier
         # What start-up made lives as long as the process: move it out of the collector's
         # way, so a full collection walks only what requests made (tens of ms less per pause).
         gc.collect()
@@ -127,10 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            app.state.engine.dispose()
+            context.close()
 
     app = FastAPI(title="e-licence registry", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
     add_exception_handlers(app)
 
     @app.get("/healthz", tags=["health"])

@@ -17,17 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from credential import b64url, errors, jwk_thumbprint, jwk_to_public_key
 from issuer.cli import register as register_issuer_commands
-from keys import (
-    PURPOSE_KEY_ENCRYPTION,
-    KeyStoreError,
-    derive_subkey,
-    generate_signing_key,
-    load_or_create_master_key,
-)
+from keys import PURPOSE_KEY_ENCRYPTION, KeyStoreError, derive_subkey, generate_signing_key
 from registry import migrate
-from registry.db import make_engine, make_session_factory
+from registry.database import Database
 from registry.errors import ServiceError
-from registry.settings import Settings, get_settings
+from registry.settings import Settings, get_settings, load_master_key
 from registry.signing_keys import root_signing_key, store_signing_key
 from verifier.cli import verifier_app, verify_command
 from wallet_api.cli import dev_token
@@ -69,11 +63,6 @@ def load_settings() -> Settings:
     return get_settings()
 
 
-def _master_key(settings: Settings, *, create: bool) -> bytes:
-    secret = settings.master_key.get_secret_value() if settings.master_key else None
-    return load_or_create_master_key(env_value=secret, path=settings.master_key_path, create=create)
-
-
 @app.command()
 def init() -> None:
     """Create the data directory, master key (development), schema and platform root key."""
@@ -84,15 +73,15 @@ def init() -> None:
             settings.data_dir.mkdir(parents=True)
             done.append(f"created data directory {settings.data_dir}")
         had_key_file = settings.master_key_path.exists()
-        master = _master_key(settings, create=settings.is_development)
+        master = load_master_key(settings, create=settings.is_development)
         if settings.master_key is None and not had_key_file:
             done.append(f"created master key file {settings.master_key_path} (mode 0600)")
         if migrate.current_revision(settings.database_url) != migrate.head_revision():
             migrate.upgrade(settings.database_url)
             done.append(f"migrated the database to {migrate.head_revision()}")
-        engine = make_engine(settings.database_url)
+        database = Database(settings.database_url)
         try:
-            with make_session_factory(engine).begin() as session:
+            with database.writing() as session:
                 root = root_signing_key(session)
                 if root is None:
                     root = store_signing_key(
@@ -104,7 +93,7 @@ def init() -> None:
                     done.append(f"created platform root key {root.kid} ({root.alg})")
                 root_kid = root.kid
         finally:
-            engine.dispose()
+            database.close()
         if done:
             for line in done:
                 typer.echo(line)
@@ -135,7 +124,17 @@ def serve(
     typer.echo(f"Serving on {base}")
     for path, what in SERVED_PAGES:
         typer.echo(f"  {base}{path:<14} {what}")
-    uvicorn.run("elicence.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "elicence.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # A worker that has not answered the supervisor's ping in time is killed and replaced;
+        # uvicorn's 5 s is shorter than a start-up on a busy 2-core machine (seen: 13 s), which
+        # then loops for ever. Answering late is better than never starting.
+        timeout_worker_healthcheck=60,
+    )
 
 
 SERVED_PAGES = (
@@ -158,12 +157,12 @@ def root_key(
     """Print the platform root public key (JWK) and its RFC 7638 thumbprint, for pinning."""
     with cli_errors():
         settings = load_settings()
-        engine = make_engine(settings.database_url)
+        database = Database(settings.database_url)
         try:
-            with make_session_factory(engine)() as session:
+            with database.reading() as session:
                 root = root_signing_key(session)
         finally:
-            engine.dispose()
+            database.close()
         if root is None:
             raise fail("no platform root key: run `elicence init` first")
         thumbprint = b64url(jwk_thumbprint(jwk_to_public_key(root.public_jwk)))

@@ -1,60 +1,174 @@
-"""The verifier online: ``POST /verify`` in the combined app reads the trust list and status lists
-straight from the registry (signed exactly as served) and records checks for the citizen's
-"who checked my licence" list. Offline counters use a synced bundle instead."""
+"""The verifier online: ``POST /verify`` in the combined app verifies against the registry's own
+trust list and status lists (signed exactly as served) and records checks for the citizen's
+"who checked my licence" list. Offline counters use a synced bundle instead.
+
+Verification reads parsed documents from memory only. ``OnlineDocuments.refresh`` runs before
+each verification: it compares the registry's change counter (``Database.changes``, bumped by
+every commit that changes a status list, key, department or licence type, in any process) and
+the documents' age with what it loaded, and only when they differ reloads them in a worker
+thread. So a revocation shows on the very next scan, and the event loop never waits for the
+database.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import threading
-from typing import Any
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from credential import PublicKey, TrustList, jwk_to_public_key
+from credential import TrustList, errors, jwk_to_public_key, read_trust_list
 from issuer.runtime import IssuerRuntime
 from issuer.status_lists.service import status_list_token
 from issuer.trust_list.service import root_public_key, trust_list_token
+from registry.database import Database
 from registry.errors import ServiceError
 from registry.models import Department, Licence, VerificationCheck
-from verifier import TokenStatusSource, TokenTrustSource
+from verifier import StatusSnapshot, read_status_snapshot
 from verifier.api import VerifierContext
 
 
-class _RegistryDocuments:
-    """Token suppliers for the verifier's sources, each in its own short session."""
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """The documents as of change number ``generation``, loaded at ``loaded_at``."""
 
-    def __init__(self, session_factory: sessionmaker[Session], runtime: IssuerRuntime) -> None:
-        self._sessions = session_factory
-        self._runtime = runtime
+    generation: int
+    loaded_at: float
+    trust_token: str | None = None
+    trust_list: TrustList | None = None
+    status_tokens: dict[str, str] = field(default_factory=dict)
+    status: dict[str, StatusSnapshot] = field(default_factory=dict)
 
-    def trust_list(self) -> str | None:
-        with self._sessions() as session:
-            try:
-                return trust_list_token(session=session, runtime=self._runtime).token
-            except ServiceError:
-                return None
 
-    def status_list(self, uri: str) -> str | None:
-        if not uri.isdecimal() or len(uri) > 12:
-            return None
-        with self._sessions() as session:
-            try:
-                return status_list_token(
-                    session=session, runtime=self._runtime, list_id=int(uri)
-                ).token
-            except ServiceError:
-                return None
+class OnlineDocuments:
+    """The registry's trust list and status lists, parsed and checked, for ``POST /verify``:
+    a ``TrustSource`` and a ``StatusSource`` that answer from memory."""
 
-    def root_key(self) -> PublicKey | None:
-        with self._sessions() as session:
-            try:
-                return jwk_to_public_key(root_public_key(session=session)["jwk"])
-            except ServiceError:
-                return None
-
-    def record_check(
+    def __init__(
         self,
+        *,
+        database: Database,
+        runtime: IssuerRuntime,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._database = database
+        self._runtime = runtime
+        self._clock = clock
+        # Signed tokens are re-signed when half their ttl has passed: reload as often.
+        self._max_age = max(1, runtime.settings.status_list_ttl // 2)
+        self._loaded: _Loaded | None = None
+        self._loading = asyncio.Lock()
+
+    def trust_list(self) -> TrustList | None:
+        loaded = self._loaded
+        return loaded.trust_list if loaded is not None else None
+
+    def status_list(self, uri: str) -> StatusSnapshot | None:
+        loaded = self._loaded
+        return loaded.status.get(uri) if loaded is not None else None
+
+    def _current(self, loaded: _Loaded | None, generation: int) -> bool:
+        return (
+            loaded is not None
+            and loaded.generation == generation
+            and self._clock() - loaded.loaded_at < self._max_age
+        )
+
+    async def refresh(self) -> None:
+        """Make the documents current: a memory read when nothing changed, else a reload in a
+        worker thread (one at a time; concurrent callers wait for it)."""
+        generation = self._database.changes.value()
+        if self._current(self._loaded, generation):
+            return
+        async with self._loading:
+            generation = self._database.changes.value()
+            if not self._current(self._loaded, generation):
+                self._loaded = await asyncio.to_thread(self.load, generation)
+
+    def load(self, generation: int) -> _Loaded:
+        """Read and check the documents as they are now (blocking: call it in a thread)."""
+        previous = self._loaded
+        now = self._clock()
+        with self._database.reading() as session:
+            try:
+                root = jwk_to_public_key(root_public_key(session=session)["jwk"])
+                trust_token = trust_list_token(session=session, runtime=self._runtime).token
+            except ServiceError:  # no root key yet (`elicence init` may run after start-up)
+                return _Loaded(generation, now)
+            if previous is not None and previous.trust_token == trust_token:
+                trust_list = previous.trust_list
+            else:
+                trust_list = read_trust_list(trust_token, root)
+            assert trust_list is not None
+            tokens, snapshots = self._status_lists(session, trust_list, previous)
+        return _Loaded(generation, now, trust_token, trust_list, tokens, snapshots)
+
+    def _status_lists(
+        self, session: Session, trust_list: TrustList, previous: _Loaded | None
+    ) -> tuple[dict[str, str], dict[str, StatusSnapshot]]:
+        tokens: dict[str, str] = {}
+        snapshots: dict[str, StatusSnapshot] = {}
+        for department in trust_list.departments:
+            for uri in department.status_lists:
+                try:
+                    token = status_list_token(
+                        session=session, runtime=self._runtime, list_id=int(uri)
+                    ).token
+                except ServiceError:  # e.g. the department has no active key
+                    continue
+                tokens[uri] = token
+                if (
+                    previous is not None
+                    and previous.trust_list is trust_list
+                    and previous.status_tokens.get(uri) == token
+                ):
+                    snapshots[uri] = previous.status[uri]
+                    continue
+                try:
+                    snapshots[uri] = read_status_snapshot(token, trust_list, uri=uri)
+                except errors.CredentialError:
+                    continue  # unavailable: the verifier answers status_unavailable
+        return tokens, snapshots
+
+
+def _record_check(
+    session: Session,
+    *,
+    licence_number: str,
+    department: str,
+    verifier_name: str,
+    purpose: str | None,
+    outcome: str,
+    checked_at: int,
+) -> None:
+    licence_id = session.scalar(
+        select(Licence.id)
+        .join(Department, Licence.department_id == Department.id)
+        .where(Licence.number == licence_number, Department.code == department)
+    )
+    if licence_id is None:
+        return
+    session.add(
+        VerificationCheck(
+            licence_id=licence_id,
+            verifier_name=verifier_name,
+            purpose=purpose,
+            outcome=outcome,
+            checked_at=dt.datetime.fromtimestamp(checked_at, dt.UTC),
+        )
+    )
+
+
+def online_verifier_context(*, database: Database, runtime: IssuerRuntime) -> VerifierContext:
+    """A ``VerifierContext`` over the registry: documents from ``OnlineDocuments``, checks
+    recorded through the database's writer."""
+    documents = OnlineDocuments(database=database, runtime=runtime)
+
+    async def record_check(
         *,
         credential_id: str,
         licence_number: str,
@@ -64,55 +178,21 @@ class _RegistryDocuments:
         outcome: str,
         checked_at: int,
     ) -> None:
-        with self._sessions() as session, session.begin():
-            licence_id = session.scalar(
-                select(Licence.id)
-                .join(Department, Licence.department_id == Department.id)
-                .where(Licence.number == licence_number, Department.code == department)
+        await database.write(
+            lambda session: _record_check(
+                session,
+                licence_number=licence_number,
+                department=department,
+                verifier_name=verifier_name,
+                purpose=purpose,
+                outcome=outcome,
+                checked_at=checked_at,
             )
-            if licence_id is None:
-                return
-            session.add(
-                VerificationCheck(
-                    licence_id=licence_id,
-                    verifier_name=verifier_name,
-                    purpose=purpose,
-                    outcome=outcome,
-                    checked_at=dt.datetime.fromtimestamp(checked_at, dt.UTC),
-                )
-            )
-
-
-class _LazyRootTrust:
-    """Pins the root key on first use (``elicence init`` may run after the app starts)."""
-
-    def __init__(self, documents: _RegistryDocuments) -> None:
-        self._documents = documents
-        self._source: TokenTrustSource | None = None
-        self._lock = threading.Lock()
-
-    def trust_list(self) -> TrustList | None:
-        if self._source is None:
-            root = self._documents.root_key()
-            if root is None:
-                return None
-            with self._lock:
-                self._source = self._source or TokenTrustSource(self._documents.trust_list, root)
-        return self._source.trust_list()
-
-
-def online_verifier_context(state: Any) -> VerifierContext:
-    """A ``VerifierContext`` over the registry for the app whose ``state`` is given."""
-    runtime = getattr(state, "issuer_runtime", None)
-    if runtime is None:
-        runtime = IssuerRuntime(
-            settings=state.settings, vault=state.vault, key_secret=state.key_secret
         )
-        state.issuer_runtime = runtime
-    documents = _RegistryDocuments(state.session_factory, runtime)
-    trust = _LazyRootTrust(documents)
+
     return VerifierContext(
-        trust=trust,
-        status=TokenStatusSource(documents.status_list, trust),
-        record_check=documents.record_check,
+        trust=documents,
+        status=documents,
+        record_check=record_check,
+        prepare=documents.refresh,
     )

@@ -14,15 +14,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from registry.errors import Unauthorized
 from registry.models import Department, DepartmentApiKey
-from registry.settings import settings_of
 
-from .runtime import IssuerSessionDep
+from .runtime import ReadSessionDep, RuntimeDep
 
 API_KEY_SCHEME = "elk"
 API_KEY_PREFIX = r"[A-Za-z0-9]{8}"  # the public part, by which keys are found and revoked
@@ -91,7 +90,7 @@ class DepartmentCaller:
 
 
 def current_department(
-    session: IssuerSessionDep, authorization: Annotated[str | None, Header()] = None
+    session: ReadSessionDep, authorization: Annotated[str | None, Header()] = None
 ) -> DepartmentCaller:
     """FastAPI dependency: the department whose API key is presented. Raises ``Unauthorized``."""
     return authenticate_department(session=session, authorization=authorization)
@@ -121,9 +120,11 @@ def authenticate_department(*, session: Session, authorization: str | None) -> D
     return DepartmentCaller(department_id=row.id, code=row.code, key_prefix=prefix)
 
 
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+async def require_admin(
+    runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
+) -> str:
     """FastAPI dependency: the platform administrator's token. Returns the audit actor."""
-    configured = settings_of(request).admin_token
+    configured = runtime.settings.admin_token
     if configured is None:
         raise Unauthorized("the admin API is disabled (ELICENCE_ADMIN_TOKEN is not set)")
     token = bearer_token(authorization)

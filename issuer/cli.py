@@ -16,9 +16,10 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey, load_or_create_master_key
+from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey
 from registry.audit import verify_audit_chain
-from registry.db import make_engine, make_session_factory
+from registry.database import Database
+from registry.settings import load_master_key
 
 from .departments import service
 from .departments.schemas import FieldSpec, LicenceTypeCreate
@@ -52,20 +53,27 @@ def _actor() -> str:
 
 @contextlib.contextmanager
 def _transaction() -> Iterator[tuple[Session, bytes]]:
-    """A session committed at the end (rolled back on error) and the key-encryption secret."""
+    """A write transaction committed at the end (rolled back on error), taken through the
+    database's writer lock (so a running service's writers and this command take turns), and
+    the key-encryption secret."""
     from elicence.cli import load_settings
 
     settings = load_settings()
-    secret = settings.master_key.get_secret_value() if settings.master_key else None
-    master = load_or_create_master_key(
-        env_value=secret, path=settings.master_key_path, create=False
-    )
-    engine = make_engine(settings.database_url)
+    master = load_master_key(settings, create=False)
+    with _database() as database, database.writing() as session:
+        yield session, derive_subkey(master, PURPOSE_KEY_ENCRYPTION)
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[Database]:
+    """The deployment's database, closed at the end."""
+    from elicence.cli import load_settings
+
+    database = Database(load_settings().database_url)
     try:
-        with make_session_factory(engine).begin() as session:
-            yield session, derive_subkey(master, PURPOSE_KEY_ENCRYPTION)
+        yield database
     finally:
-        engine.dispose()
+        database.close()
 
 
 def _errors() -> contextlib.AbstractContextManager[None]:
@@ -283,7 +291,7 @@ def audit_verify(
     Prints the head hash: keep it somewhere else (a ticket, a log server) and pass it back
     with --anchor later, since a chain cut at its end still looks intact by itself.
     """
-    with _errors(), _transaction() as (session, _):
+    with _errors(), _database() as database, database.reading() as session:
         report = verify_audit_chain(session, anchors=anchor or ())
     if report.ok:
         typer.echo(f"OK: {report.rows_checked} audit entries, chain intact")

@@ -2,7 +2,8 @@
 vault and the audit chain. Import from the submodules:
 
 - ``registry.settings``: ``Settings``, ``get_settings()``
-- ``registry.db``: ``make_engine``, ``make_session_factory``, ``get_session``, ``SessionDep``
+- ``registry.database``: ``Database`` (read-only transactions, the one writer, the change counter)
+- ``registry.db``: ``make_engine``, ``make_session_factory``, ``insert_unless_taken``
 - ``registry.models``: the ORM models (``Base.metadata`` is what the migrations build)
 - ``registry.vault``: ``CitizenIdVault``
 - ``registry.audit``: ``append_audit``, ``verify_audit_chain``, ``AuditReport``

@@ -1,16 +1,13 @@
-"""Engine and session: SQLite (WAL) for the embedded default, PostgreSQL (psycopg 3) in production.
-
-Transactions end at the route boundary: services ``flush()``, the request session commits once
-after the endpoint returns (before the response is sent) and rolls back on any error. Routes take
-``session: SessionDep``.
+"""Engines and sessions: SQLite (WAL) for the embedded default, PostgreSQL (psycopg 3) in
+production. ``registry.database.Database`` puts them together into the one path to the database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+import os
+from pathlib import Path
+from typing import Any
 
-from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, Insert, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -34,20 +31,25 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-# Execution option of a connection whose transactions only read (``get_session`` of a GET).
-SQLITE_READ_ONLY = "elicence_sqlite_read_only"
-READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
-
-
-def _on_sqlite_begin(connection: Any) -> None:
+def _begin_immediate(connection: Any) -> None:
     # IMMEDIATE takes the write lock at BEGIN, so a transaction never reads a state (the audit
-    # chain head, a free status index) that another writer changes before it writes. A
-    # read-only transaction begins DEFERRED: a WAL snapshot at its first read, no write lock,
-    # so it neither waits for nor blocks writers.
-    if connection.get_execution_options().get(SQLITE_READ_ONLY):
-        connection.exec_driver_sql("BEGIN")
-    else:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # chain head, a free status index) that another writer changes before it writes.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_deferred(connection: Any) -> None:
+    # A read-only transaction: a WAL snapshot at its first read, no write lock, so it neither
+    # waits for nor blocks the writer.
+    connection.exec_driver_sql("BEGIN")
+
+
+def _on_sqlite_connect_read_only(dbapi_connection: Any, record: Any) -> None:
+    _on_sqlite_connect(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    # A write on a read connection fails at once ("attempt to write a readonly database")
+    # instead of queueing for the lock behind the writer's back.
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
 
 
 def _on_sqlite_checkin(dbapi_connection: Any, _record: Any) -> None:
@@ -75,19 +77,46 @@ def database_backend(url: str) -> str:
     return backend
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (``None`` for PostgreSQL and in-memory databases)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _create_private_file(path: Path) -> None:
+    # SQLite would create the file 0644 (umask); it holds encrypted ID numbers, blind indexes
+    # and the audit log: readable by the service's user only, like the master key. Its -wal and
+    # -shm files take the same mode from it.
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+
+
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """An engine for ``url`` (``sqlite:///path`` or ``postgresql[+psycopg]://...``).
 
-    SQLite gets WAL, ``foreign_keys=ON``, a busy timeout and ``BEGIN IMMEDIATE`` transactions;
+    SQLite gets WAL, ``foreign_keys=ON``, a busy timeout and ``BEGIN IMMEDIATE`` transactions
+    (``read_only``: ``PRAGMA query_only`` and ``BEGIN``), and a new file is created mode 0600;
     a plain ``postgresql://`` URL is switched to the psycopg 3 driver. Raises ``ValueError`` for
     any other backend.
     """
     backend = database_backend(url)
     parsed = make_url(url)
     if backend == "sqlite":
+        path = sqlite_path(url)
+        if path is not None:
+            _create_private_file(path)
         engine = create_engine(parsed, **kwargs)
-        event.listen(engine, "connect", _on_sqlite_connect)
-        event.listen(engine, "begin", _on_sqlite_begin)
+        if read_only:
+            event.listen(engine, "connect", _on_sqlite_connect_read_only)
+            event.listen(engine, "begin", _begin_deferred)
+        else:
+            event.listen(engine, "connect", _on_sqlite_connect)
+            event.listen(engine, "begin", _begin_immediate)
         event.listen(engine, "checkin", _on_sqlite_checkin)
         return engine
     if parsed.drivername == "postgresql":
@@ -100,28 +129,6 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (``expire_on_commit=False``)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
 
-
-def get_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: a session from ``request.app.state.session_factory``.
-
-    Commits once after the endpoint returns and rolls back on any error; on SQLite a GET or
-    HEAD request's transaction begins DEFERRED (those routes only read). Use it through
-    ``SessionDep`` (``scope="function"``) so the commit happens before the response is sent.
-    """
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
-        if request.method in READ_ONLY_METHODS and session.get_bind().dialect.name == "sqlite":
-            # GET and HEAD routes only read: their SQLite transaction begins DEFERRED.
-            session.connection(execution_options={SQLITE_READ_ONLY: True})
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 # ``INSERT ... ON CONFLICT DO NOTHING`` per (dialect, table), built once.
 _INSERTS_UNLESS_TAKEN: dict[tuple[str, str], Insert] = {}

@@ -8,9 +8,8 @@ from typing import Literal
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.requests import Request
 
-from keys import KeyStoreError, decode_master_key
+from keys import KeyStoreError, decode_master_key, load_or_create_master_key
 
 from .db import database_backend
 
@@ -100,19 +99,13 @@ def get_settings() -> Settings:
     """The process's settings, read once from the environment.
 
     Tests pass settings to ``create_app``; ``get_settings.cache_clear()`` rereads the
-    environment. Routes take the app's settings with ``app_settings``.
+    environment. Routes take the settings the app was made with from its runtime.
     """
     return Settings()
 
 
-def settings_of(request: Request) -> Settings:
-    """The settings the app was made with (``app.state.settings``), else the process's."""
-    settings: Settings | None = getattr(request.app.state, "settings", None)
-    return settings if settings is not None else get_settings()
-
-
-async def app_settings(request: Request) -> Settings:
-    """FastAPI dependency form of ``settings_of``: ``async``, so FastAPI does not hop to a
-    worker thread for it. (Not ``dependency_overrides``: with any override set, FastAPI rebuilds
-    every dependency graph on every request.)"""
-    return settings_of(request)
+def load_master_key(settings: Settings, *, create: bool) -> bytes:
+    """The deployment's master key: ``ELICENCE_MASTER_KEY``, else the development key file
+    (made, mode 0600, when ``create`` is true and it is missing). Raises ``KeyStoreError``."""
+    secret = settings.master_key.get_secret_value() if settings.master_key else None
+    return load_or_create_master_key(env_value=secret, path=settings.master_key_path, create=create)

@@ -32,7 +32,7 @@ _MAX_NAME = 200
 class RecordCheck(Protocol):
     """Records an online check for the citizen's "who checked my licence" list."""
 
-    def __call__(
+    async def __call__(
         self,
         *,
         credential_id: str,
@@ -47,13 +47,16 @@ class RecordCheck(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class VerifierContext:
-    """Everything ``POST /verify`` needs. ``record_check`` is ``None`` offline."""
+    """Everything ``POST /verify`` needs. ``record_check`` is ``None`` offline; ``prepare``,
+    when set, is awaited before each verification (the online sources make their documents
+    current there, so verifying itself never waits for I/O)."""
 
     trust: TrustSource
     status: StatusSource
     now: Callable[[], int] = field(default=lambda: _wall_clock())
     policy: Policy = field(default_factory=Policy)
     record_check: RecordCheck | None = None
+    prepare: Callable[[], Awaitable[None]] | None = None
 
 
 def _wall_clock() -> int:
@@ -189,14 +192,14 @@ _OPENAPI_BODY = {
 }
 
 
-def _record(context: VerifierContext, result: VerificationResult, data: _VerifyInput) -> None:
+async def _record(context: VerifierContext, result: VerificationResult, data: _VerifyInput) -> None:
     # Only a credential whose issuer signature verified names a real licence; a forgery must
     # not write into some citizen's "who checked my licence" list.
     if context.record_check is None or data.verifier_name is None:
         return
     if result.licence is None or result.credential_id is None:
         return
-    context.record_check(
+    await context.record_check(
         credential_id=result.credential_id,
         licence_number=result.licence.number,
         department=result.licence.department_code,
@@ -232,6 +235,8 @@ def verify_router(
             if text is None:
                 return _error(422, "no_qr_code", "no QR code found in the image")
         assert text is not None
+        if context.prepare is not None:
+            await context.prepare()
         result = verify_payload(
             text,
             trust=context.trust,
@@ -240,7 +245,7 @@ def verify_router(
             policy=context.policy,
             challenge=data.challenge,
         )
-        _record(context, result, data)
+        await _record(context, result, data)
         return JSONResponse(result.to_json())
 
     return router

@@ -17,11 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from joserfc import jwt
 from joserfc.errors import (
     BadSignatureError,
@@ -36,7 +34,6 @@ from joserfc.jwk import KeySet
 from credential import IdNumber, parse_id_number
 from credential.errors import InvalidIdNumber
 from registry.errors import Unauthorized
-from registry.settings import Settings, app_settings
 
 from .errors import (
     BadTokenSignature,
@@ -44,7 +41,6 @@ from .errors import (
     InvalidTokenClaims,
     InvalidTokenIdNumber,
     MalformedToken,
-    MissingToken,
     SignInUnavailable,
     TokenExpired,
     TokenNotYetValid,
@@ -270,61 +266,3 @@ class Authenticator:
                 return verifier.authenticate(token)
         # No provider has this issuer: the first one rejects it with its own reason.
         return self.verifiers[0].authenticate(token)
-
-
-def authenticator_for(settings: Settings) -> Authenticator:
-    """The providers ``settings`` configure: the external one and, in development, the dev one."""
-    from .dev_idp import dev_idp_enabled, dev_token_verifier
-
-    verifiers: list[TokenVerifier] = []
-    if settings.idp_issuer and settings.idp_audience:
-        source: JwksSource | None = None
-        if settings.idp_jwks_file is not None:
-            source = JwksFile(settings.idp_jwks_file)
-        elif settings.idp_jwks_url:
-            source = JwksUrl(settings.idp_jwks_url)
-        if source is not None:
-            verifiers.append(
-                TokenVerifier(
-                    issuer=settings.idp_issuer,
-                    audience=settings.idp_audience,
-                    jwks=source,
-                    id_claim=settings.idp_id_claim,
-                )
-            )
-    if dev_idp_enabled(settings):
-        verifiers.append(dev_token_verifier(settings))
-    return Authenticator(verifiers)
-
-
-_bearer = HTTPBearer(auto_error=False, description="A token from the identity provider")
-_cache_lock = threading.Lock()
-
-
-async def get_authenticator(
-    request: Request, settings: Annotated[Settings, Depends(app_settings)]
-) -> Authenticator:
-    """The app's authenticator, built once per settings object (JWKS caches live in it);
-    ``async``, so FastAPI does not hop to a worker thread for it (building one reads at most
-    the development key file, once)."""
-    state = request.app.state
-    with _cache_lock:
-        cached = getattr(state, "wallet_authenticator", None)
-        if cached is None or cached[0] is not settings:
-            cached = (settings, authenticator_for(settings))
-            state.wallet_authenticator = cached
-    authenticator: Authenticator = cached[1]
-    return authenticator
-
-
-def current_citizen(
-    authenticator: Annotated[Authenticator, Depends(get_authenticator)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Citizen:
-    """FastAPI dependency: the signed-in citizen, or 401."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise MissingToken()
-    return authenticator.authenticate(credentials.credentials)
-
-
-CitizenDep = Annotated[Citizen, Depends(current_citizen)]

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Response
 from fastapi.responses import HTMLResponse
 
-from registry.db import SessionDep
-from registry.holder_keys import HolderKeyBox
 from registry.models import Licence
-from registry.settings import Settings, app_settings
-from registry.vault import CitizenIdVault
+from registry.settings import Settings
 
 from . import dev_idp, schemas, service
-from .auth import CitizenDep
+from .errors import DevIdpDisabled
 from .qr import render_png, render_svg
+from .runtime import CitizenDep, ReadSessionDep, RuntimeDep, SettingsDep, WalletRuntime
 
 router = APIRouter(tags=["wallet"])
 _NO_STORE = {"Cache-Control": "no-store"}
-_runtime_lock = threading.Lock()
 
 ChallengeQuery = Annotated[
     str | None,
@@ -32,38 +28,12 @@ ModeQuery = Annotated[
 ]
 
 
-class WalletRuntime:
-    """What the wallet keeps per app: the ID vault and the holder-key box."""
-
-    def __init__(self, *, vault: CitizenIdVault, box: HolderKeyBox) -> None:
-        self.vault = vault
-        self.box = box
-
-    def __repr__(self) -> str:
-        return "WalletRuntime()"
-
-
-async def get_wallet_runtime(request: Request) -> WalletRuntime:
-    """FastAPI dependency: the app's ``WalletRuntime`` (made on first use from ``app.state``);
-    ``async``, so FastAPI does not hop to a worker thread for it."""
-    state = request.app.state
-    runtime: WalletRuntime | None = getattr(state, "wallet_runtime", None)
-    if runtime is None:
-        with _runtime_lock:
-            runtime = WalletRuntime(vault=state.vault, box=HolderKeyBox(state.key_secret))
-            state.wallet_runtime = runtime
-    return runtime
-
-
-RuntimeDep = Annotated[WalletRuntime, Depends(get_wallet_runtime)]
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
 def _own_licence(
-    licence_id: str, citizen: CitizenDep, session: SessionDep, runtime: RuntimeDep
+    licence_id: str, citizen: CitizenDep, session: ReadSessionDep, runtime: RuntimeDep
 ) -> Licence:
     return service.get_licence(
         session=session,
@@ -77,7 +47,7 @@ OwnLicence = Annotated[Licence, Depends(_own_licence)]
 
 @router.get("/licences", response_model=schemas.LicenceList)
 def my_licences(
-    citizen: CitizenDep, session: SessionDep, runtime: RuntimeDep, response: Response
+    citizen: CitizenDep, session: ReadSessionDep, runtime: RuntimeDep, response: Response
 ) -> schemas.LicenceList:
     """Every licence any department issued to the signed-in citizen ("one number")."""
     response.headers.update(_NO_STORE)
@@ -100,7 +70,7 @@ def _payload(
     *,
     mode: schemas.QrMode,
     licence: Licence,
-    session: SessionDep,
+    session: ReadSessionDep,
     runtime: WalletRuntime,
     settings: Settings,
     challenge: str | None,
@@ -121,9 +91,9 @@ def _payload(
 @router.get("/licences/{licence_id}/presentation", response_model=schemas.Presentation)
 def licence_presentation(
     licence: OwnLicence,
-    session: SessionDep,
+    session: ReadSessionDep,
     runtime: RuntimeDep,
-    settings: Annotated[Settings, Depends(app_settings)],
+    settings: SettingsDep,
     response: Response,
     challenge: ChallengeQuery = None,
 ) -> schemas.Presentation:
@@ -141,9 +111,9 @@ def licence_presentation(
 
 def shown_payload(
     licence: OwnLicence,
-    session: SessionDep,
+    session: ReadSessionDep,
     runtime: RuntimeDep,
-    settings: Annotated[Settings, Depends(app_settings)],
+    settings: SettingsDep,
     mode: ModeQuery = "presentation",
     challenge: ChallengeQuery = None,
 ) -> schemas.Presentation:
@@ -190,7 +160,7 @@ def licence_qr_svg(payload: ShownPayload) -> Response:
 
 @router.get("/licences/{licence_id}/checks", response_model=schemas.VerificationCheckList)
 def licence_checks(
-    licence: OwnLicence, session: SessionDep, response: Response
+    licence: OwnLicence, session: ReadSessionDep, response: Response
 ) -> schemas.VerificationCheckList:
     """Who checked this licence online: verifier, purpose, time, outcome (newest first)."""
     response.headers.update(_NO_STORE)
@@ -238,15 +208,16 @@ document.getElementById("sign-in").addEventListener("submit", async (event) => {
 
 
 @router.get("/dev/sign-in", response_class=HTMLResponse, include_in_schema=False)
-def dev_sign_in_page(settings: Annotated[Settings, Depends(app_settings)]) -> HTMLResponse:
+def dev_sign_in_page(settings: SettingsDep) -> HTMLResponse:
     """Development identity provider: a sign-in page (404 unless enabled)."""
-    dev_idp.load_or_create_dev_key(settings)
+    if not dev_idp.dev_idp_enabled(settings):
+        raise DevIdpDisabled()
     return HTMLResponse(_DEV_PAGE, headers=_NO_STORE)
 
 
 @router.post("/dev/token", include_in_schema=False)
 def dev_token(
-    settings: Annotated[Settings, Depends(app_settings)],
+    settings: SettingsDep,
     id_number: Annotated[str, Form(max_length=32)],
     response: Response,
 ) -> dict[str, str | int]:

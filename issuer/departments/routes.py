@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Path, status
+from sqlalchemy.orm import Session
 
 from registry.models import Department, DepartmentApiKey, LicenceType
 
 from ..auth import AdminDep, DepartmentDep
-from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime
+from ..runtime import ReadSessionDep, RuntimeDep
 from . import service
 from .schemas import (
     API_KEY_PREFIX_PATTERN,
@@ -26,14 +27,13 @@ from .schemas import (
 
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
 department_router = APIRouter(tags=["licence types"])
-RuntimeDep = Annotated[IssuerRuntime, Depends(get_runtime)]
 CodePath = Annotated[str, Path(pattern=CODE_PATTERN)]
 PrefixPath = Annotated[
     str, Path(pattern=API_KEY_PREFIX_PATTERN, description="The key's prefix: elk_<prefix>_...")
 ]
 
 
-def _department_read(session: IssuerSessionDep, department: Department) -> DepartmentRead:
+def _department_read(session: Session, department: Department) -> DepartmentRead:
     key = service.active_signing_key(session=session, department_id=department.id)
     return DepartmentRead(
         code=department.code, name=department.name, active_kid=key.kid if key else None
@@ -52,27 +52,39 @@ def licence_type_read(department_code: str, licence_type: LicenceType) -> Licenc
 
 
 @admin_router.post("/departments", status_code=status.HTTP_201_CREATED)
-def create_department(
-    body: DepartmentCreate, session: IssuerSessionDep, actor: AdminDep, runtime: RuntimeDep
+async def create_department(
+    body: DepartmentCreate, actor: AdminDep, runtime: RuntimeDep
 ) -> DepartmentRead:
     """Create a department and its first signing key."""
-    department = service.create_department(
-        session=session, code=body.code, name=body.name, actor=actor, key_secret=runtime.key_secret
-    )
-    return _department_read(session, department)
+
+    def work(session: Session) -> DepartmentRead:
+        department = service.create_department(
+            session=session,
+            code=body.code,
+            name=body.name,
+            actor=actor,
+            key_secret=runtime.key_secret,
+        )
+        return _department_read(session, department)
+
+    return await runtime.database.write(work)
 
 
 @admin_router.get("/departments")
-def list_departments(session: IssuerSessionDep, actor: AdminDep) -> list[DepartmentRead]:
+def list_departments(session: ReadSessionDep, actor: AdminDep) -> list[DepartmentRead]:
     """Every department with its current key id."""
     return [_department_read(session, d) for d in service.list_departments(session=session)]
 
 
 @admin_router.post("/departments/{code}/api-keys", status_code=status.HTTP_201_CREATED)
-def create_api_key(code: CodePath, session: IssuerSessionDep, actor: AdminDep) -> ApiKeyRead:
+async def create_api_key(code: CodePath, actor: AdminDep, runtime: RuntimeDep) -> ApiKeyRead:
     """A new API key for the department, shown only in this response."""
-    department, key = service.create_api_key(session=session, department_code=code, actor=actor)
-    return ApiKeyRead(department=department.code, prefix=key.prefix, api_key=key.text)
+
+    def work(session: Session) -> ApiKeyRead:
+        department, key = service.create_api_key(session=session, department_code=code, actor=actor)
+        return ApiKeyRead(department=department.code, prefix=key.prefix, api_key=key.text)
+
+    return await runtime.database.write(work)
 
 
 def _api_key_summary(key: DepartmentApiKey) -> ApiKeySummary:
@@ -80,62 +92,79 @@ def _api_key_summary(key: DepartmentApiKey) -> ApiKeySummary:
 
 
 @admin_router.get("/departments/{code}/api-keys")
-def list_api_keys(
-    code: CodePath, session: IssuerSessionDep, actor: AdminDep
-) -> list[ApiKeySummary]:
+def list_api_keys(code: CodePath, session: ReadSessionDep, actor: AdminDep) -> list[ApiKeySummary]:
     """The department's API keys (prefix, created, revoked), oldest first; never a secret."""
     _, keys = service.list_api_keys(session=session, department_code=code)
     return [_api_key_summary(k) for k in keys]
 
 
 @admin_router.post("/departments/{code}/api-keys/{prefix}/revoke")
-def revoke_api_key(
-    code: CodePath, prefix: PrefixPath, session: IssuerSessionDep, actor: AdminDep
+async def revoke_api_key(
+    code: CodePath, prefix: PrefixPath, actor: AdminDep, runtime: RuntimeDep
 ) -> ApiKeySummary:
     """Revoke one of the department's API keys by its prefix: refused from the next request on."""
-    key = service.revoke_api_key(session=session, department_code=code, prefix=prefix, actor=actor)
-    return _api_key_summary(key)
+
+    def work(session: Session) -> ApiKeySummary:
+        key = service.revoke_api_key(
+            session=session, department_code=code, prefix=prefix, actor=actor
+        )
+        return _api_key_summary(key)
+
+    return await runtime.database.write(work)
 
 
 @admin_router.post("/departments/{code}/licence-types", status_code=status.HTTP_201_CREATED)
-def create_licence_type(
-    code: CodePath, body: LicenceTypeCreate, session: IssuerSessionDep, actor: AdminDep
+async def create_licence_type(
+    code: CodePath, body: LicenceTypeCreate, actor: AdminDep, runtime: RuntimeDep
 ) -> LicenceTypeRead:
     """Add a licence type (its fields and default validity) to the department."""
-    licence_type = service.create_licence_type(
-        session=session, department_code=code, licence_type_in=body, actor=actor
-    )
-    return licence_type_read(code, licence_type)
+
+    def work(session: Session) -> LicenceTypeRead:
+        licence_type = service.create_licence_type(
+            session=session, department_code=code, licence_type_in=body, actor=actor
+        )
+        return licence_type_read(code, licence_type)
+
+    return await runtime.database.write(work)
 
 
 @admin_router.post("/departments/{code}/keys/rotate", status_code=status.HTTP_201_CREATED)
-def rotate_key(
-    code: CodePath, session: IssuerSessionDep, actor: AdminDep, runtime: RuntimeDep
-) -> KeyRead:
+async def rotate_key(code: CodePath, actor: AdminDep, runtime: RuntimeDep) -> KeyRead:
     """A new signing key for the department; the old one retires but still verifies."""
-    key = service.rotate_key(
-        session=session, department_code=code, actor=actor, key_secret=runtime.key_secret
-    )
-    return KeyRead(kid=key.kid, state=key.state)
+
+    def work(session: Session) -> KeyRead:
+        key = service.rotate_key(
+            session=session, department_code=code, actor=actor, key_secret=runtime.key_secret
+        )
+        return KeyRead(kid=key.kid, state=key.state)
+
+    return await runtime.database.write(work)
 
 
 @admin_router.post("/departments/{code}/keys/{kid}/compromise")
-def compromise_key(
+async def compromise_key(
     code: CodePath,
     kid: Annotated[str, Path(max_length=16)],
-    session: IssuerSessionDep,
     actor: AdminDep,
     runtime: RuntimeDep,
 ) -> KeyRead:
     """Mark a key compromised: verifiers reject everything it signed."""
-    key, _ = service.compromise_key(
-        session=session, department_code=code, kid=kid, actor=actor, key_secret=runtime.key_secret
-    )
-    return KeyRead(kid=key.kid, state=key.state)
+
+    def work(session: Session) -> KeyRead:
+        key, _ = service.compromise_key(
+            session=session,
+            department_code=code,
+            kid=kid,
+            actor=actor,
+            key_secret=runtime.key_secret,
+        )
+        return KeyRead(kid=key.kid, state=key.state)
+
+    return await runtime.database.write(work)
 
 
 @department_router.get("/licence-types")
-def list_licence_types(session: IssuerSessionDep, caller: DepartmentDep) -> list[LicenceTypeRead]:
+def list_licence_types(session: ReadSessionDep, caller: DepartmentDep) -> list[LicenceTypeRead]:
     """The caller's own licence types."""
     return [
         licence_type_read(caller.code, t)

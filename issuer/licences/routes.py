@@ -5,26 +5,24 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Header, Response, status
 from sqlalchemy.orm import Session
 
 from registry.models import Licence
 
 from ..auth import DepartmentDep, authenticate_department, presented_api_key
 from ..errors import InvalidRequest
-from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime, write_transaction
+from ..runtime import ReadSessionDep, RuntimeDep
 from . import service
 from .schemas import LicenceCreate, LicenceList, LicenceRead, LicenceSearch
 
 router = APIRouter(prefix="/licences", tags=["licences"])
-RuntimeDep = Annotated[IssuerRuntime, Depends(get_runtime)]
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def issue_licence(
     body: LicenceCreate,
-    request: Request,
     response: Response,
     runtime: RuntimeDep,
     authorization: Annotated[str | None, Header()] = None,
@@ -38,8 +36,8 @@ async def issue_licence(
     presented_api_key(authorization)  # no key, no work: 401 before any crypto below
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
         raise InvalidRequest("Idempotency-Key must be 1-200 visible ASCII characters")
-    # Work that needs no database (ID number crypto, a holder key pair) runs before SQLite's
-    # write lock is taken, the response body (QR) after it is released.
+    # Work that needs no database (ID number crypto, a holder key pair) runs before the writer
+    # takes it, the response body (QR) after the commit.
     citizen = service.prepare_citizen(runtime=runtime, id_number=body.id_number)
 
     def issue(session: Session) -> tuple[Licence, str, LicenceRead | None]:
@@ -57,7 +55,7 @@ async def issue_licence(
         replay = service.licence_read(session=session, licence=licence, department_code=caller.code)
         return licence, caller.code, replay
 
-    licence, department_code, replay = await write_transaction(request, issue)
+    licence, department_code, replay = await runtime.database.write(issue)
     if replay is not None:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
@@ -73,7 +71,7 @@ async def issue_licence(
 
 
 @router.get("/{licence_id}")
-def read_licence(licence_id: str, session: IssuerSessionDep, caller: DepartmentDep) -> LicenceRead:
+def read_licence(licence_id: str, session: ReadSessionDep, caller: DepartmentDep) -> LicenceRead:
     """One of the caller's licences."""
     licence = service.get_licence(session=session, caller=caller, licence_id=licence_id)
     return service.licence_read(session=session, licence=licence)
@@ -81,7 +79,7 @@ def read_licence(licence_id: str, session: IssuerSessionDep, caller: DepartmentD
 
 @router.post("/search")
 def search_licences(
-    body: LicenceSearch, session: IssuerSessionDep, caller: DepartmentDep, runtime: RuntimeDep
+    body: LicenceSearch, session: ReadSessionDep, caller: DepartmentDep, runtime: RuntimeDep
 ) -> LicenceList:
     """The caller's licences for an ID number (sent in the body, never in the URL)."""
     licences = service.search_licences(session=session, runtime=runtime, caller=caller, query=body)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi import APIRouter, Header, Path, Response
 
-from ..runtime import IssuerRuntime, IssuerSessionDep, get_runtime
+from ..runtime import ReadSessionDep, RuntimeDep
 from .service import status_list_token
 
 router = APIRouter(tags=["public documents"])
@@ -20,19 +20,19 @@ MEDIA_TYPE = "application/statuslist+jwt"
 )
 def get_status_list(
     list_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-    session: IssuerSessionDep,
-    runtime: Annotated[IssuerRuntime, Depends(get_runtime)],
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The status list token (2 bits per licence: 0 valid, 1 revoked, 2 suspended)."""
     served = status_list_token(session=session, runtime=runtime, list_id=list_id)
     headers = {"ETag": served.etag, "Cache-Control": f"public, max-age={served.ttl}"}
-    if if_none_match is not None and served.etag in _tags(if_none_match):
+    if if_none_match is not None and etag_matches(if_none_match, served.etag):
         return Response(status_code=304, headers=headers)
     return Response(served.token, media_type=MEDIA_TYPE, headers=headers)
 
 
-def _tags(header: str) -> set[str]:
-    """Entity tags of an ``If-None-Match`` header, compared weakly (RFC 9110 13.1.2)."""
-    tags = {t.strip() for t in header.split(",")}
-    return tags | {f"W/{t}" for t in tags if not t.startswith("W/")}
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag``, compared weakly (RFC 9110 13.1.2)."""
+    tags = {t.strip() for t in if_none_match.split(",")}
+    return etag in tags | {f"W/{t}" for t in tags if not t.startswith("W/")}

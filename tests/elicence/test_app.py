@@ -7,12 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from credential import errors
 from elicence.app import create_app
-from registry.db import SessionDep
+from registry.database import Database
 from registry.errors import NotFound
 from registry.migrate import upgrade
 from registry.models import Department
@@ -57,19 +58,24 @@ def app(tmp_path: Path) -> FastAPI:
         raise RuntimeError("secret internals")
 
     @app.post("/test/departments/{code}")
-    def add_department(
-        code: str, session: SessionDep, fail: bool = False, flush: bool = True
+    async def add_department(
+        code: str, request: Request, fail: bool = False, flush: bool = True
     ) -> dict[str, str]:
-        session.add(Department(code=code, name=code))
-        if flush:
-            session.flush()
-        if fail:
-            raise errors.MalformedPayload("refused after the insert")
-        return {"code": code}
+        def work(session: Session) -> dict[str, str]:
+            session.add(Department(code=code, name=code))
+            if flush:
+                session.flush()
+            if fail:
+                raise errors.MalformedPayload("refused after the insert")
+            return {"code": code}
+
+        database: Database = request.app.state.context.database
+        return await database.write(work)
 
     @app.get("/test/departments")
-    def departments(session: SessionDep) -> dict[str, int]:
-        return {"count": session.scalar(select(func.count()).select_from(Department)) or 0}
+    def departments(request: Request) -> dict[str, int]:
+        with request.app.state.context.database.reading() as session:
+            return {"count": session.scalar(select(func.count()).select_from(Department)) or 0}
 
     return app
 
@@ -90,8 +96,12 @@ async def test_healthz(client: httpx.AsyncClient, app: FastAPI, tmp_path: Path) 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
     assert (tmp_path / "elicence.db").exists()
-    assert app.state.session_factory is not None
-    assert len(app.state.key_secret) == 32
+    context = app.state.context
+    assert context.database.dialect == "sqlite"
+    assert len(context.key_secret) == 32
+    # Made at start-up, once: every service's runtime shares the one database.
+    assert app.state.issuer.database is context.database is app.state.wallet.database
+    assert "key_secret" not in repr(context)
 
 
 @pytest.mark.anyio

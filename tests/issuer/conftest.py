@@ -6,6 +6,7 @@ Alembic once per session); ``client_any`` runs the test on SQLite and on Postgre
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -20,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from keys import encode_master_key, generate_signing_key
+from registry.database import Database
 from registry.models import AuditEntry
 from registry.settings import Settings
 from registry.signing_keys import store_signing_key
@@ -55,10 +57,14 @@ class Issuer:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
 
-    def session(self) -> Session:
-        factory = self.client.app.state.session_factory  # type: ignore[attr-defined]
-        session: Session = factory()
-        return session
+    @property
+    def database(self) -> Database:
+        database: Database = self.client.app.state.context.database  # type: ignore[attr-defined]
+        return database
+
+    def session(self) -> contextlib.AbstractContextManager[Session]:
+        """A read-only transaction on the app's database."""
+        return self.database.reading()
 
     def department(self, code: str, name: str | None = None) -> str:
         """Create a department and return a fresh API key for it."""
@@ -138,12 +144,12 @@ def _running(url: str, tmp_path: Path) -> Iterator[Issuer]:
         admin_token=admin_token,
     )
     with TestClient(_app(settings)) as client:
-        state = client.app.state  # type: ignore[attr-defined]
-        with state.session_factory.begin() as session:
+        context = client.app.state.context  # type: ignore[attr-defined]
+        with context.database.writing() as session:
             store_signing_key(
                 session,
                 private_key=generate_signing_key(),
-                key_secret=state.key_secret,
+                key_secret=context.key_secret,
                 department_id=None,
             )
         yield Issuer(client, settings, admin_token)

@@ -1,34 +1,32 @@
-"""Request sessions on SQLite: writes begin IMMEDIATE, GET/HEAD reads begin DEFERRED."""
+"""SQLite engines: the write engine begins IMMEDIATE; the read engine begins DEFERRED (a WAL
+snapshot) and refuses writes; a failed commit never keeps the write lock; durable WAL."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
-from starlette.requests import Request
 
-from registry.db import get_session, make_engine, make_session_factory
-
-
-def _request(app: FastAPI, method: str) -> Request:
-    return Request({"type": "http", "method": method, "app": app, "headers": [], "path": "/"})
+from registry.db import make_engine, make_session_factory
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[FastAPI]:
-    app = FastAPI()
-    app.state.engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    app.state.session_factory = make_session_factory(app.state.engine)
-    with app.state.engine.begin() as conn:
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+
+@pytest.fixture
+def engines(url: str) -> Iterator[tuple[Engine, Engine]]:
+    write, read = make_engine(url), make_engine(url, read_only=True)
+    with write.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE t (v INTEGER)")
         conn.exec_driver_sql("INSERT INTO t VALUES (1)")
-    yield app
-    app.state.engine.dispose()
+    yield write, read
+    write.dispose()
+    read.dispose()
 
 
 def _begins(engine: Engine) -> list[str]:
@@ -43,44 +41,33 @@ def _begins(engine: Engine) -> list[str]:
     return seen
 
 
-@pytest.mark.parametrize(
-    ("method", "begin"),
-    [
-        ("GET", "BEGIN"),
-        ("HEAD", "BEGIN"),
-        ("POST", "BEGIN IMMEDIATE"),
-        ("DELETE", "BEGIN IMMEDIATE"),
-    ],
-)
-def test_begin_kind_follows_the_method(app: FastAPI, method: str, begin: str) -> None:
-    seen = _begins(app.state.engine)
-    with contextlib.contextmanager(get_session)(_request(app, method)) as session:
-        assert session.scalar(text("SELECT v FROM t")) == 1
-    assert seen == [begin]
-    # The pooled connection does not keep the option: the next write is IMMEDIATE again.
-    seen.clear()
-    with contextlib.contextmanager(get_session)(_request(app, "POST")) as session:
+def test_writes_begin_immediate_and_reads_deferred(engines: tuple[Engine, Engine]) -> None:
+    write, read = engines
+    writes, reads = _begins(write), _begins(read)
+    with make_session_factory(write)() as session:
         session.execute(text("INSERT INTO t VALUES (2)"))
-    assert seen == ["BEGIN IMMEDIATE"]
+        session.commit()
+    with make_session_factory(read)() as session:
+        assert session.scalar(text("SELECT count(*) FROM t")) == 2
+    assert writes == ["BEGIN IMMEDIATE"]
+    assert reads == ["BEGIN"]
 
 
-def test_get_reads_while_a_writer_holds_the_lock(app: FastAPI) -> None:
-    engine: Engine = app.state.engine
-    # Fail fast instead of the 10 s busy timeout when a session has to wait for the lock.
-    event.listen(
-        engine, "checkout", lambda dbapi, _rec, _proxy: dbapi.execute("PRAGMA busy_timeout=50")
-    )
-    writer = engine.connect()  # begins IMMEDIATE at its first statement
+def test_reads_see_the_committed_state_while_a_writer_holds_the_lock(
+    engines: tuple[Engine, Engine],
+) -> None:
+    write, read = engines
+    writer = write.connect()  # begins IMMEDIATE at its first statement
     writer.exec_driver_sql("INSERT INTO t VALUES (99)")  # not committed
     try:
-        with contextlib.contextmanager(get_session)(_request(app, "GET")) as session:
-            values = session.scalars(text("SELECT v FROM t")).all()
-        assert values == [1]  # the committed state, not the writer's row
-        with (
-            pytest.raises(OperationalError, match="locked"),
-            contextlib.contextmanager(get_session)(_request(app, "POST")) as session,
-        ):
-            session.execute(text("SELECT v FROM t"))
+        # Fail fast instead of the 10 s busy timeout if the read had to wait for the lock.
+        event.listen(
+            read, "checkout", lambda dbapi, _rec, _proxy: dbapi.execute("PRAGMA busy_timeout=50")
+        )
+        with make_session_factory(read)() as session:
+            assert session.scalars(text("SELECT v FROM t")).all() == [1]
+            with pytest.raises(OperationalError, match="readonly"):
+                session.execute(text("INSERT INTO t VALUES (3)"))
     finally:
         writer.rollback()
         writer.close()
@@ -101,26 +88,33 @@ def _write_lock_is_free(path: Path) -> bool:
         other.close()
 
 
-def test_a_failed_commit_does_not_keep_the_write_lock(app: FastAPI, tmp_path: Path) -> None:
+def test_a_failed_commit_does_not_keep_the_write_lock(
+    engines: tuple[Engine, Engine], tmp_path: Path
+) -> None:
     """A COMMIT refused by a deferred foreign key leaves SQLite's transaction open; the engine
     ends it when the connection goes back to the pool, so other writers are not locked out."""
-    with app.state.engine.begin() as conn:
+    write, _ = engines
+    with write.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
         conn.exec_driver_sql("CREATE TABLE child (parent_id INTEGER REFERENCES parent (id))")
-    with pytest.raises(Exception, match="FOREIGN KEY"), app.state.session_factory() as session:
+    factory = make_session_factory(write)
+    with pytest.raises(Exception, match="FOREIGN KEY"), factory() as session:
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
         session.execute(text("INSERT INTO child VALUES (42)"))
         session.commit()
     assert _write_lock_is_free(tmp_path / "db.sqlite")
-    with app.state.session_factory() as session:  # the pooled connection is usable again
+    with factory() as session:  # the pooled connection is usable again
         session.execute(text("INSERT INTO t VALUES (2)"))
         session.commit()
         assert session.scalar(text("SELECT count(*) FROM child")) == 0
 
 
-def test_sqlite_connections_are_durable_wal_with_foreign_keys(app: FastAPI) -> None:
-    with app.state.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert raw.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
-        assert raw.execute("PRAGMA foreign_keys").fetchone() == (1,)
+def test_sqlite_connections_are_durable_wal_with_foreign_keys(
+    engines: tuple[Engine, Engine],
+) -> None:
+    for engine in engines:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            assert raw.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+            assert raw.execute("PRAGMA foreign_keys").fetchone() == (1,)

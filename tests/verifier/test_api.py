@@ -49,7 +49,7 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, **kwargs: Any) -> None:
+    async def __call__(self, **kwargs: Any) -> None:
         self.calls.append(kwargs)
 
 

@@ -26,7 +26,6 @@ from issuer.departments.service import create_department, create_licence_type
 from issuer.licences.schemas import LicenceCreate
 from issuer.licences.service import issue_licence
 from issuer.revocation.service import revoke, suspend
-from issuer.runtime import IssuerRuntime
 from issuer.status_lists.service import status_list_token
 from issuer.trust_list.service import root_public_key, trust_list_token
 from keys import generate_signing_key
@@ -85,26 +84,26 @@ class Wallet:
         self.app = app
         self.client = client
         self.settings = settings
-        self.issuer = IssuerRuntime(
-            settings=settings, vault=app.state.vault, key_secret=app.state.key_secret
-        )
+        self.context = app.state.context
+        self.database = self.context.database
+        self.issuer = self.context.issuer
         self.departments: dict[str, Department] = {}
-        with self.app.state.session_factory.begin() as session:
+        with self.database.writing() as session:
             store_signing_key(
                 session,
                 private_key=generate_signing_key(),
-                key_secret=app.state.key_secret,
+                key_secret=self.context.key_secret,
                 department_id=None,
             )
 
     def department(self, code: str, name: str, types: list[LicenceTypeCreate]) -> Department:
-        with self.app.state.session_factory.begin() as session:
+        with self.database.writing() as session:
             row = create_department(
                 session=session,
                 code=code,
                 name=name,
                 actor="test",
-                key_secret=self.app.state.key_secret,
+                key_secret=self.context.key_secret,
             )
             for licence_type in types:
                 create_licence_type(
@@ -118,7 +117,7 @@ class Wallet:
         return department
 
     def issue(self, department: str, **licence: Any) -> str:
-        with self.app.state.session_factory.begin() as session:
+        with self.database.writing() as session:
             row, _ = issue_licence(
                 session=session,
                 runtime=self.issuer,
@@ -128,21 +127,21 @@ class Wallet:
             return row.id
 
     def revoke(self, department: str, licence_id: str, reason: str) -> None:
-        with self.app.state.session_factory.begin() as session:
+        with self.database.writing() as session:
             caller = self.departments[department].caller
             revoke(session=session, caller=caller, licence_id=licence_id, reason=reason, note=None)
 
     def suspend(self, department: str, licence_id: str, reason: str) -> None:
-        with self.app.state.session_factory.begin() as session:
+        with self.database.writing() as session:
             caller = self.departments[department].caller
             suspend(session=session, caller=caller, licence_id=licence_id, reason=reason, note=None)
 
     def record_check(self, licence_id: str, **values: Any) -> None:
-        with self.app.state.session_factory.begin() as session:
+        with self.database.writing() as session:
             session.add(VerificationCheck(licence_id=licence_id, **values))
 
     def licence_row(self, licence_id: str) -> Licence:
-        with self.app.state.session_factory() as session:
+        with self.database.reading() as session:
             row = session.get(Licence, licence_id)
             assert row is not None
             return row
@@ -160,7 +159,7 @@ class Wallet:
         self, payload: str, *, challenge: str | None = None, now: int | None = None
     ) -> VerificationResult:
         """Check a payload with the verifier library, as a synced counter would."""
-        with self.app.state.session_factory() as session:
+        with self.database.reading() as session:
             root = jwk_to_public_key(root_public_key(session=session)["jwk"])
             trust = FixedTrust(
                 read_trust_list(trust_list_token(session=session, runtime=self.issuer).token, root)

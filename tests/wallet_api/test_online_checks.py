@@ -3,6 +3,13 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+
+from tests.registry.test_database import another_writer, wait_for
 from tests.wallet_api.conftest import LI, ZHANG, Wallet, driving_licence
 
 
@@ -61,3 +68,66 @@ def test_forged_payload_records_nothing(wallet: Wallet) -> None:
     assert response.status_code in (200, 400)
     assert response.json().get("valid") is not True
     assert wallet.get(f"/wallet/licences/{licence_id}/checks", ZHANG).json()["checks"] == []
+
+
+def test_a_named_scan_waits_for_the_writer_and_the_service_goes_on(wallet: Wallet) -> None:
+    """The freeze of issue 11: a counter's check is recorded through the one writer, so while
+    another process holds the write lock the scan waits for it, and every other request (reads,
+    anonymous scans) is answered meanwhile; then the scan answers and its check is listed."""
+    licence_id = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
+    payload = _present(wallet, licence_id, ZHANG)
+    named: dict[str, Any] = {}
+
+    def scan() -> None:
+        body = {"payload": payload, "verifier": {"name": "Counter 3", "purpose": "transfer"}}
+        named["response"] = wallet.client.post("/verify", json=body)
+
+    with another_writer(wallet.database.url):
+        thread = threading.Thread(target=scan)
+        thread.start()
+        wait_for(lambda: wallet.database.writes_waiting == 1)
+        assert wallet.client.get("/healthz").status_code == 200
+        assert wallet.get("/wallet/licences", ZHANG).status_code == 200
+        anonymous = wallet.client.post("/verify", json={"payload": payload})
+        assert anonymous.json()["outcome"] == "valid"
+        assert "response" not in named  # recorded before it answers
+    thread.join(10)
+    assert named["response"].json()["outcome"] == "valid"
+    checks = wallet.get(f"/wallet/licences/{licence_id}/checks", ZHANG).json()["checks"]
+    assert [c["verifier"] for c in checks] == ["Counter 3"]
+
+
+def test_a_revocation_by_another_worker_shows_on_the_next_scan(wallet: Wallet) -> None:
+    """Two apps on one SQLite file are two worker processes: each caches the parsed documents,
+    and a change committed by either is seen by the other's very next scan."""
+    from elicence.app import create_app
+
+    licence_id = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
+    payload = _present(wallet, licence_id, ZHANG)
+    with TestClient(create_app(wallet.settings)) as other_worker:
+        assert other_worker.post("/verify", json={"payload": payload}).json()["valid"] is True
+        wallet.suspend("TRANSPORT", licence_id, "under_investigation")
+        after = other_worker.post("/verify", json={"payload": payload}).json()
+        assert after["outcome"] == "suspended"
+        wallet.revoke("TRANSPORT", licence_id, "holder_request")
+        assert other_worker.post("/verify", json={"payload": payload}).json()["outcome"] == (
+            "revoked"
+        )
+
+
+def test_scans_read_nothing_from_the_database_while_nothing_changes(wallet: Wallet) -> None:
+    licence_id = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
+    payload = _present(wallet, licence_id, ZHANG)
+    assert wallet.client.post("/verify", json={"payload": payload}).json()["valid"] is True
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(5):
+            assert wallet.client.post("/verify", json={"payload": payload}).json()["valid"]
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert statements == []
