@@ -145,7 +145,6 @@ def bench_presentations(requests: int, concurrency: int) -> None:
     from issuer.departments.service import create_department, create_licence_type
     from issuer.licences.schemas import LicenceCreate
     from issuer.licences.service import issue_licence
-    from issuer.runtime import IssuerRuntime
     from registry.migrate import upgrade
     from registry.settings import Settings
     from wallet_api.dev_idp import issue_dev_token
@@ -157,14 +156,14 @@ def bench_presentations(requests: int, concurrency: int) -> None:
     app = create_app(settings)
     id_number = "11010519491231002X"
     with TestClient(app):  # run the lifespan once to set up keys, then issue one licence
-        state = app.state
-        with state.session_factory.begin() as session:
+        context = app.state.context
+        with context.database.writing() as session:
             row = create_department(
                 session=session,
                 code="TRANSPORT",
                 name="Transport",
                 actor="bench",
-                key_secret=state.key_secret,
+                key_secret=context.key_secret,
             )
             create_licence_type(
                 session=session,
@@ -174,12 +173,9 @@ def bench_presentations(requests: int, concurrency: int) -> None:
                     code="DL", name="Driving", validity_days=2190, categories=["C1"]
                 ),
             )
-            runtime = IssuerRuntime(
-                settings=settings, vault=state.vault, key_secret=state.key_secret
-            )
             licence, _ = issue_licence(
                 session=session,
-                runtime=runtime,
+                runtime=context.issuer,
                 caller=DepartmentCaller(row.id, "TRANSPORT", "bench"),
                 licence_in=LicenceCreate(
                     licence_type="DL", id_number=id_number, holder_name="张秀英", categories=["C1"]
