@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -23,6 +24,16 @@ from credential import (
 )
 
 PrivateKey = ec.EllipticCurvePrivateKey | Ed25519PrivateKey
+
+
+def shared_vectors_dir() -> Path:
+    """The project's shared vectors: ``shared/vectors`` beside the clone (CI puts a copy there),
+    else ``/work/shared/vectors`` (a worktree lives elsewhere than the main clone)."""
+    here = Path(__file__).resolve()
+    root = next(parent for parent in here.parents if (parent / "pyproject.toml").is_file())
+    beside = root.parent / "shared" / "vectors"
+    return beside if beside.is_dir() else Path("/work/shared/vectors")
+
 
 # 2026-01-01T00:00:00Z: every test and vector runs on this clock.
 NOW = 1_767_225_600
