@@ -23,6 +23,9 @@ from ._jws import UnverifiedJws, read_jws, sign_jws
 from ._keyformat import (
     ALG_EDDSA,
     ALG_ES256,
+    ALG_SM2,
+    ALGORITHMS,
+    COSE_ALG_SM2,
     PublicKey,
     Signer,
     alg_of,
@@ -79,8 +82,11 @@ from ._trust_list import (
 )
 
 __all__ = [
+    "ALGORITHMS",
     "ALG_EDDSA",
     "ALG_ES256",
+    "ALG_SM2",
+    "COSE_ALG_SM2",
     "LICENCE_IDENTIFIER_ROOT",
     "PRESENTATION_PREFIX",
     "STATIC_PREFIX",

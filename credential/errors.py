@@ -111,7 +111,8 @@ class MalformedToken(MalformedPayload):
 
 
 class UnsupportedAlgorithm(MalformedPayload):
-    """The signature algorithm is missing or not allowed (only ES256 and EdDSA are)."""
+    """The signature algorithm is missing, not allowed (ES256, EdDSA and SM2 are) or not the
+    algorithm of the key."""
 
     code = "unsupported_alg"
 
