@@ -5,11 +5,15 @@ for the national algorithms, formerly BabaSSL), shipped as manylinux wheels with
 in, and it keeps cryptography's API (``ec.generate_private_key``, ``key.sign(data,
 ec.ECDSA(hashes.SM3()))``, PKCS#8 ``private_bytes``), so SM2 keys go through the same code paths
 as P-256 keys. cryptography itself has SM3 but no SM2 curve; the other SM2 packages are either
-pure Python (gmssl: the tests use it as the independent check, and it is too slow and too
-lightly reviewed to hold a department key) or bindings that need a system GmSSL library. Its
-last release is 1.0.1 (2023-02; it links Tongsuo 8.3.2, then still named BabaSSL, on OpenSSL
-1.1.1h), older than cryptography's: SM2 stays the option for deployments that must use it, ES256
-the default.
+pure Python (gmssl: the tests use it as the independent check; it took 30-70 ms per verification
+here against 1.1-1.5 ms for tongsuopy, and is too lightly reviewed to hold a department key) or
+bindings that need a system GmSSL library. tongsuopy's last release is 1.0.1 (2023-02; it
+links Tongsuo 8.3.2, then still named BabaSSL, on OpenSSL 1.1.1h), older than cryptography's:
+SM2 stays the option for deployments that must use it, ES256 the default.
+
+Cost, measured on a busy shared machine: an SM2 verification 1.1-1.5 ms against 0.18-0.34 ms
+for ES256, a signature 1.1-1.8 ms against 0.05-0.12 ms. Importing tongsuopy adds 7-20 ms; its
+library loads on the first SM2 operation (~70 ms), never for ES256 or EdDSA alone.
 
 Signatures: Tongsuo computes ``e = SM3(Z || message)`` with ``Z`` over the default signer ID
 ``1234567812345678`` (GB/T 35276 / GM/T 0009); tongsuopy offers no way to pass another ID, which
