@@ -1,8 +1,15 @@
-"""The e-licence wire format: credentials, presentations, QR payloads, status lists, trust lists
-and citizen ID numbers. Pure: no I/O, no database, no web framework."""
+"""The e-licence wire format: credentials, presentations, QR payloads, status lists, trust lists,
+citizen ID numbers, unified social credit codes and licence identifiers. Pure: no I/O, no
+database, no web framework."""
 
 from . import errors
 from ._cose import Sign1, parse_sign1, sign1
+from ._credit_code import (
+    CreditCode,
+    credit_code_check_character,
+    make_credit_code,
+    parse_credit_code,
+)
 from ._cwt import (
     CredentialClaims,
     LicenceClaims,
@@ -16,6 +23,9 @@ from ._jws import UnverifiedJws, read_jws, sign_jws
 from ._keyformat import (
     ALG_EDDSA,
     ALG_ES256,
+    ALG_SM2,
+    ALGORITHMS,
+    COSE_ALG_SM2,
     PublicKey,
     Signer,
     alg_of,
@@ -28,6 +38,12 @@ from ._keyformat import (
     kid_text,
     public_key_to_cose_key,
     public_key_to_jwk,
+)
+from ._licence_identifier import (
+    LICENCE_IDENTIFIER_ROOT,
+    LicenceIdentifier,
+    make_licence_identifier,
+    parse_licence_identifier,
 )
 from ._presentation import (
     HolderProof,
@@ -66,8 +82,12 @@ from ._trust_list import (
 )
 
 __all__ = [
+    "ALGORITHMS",
     "ALG_EDDSA",
     "ALG_ES256",
+    "ALG_SM2",
+    "COSE_ALG_SM2",
+    "LICENCE_IDENTIFIER_ROOT",
     "PRESENTATION_PREFIX",
     "STATIC_PREFIX",
     "STATUS_LIST_TYP",
@@ -76,11 +96,13 @@ __all__ = [
     "STATUS_VALID",
     "TRUST_LIST_TYP",
     "CredentialClaims",
+    "CreditCode",
     "DecodedPayload",
     "DepartmentEntry",
     "HolderProof",
     "IdNumber",
     "LicenceClaims",
+    "LicenceIdentifier",
     "LicenceTypeEntry",
     "PublicKey",
     "Sign1",
@@ -98,6 +120,7 @@ __all__ = [
     "check_character",
     "cose_key_to_public_key",
     "credential_digest",
+    "credit_code_check_character",
     "decode_qr",
     "der_to_raw",
     "encode_presentation_qr",
@@ -107,8 +130,12 @@ __all__ = [
     "jwk_to_public_key",
     "kid_for",
     "kid_text",
+    "make_credit_code",
+    "make_licence_identifier",
     "mask_id_number",
+    "parse_credit_code",
     "parse_id_number",
+    "parse_licence_identifier",
     "parse_sign1",
     "parse_trust_list",
     "public_key_to_cose_key",

@@ -9,7 +9,7 @@ from typing import Any
 import cbor2
 
 from . import _cbor
-from ._keyformat import COSE_ALG, COSE_ALG_NAME, PublicKey, Signer
+from ._keyformat import COSE_ALG, COSE_ALG_NAME, PublicKey, Signer, algorithms_text
 from ._signature import verify_raw
 from .errors import BadCbor, BadSignature, MalformedCredential, UnsupportedAlgorithm
 
@@ -172,7 +172,7 @@ def _protected_header(protected_bytes: bytes) -> tuple[str, bytes | None]:
     alg_value = protected.get(HEADER_ALG)
     alg = COSE_ALG_NAME.get(alg_value) if type(alg_value) is int else None
     if alg is None:
-        raise UnsupportedAlgorithm("alg missing or not allowed (ES256 and EdDSA only)")
+        raise UnsupportedAlgorithm(f"alg missing or not allowed ({algorithms_text()} only)")
     kid = protected.get(HEADER_KID)  # only the protected kid counts: it is signed
     if kid is not None and not isinstance(kid, bytes):
         raise MalformedCredential("kid must be a byte string")

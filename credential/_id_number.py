@@ -47,6 +47,11 @@ def check_character(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
+def is_division_code(text: str) -> bool:
+    """True when ``text`` is 6 digits starting with a province-level code (GB/T 2260)."""
+    return len(text) == 6 and text.isdigit() and text.isascii() and int(text[:2]) in _PROVINCES
+
+
 def mask_id_number(value: str) -> str:
     """``110105********002X``: region code and last four kept, birth date and more hidden."""
     return value[:6] + "*" * (len(value) - 10) + value[-4:]

@@ -1,4 +1,4 @@
-"""Compact JWS (RFC 7515) with ES256 or EdDSA, for status-list and trust-list tokens."""
+"""Compact JWS (RFC 7515) with ES256, EdDSA or SM2, for status-list and trust-list tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ._keyformat import ALG_EDDSA, ALG_ES256, PublicKey, Signer, b64url, b64url_decode, kid_text
+from ._keyformat import (
+    COSE_ALG,
+    PublicKey,
+    Signer,
+    algorithms_text,
+    b64url,
+    b64url_decode,
+    kid_text,
+)
 from ._signature import verify_raw
 from .errors import BadSignature, MalformedPayload, MalformedToken, UnsupportedAlgorithm
 
@@ -66,8 +74,8 @@ def read_jws(token: str, *, typ: str) -> UnverifiedJws:
         raise MalformedToken("token parts are not base64url JSON") from exc
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise MalformedToken("token header and payload must be JSON objects")
-    if header.get("alg") not in (ALG_ES256, ALG_EDDSA):
-        raise UnsupportedAlgorithm("alg missing or not allowed (ES256 and EdDSA only)")
+    if header.get("alg") not in COSE_ALG:
+        raise UnsupportedAlgorithm(f"alg missing or not allowed ({algorithms_text()} only)")
     if header.get("typ") != typ:
         raise MalformedToken(f"token typ must be {typ}")
     if "crit" in header:

@@ -1,24 +1,32 @@
-"""Public key formats: JWK (RFC 7517, 8037), COSE_Key (RFC 9052, 9053), thumbprint (RFC 7638)."""
+"""Public key formats: JWK (RFC 7517, 8037), COSE_Key (RFC 9052, 9053), thumbprint (RFC 7638),
+and the signature algorithms this product knows: ES256, EdDSA and SM2 (SM2 with SM3, private-use
+identifiers written in docs/wire-format.md)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from ._sm2 import SM2PublicKey, is_sm2_public_key, sm2_public_key_from_point
 from .errors import MalformedPayload, UnsupportedAlgorithm
 
-PublicKey = ec.EllipticCurvePublicKey | Ed25519PublicKey
+PublicKey: TypeAlias = ec.EllipticCurvePublicKey | Ed25519PublicKey | SM2PublicKey
 
 ALG_ES256 = "ES256"
 ALG_EDDSA = "EdDSA"
-COSE_ALG = {ALG_ES256: -7, ALG_EDDSA: -8}
+ALG_SM2 = "SM2"  # the JOSE "alg" too: no IANA name exists (docs/wire-format.md)
+# Private use (RFC 9053 section 16.4: values below -65536); never -48, now ML-DSA-44.
+COSE_ALG_SM2 = -65537
+# The algorithm registry: every name here is signed and verified, nothing else is.
+COSE_ALG = {ALG_ES256: -7, ALG_EDDSA: -8, ALG_SM2: COSE_ALG_SM2}
 COSE_ALG_NAME = {v: k for k, v in COSE_ALG.items()}
+ALGORITHMS = tuple(COSE_ALG)
 
 KID_LENGTH = 8
 
@@ -53,28 +61,59 @@ def b64url_decode(text: str) -> bytes:
 
 
 def alg_of(public_key: PublicKey) -> str:
-    """The signature algorithm a public key is used with."""
+    """The signature algorithm a public key is used with.
+
+    Raises ``UnsupportedAlgorithm`` for any other key (P-384, RSA, X25519, ...).
+    """
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         if isinstance(public_key.curve, ec.SECP256R1):
             return ALG_ES256
     elif isinstance(public_key, Ed25519PublicKey):
         return ALG_EDDSA
-    raise UnsupportedAlgorithm("only P-256 (ES256) and Ed25519 (EdDSA) keys are supported")
+    elif is_sm2_public_key(public_key):
+        return ALG_SM2
+    raise UnsupportedAlgorithm("only P-256 (ES256), Ed25519 (EdDSA) and SM2 keys are supported")
 
 
-def _ec_xy(public_key: ec.EllipticCurvePublicKey) -> tuple[bytes, bytes]:
-    numbers = public_key.public_numbers()
+def algorithms_text() -> str:
+    """The allowed algorithms, for error messages."""
+    return ", ".join(ALGORITHMS)
+
+
+# COSE_Key labels (RFC 9052 section 7, RFC 9053 section 7)
+_KTY, _CRV, _X, _Y = 1, -1, -2, -3
+_KTY_OKP, _KTY_EC2 = 1, 2
+_CRV_P256, _CRV_ED25519 = 1, 6
+_CRV_SM2 = -65537  # private use (COSE Elliptic Curves registry: values below -65536)
+
+# The two short-Weierstrass curves, by algorithm: JWK "crv", COSE_Key crv, point loader.
+_EC_JWK_CRV = {ALG_ES256: "P-256", ALG_SM2: "SM2"}
+_EC_COSE_CRV = {ALG_ES256: _CRV_P256, ALG_SM2: _CRV_SM2}
+_P256 = ec.SECP256R1()
+
+
+def _p256_from_point(point: bytes) -> ec.EllipticCurvePublicKey:
+    return ec.EllipticCurvePublicKey.from_encoded_point(_P256, point)
+
+
+_EC_FROM_POINT = {ALG_ES256: _p256_from_point, ALG_SM2: sm2_public_key_from_point}
+_EC_ALG_OF_JWK_CRV = {crv: alg for alg, crv in _EC_JWK_CRV.items()}
+_EC_ALG_OF_COSE_CRV = {crv: alg for alg, crv in _EC_COSE_CRV.items()}
+
+
+def _ec_xy(public_key: PublicKey) -> tuple[bytes, bytes]:
+    numbers = public_key.public_numbers()  # type: ignore[union-attr]  # EC keys only
     return numbers.x.to_bytes(32, "big"), numbers.y.to_bytes(32, "big")
 
 
 def public_key_to_jwk(public_key: PublicKey) -> dict[str, str]:
     """Public JWK (only the required members, in RFC 7638 order)."""
-    if alg_of(public_key) == ALG_EDDSA:
+    alg = alg_of(public_key)
+    if alg == ALG_EDDSA:
         raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
         return {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}
-    assert isinstance(public_key, ec.EllipticCurvePublicKey)
     x, y = _ec_xy(public_key)
-    return {"crv": "P-256", "kty": "EC", "x": b64url(x), "y": b64url(y)}
+    return {"crv": _EC_JWK_CRV[alg], "kty": "EC", "x": b64url(x), "y": b64url(y)}
 
 
 def jwk_to_public_key(jwk: Any) -> PublicKey:
@@ -84,11 +123,13 @@ def jwk_to_public_key(jwk: Any) -> PublicKey:
     try:
         if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
             return Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
-        if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        crv = jwk.get("crv")
+        ec_alg = _EC_ALG_OF_JWK_CRV.get(crv) if isinstance(crv, str) else None
+        if jwk.get("kty") == "EC" and ec_alg is not None:
             x, y = b64url_decode(jwk["x"]), b64url_decode(jwk["y"])
             if len(x) != 32 or len(y) != 32:
                 raise MalformedPayload("bad EC coordinates")
-            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
+            return _EC_FROM_POINT[ec_alg](b"\x04" + x + y)
     except (KeyError, ValueError, TypeError) as exc:
         raise MalformedPayload("bad JWK") from exc
     raise UnsupportedAlgorithm("JWK key type not supported")
@@ -110,21 +151,14 @@ def kid_text(kid: bytes) -> str:
     return b64url(kid)
 
 
-# COSE_Key labels (RFC 9052 section 7, RFC 9053 section 7)
-_KTY, _CRV, _X, _Y = 1, -1, -2, -3
-_KTY_OKP, _KTY_EC2 = 1, 2
-_CRV_P256, _CRV_ED25519 = 1, 6
-_P256 = ec.SECP256R1()
-
-
 def public_key_to_cose_key(public_key: PublicKey) -> dict[int, Any]:
     """COSE_Key; EC2 keys use point compression (y as its sign bit) to save 31 bytes."""
-    if alg_of(public_key) == ALG_EDDSA:
+    alg = alg_of(public_key)
+    if alg == ALG_EDDSA:
         raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
         return {_KTY: _KTY_OKP, _CRV: _CRV_ED25519, _X: raw}
-    assert isinstance(public_key, ec.EllipticCurvePublicKey)
     x, y = _ec_xy(public_key)
-    return {_KTY: _KTY_EC2, _CRV: _CRV_P256, _X: x, _Y: bool(y[-1] & 1)}
+    return {_KTY: _KTY_EC2, _CRV: _EC_COSE_CRV[alg], _X: x, _Y: bool(y[-1] & 1)}
 
 
 def cose_key_to_public_key(cose_key: Any) -> PublicKey:
@@ -137,7 +171,8 @@ def cose_key_to_public_key(cose_key: Any) -> PublicKey:
     try:
         if kty == _KTY_OKP and crv == _CRV_ED25519:
             return Ed25519PublicKey.from_public_bytes(x)
-        if kty == _KTY_EC2 and crv == _CRV_P256:
+        ec_alg = _EC_ALG_OF_COSE_CRV.get(crv) if type(crv) is int else None
+        if kty == _KTY_EC2 and ec_alg is not None:
             y = cose_key.get(_Y)
             if isinstance(y, bool):
                 point = (b"\x03" if y else b"\x02") + x
@@ -145,7 +180,7 @@ def cose_key_to_public_key(cose_key: Any) -> PublicKey:
                 point = b"\x04" + x + y
             else:
                 raise MalformedPayload("COSE_Key y must be 32 bytes or a sign bit")
-            return ec.EllipticCurvePublicKey.from_encoded_point(_P256, point)
+            return _EC_FROM_POINT[ec_alg](point)
     except ValueError as exc:
         raise MalformedPayload("COSE_Key is not a point on the curve") from exc
     raise UnsupportedAlgorithm("COSE_Key type not supported")

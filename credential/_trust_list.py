@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._jws import UnverifiedJws, read_jws, sign_jws
-from ._keyformat import PublicKey, Signer, b64url_decode, jwk_to_public_key, kid_for, kid_text
+from ._keyformat import (
+    PublicKey,
+    Signer,
+    alg_of,
+    b64url_decode,
+    jwk_to_public_key,
+    kid_for,
+    kid_text,
+)
 from .errors import (
     CredentialError,
     KeyCompromised,
@@ -39,6 +47,11 @@ class TrustedKey:
     not_after: int | None
     state: KeyState
     licence_types: frozenset[str]
+
+    @property
+    def alg(self) -> str:
+        """The key's signature algorithm ("ES256", "EdDSA" or "SM2"): it verifies nothing else."""
+        return alg_of(self.public_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +132,9 @@ def _key_entry(department: str, raw: Any) -> TrustedKey:
         raise MalformedToken(f"trust list: bad key entry: {exc.detail}") from exc
     if kid != kid_for(public_key):
         raise MalformedToken("trust list: kid does not match the key's thumbprint")
+    named_alg = raw.get("alg")  # optional; when present it must be the key's own algorithm
+    if named_alg is not None and named_alg != alg_of(public_key):
+        raise MalformedToken("trust list: alg is not the algorithm of the key")
     state = _req(raw, "state", str)
     if state not in KEY_STATES:
         raise MalformedToken(f"trust list: unknown key state {state!r}")

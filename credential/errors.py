@@ -17,7 +17,10 @@ __all__ = [
     "CredentialError",
     "Expired",
     "HolderSignatureInvalid",
+    "InvalidCode",
+    "InvalidCreditCode",
     "InvalidIdNumber",
+    "InvalidLicenceIdentifier",
     "KeyCompromised",
     "KeyNotAllowed",
     "KeyNotValidAtIssuance",
@@ -108,7 +111,8 @@ class MalformedToken(MalformedPayload):
 
 
 class UnsupportedAlgorithm(MalformedPayload):
-    """The signature algorithm is missing or not allowed (only ES256 and EdDSA are)."""
+    """The signature algorithm is missing, not allowed (ES256, EdDSA and SM2 are) or not the
+    algorithm of the key."""
 
     code = "unsupported_alg"
 
@@ -237,12 +241,33 @@ class PresentationRequired(PresentationError):
     code = "presentation_required"
 
 
-# --- citizen ID numbers ---------------------------------------------------------------------------
-class InvalidIdNumber(CredentialError):
-    """The resident identity number is not valid."""
+# --- codes: citizen ID numbers, credit codes, licence identifiers --------------------------------
+class InvalidCode(CredentialError):
+    """A code (ID number, credit code, licence identifier) is not valid.
 
-    code = "invalid_id_number"
+    ``reason`` names the part that is wrong (``length``, ``check``, a segment, ...).
+    """
+
+    code = "invalid_code"
 
     def __init__(self, reason: str, detail: str) -> None:
         self.reason = reason
         super().__init__(detail)
+
+
+class InvalidIdNumber(InvalidCode):
+    """The resident identity number is not valid."""
+
+    code = "invalid_id_number"
+
+
+class InvalidCreditCode(InvalidCode):
+    """The unified social credit code (GB 32100) is not valid."""
+
+    code = "invalid_credit_code"
+
+
+class InvalidLicenceIdentifier(InvalidCode):
+    """The licence identifier (GB/T 36904) is not valid."""
+
+    code = "invalid_licence_identifier"

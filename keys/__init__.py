@@ -2,11 +2,14 @@
 
 Public interface (other packages import only these names):
 
-- ``generate_signing_key(alg="ES256") -> PrivateKey`` (``"ES256"`` P-256 or ``"EdDSA"`` Ed25519)
+- ``generate_signing_key(alg="ES256") -> PrivateKey`` (``"ES256"`` P-256, ``"EdDSA"`` Ed25519 or
+  ``"SM2"`` SM2 through tongsuopy); another name raises ``UnknownSigningAlgorithm`` (both a
+  ``credential.errors.UnsupportedAlgorithm`` and a ``ValueError``), naming it.
 - ``LocalSigner(private_key)``: a ``credential.Signer`` (``alg``, ``kid``, ``sign(data)``,
   ``public_key``); its ``repr`` shows the alg and kid text only.
 - ``encrypt_private_key(key, secret) -> bytes`` / ``decrypt_private_key(blob, secret)``:
-  PKCS#8 PEM encrypted with ``secret``; a wrong secret raises ``KeyStoreError``.
+  PKCS#8 PEM encrypted with ``secret`` (SM2 keys: with SM4); a wrong secret raises
+  ``KeyStoreError``.
 - ``encode_master_key(master) -> str`` / ``decode_master_key(text) -> bytes`` (base64url).
 - ``load_or_create_master_key(*, env_value, path, create) -> bytes`` (32 bytes) and
   ``derive_subkey(master, purpose) -> bytes`` (HKDF-SHA256, 32 bytes); ``PURPOSE_*`` names.
@@ -26,6 +29,7 @@ from ._signing import (
     KeyStoreError,
     LocalSigner,
     PrivateKey,
+    UnknownSigningAlgorithm,
     decrypt_private_key,
     encrypt_private_key,
     generate_signing_key,
@@ -38,6 +42,7 @@ __all__ = [
     "KeyStoreError",
     "LocalSigner",
     "PrivateKey",
+    "UnknownSigningAlgorithm",
     "decode_master_key",
     "decrypt_private_key",
     "derive_subkey",

@@ -37,7 +37,7 @@ def _resign(body: list, signer: TestSigner, *, protected: dict | None = None) ->
     return cbor2.dumps(cbor2.CBORTag(18, [header, body[1], body[2], signer.sign(to_sign)]))
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "SM2"])
 def test_sign_and_read_back(alg: str) -> None:
     issuer, holder = TestSigner.generate(alg), TestSigner.generate(alg)
     claims = driving_licence(
@@ -152,7 +152,7 @@ def test_tampered_payload_fails(issuer: TestSigner, holder: TestSigner) -> None:
         read.verify_signature(issuer.public_key)
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "SM2"])
 def test_tampered_signature_fails(alg: str, holder: TestSigner) -> None:
     issuer = TestSigner.generate(alg)
     protected, unprotected, payload, signature = cbor2.loads(
@@ -164,7 +164,7 @@ def test_tampered_signature_fails(alg: str, holder: TestSigner) -> None:
             read_credential(forged).verify_signature(issuer.public_key)
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "SM2"])
 def test_wrong_key_fails(alg: str, holder: TestSigner) -> None:
     issuer, other = TestSigner.generate(alg), TestSigner.generate(alg)
     read = read_credential(sign_credential(driving_licence(holder.public_key), issuer))

@@ -67,13 +67,13 @@ def test_p256_thumbprint_from_its_definition() -> None:
     assert signer.kid == hashlib.sha256(canonical.encode()).digest()[:8]
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "SM2"])
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_cose_key_round_trip(alg: str, seed: int) -> None:
     """EC2 keys travel compressed (y as a sign bit); both parities come back to the same key."""
     public_key = TestSigner.from_seed(alg, seed).public_key
     cose_key = public_key_to_cose_key(public_key)
-    if alg == "ES256":
+    if alg in ("ES256", "SM2"):
         assert isinstance(cose_key[-3], bool)
         y = base64.urlsafe_b64decode(public_key_to_jwk(public_key)["y"] + "=")
         assert cose_key[-3] is bool(y[-1] & 1)

@@ -19,7 +19,7 @@ from credential import (
 from tests.credential._support import NOW, TestSigner, driving_licence
 
 
-@pytest.fixture(scope="module", params=["ES256", "EdDSA"])
+@pytest.fixture(scope="module", params=["ES256", "EdDSA", "SM2"])
 def holder(request: pytest.FixtureRequest) -> TestSigner:
     return TestSigner.generate(request.param)
 
@@ -43,7 +43,7 @@ def test_round_trip(credential: bytes, holder: TestSigner, challenge: str | None
     proof.verify(holder_key, credential)
     # the wire form: untagged COSE_Sign1, alg only, payload [time] or [time, challenge]
     protected, unprotected, payload, _ = cbor2.loads(raw)
-    assert cbor2.loads(protected) == {1: -7 if holder.alg == "ES256" else -8}
+    assert cbor2.loads(protected) == {1: {"ES256": -7, "EdDSA": -8, "SM2": -65537}[holder.alg]}
     assert unprotected == {}
     assert cbor2.loads(payload) == ([NOW + 5] if challenge is None else [NOW + 5, challenge])
 

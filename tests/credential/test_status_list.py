@@ -128,7 +128,7 @@ def test_draft_status_list_token_verifies() -> None:
     assert [token.status_list.get(i) for i in range(4)] == [1, 0, 0, 1]
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "SM2"])
 def test_signed_token_round_trip(alg: str) -> None:
     department = TestSigner.generate(alg)
     status_list = StatusList(2, 131_072)

@@ -43,6 +43,7 @@ class Platform:
         self.root = TestSigner.generate()
         self.transport = TestSigner.generate()
         self.transport_eddsa = TestSigner.generate("EdDSA")
+        self.transport_sm2 = TestSigner.generate("SM2")
         self.retired = TestSigner.generate()
         self.compromised = TestSigner.generate()
         self.market = TestSigner.generate()
@@ -61,6 +62,7 @@ class Platform:
                     "keys": [
                         key_entry(self.transport),
                         key_entry(self.transport_eddsa),
+                        key_entry(self.transport_sm2),
                         key_entry(
                             self.retired,
                             state="retired",
@@ -99,13 +101,13 @@ def test_round_trip(platform: Platform) -> None:
     assert trust.department("nobody") is None
     assert trust.licence_type_name("110000-JTJ", "DL") == "机动车驾驶证"
     assert trust.licence_type_name("110000-JTJ", "BL") is None
-    assert len(trust.keys) == 5
+    assert len(trust.keys) == 6
     key = trust.keys[platform.transport.kid]
     assert public_key_to_jwk(key.public_key) == public_key_to_jwk(platform.transport.public_key)
     assert (key.department, key.state, key.licence_types) == ("110000-JTJ", "active", {"DL"})
 
 
-@pytest.mark.parametrize("signer", ["transport", "transport_eddsa"])
+@pytest.mark.parametrize("signer", ["transport", "transport_eddsa", "transport_sm2"])
 def test_authorise_returns_the_key(platform: Platform, signer: str) -> None:
     trust = read_trust_list(platform.token(), platform.root.public_key)
     kid = getattr(platform, signer).kid

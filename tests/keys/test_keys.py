@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tongsuopy.crypto import serialization as tongsuo_serialization
+from tongsuopy.crypto.asymciphers import ec as tongsuo_ec
 
 import credential
 from credential import (
@@ -37,6 +41,7 @@ from keys import (
     generate_signing_key,
     load_or_create_master_key,
 )
+from tests.credential._gmssl import DEFAULT_ID, OTHER_ID, gmssl_public, gmssl_verifies
 
 
 def _claims(holder: PrivateKey) -> CredentialClaims:
@@ -52,7 +57,7 @@ def _claims(holder: PrivateKey) -> CredentialClaims:
     )
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "SM2"])
 def test_signed_credential_verifies_with_public_key(alg: str) -> None:
     key = generate_signing_key(alg)
     signer = LocalSigner(key)
@@ -78,9 +83,38 @@ def test_es256_signature_is_raw_r_s() -> None:
 def test_unknown_algorithm_refused() -> None:
     with pytest.raises(ValueError, match="RS256"):
         generate_signing_key("RS256")
+    with pytest.raises(errors.UnsupportedAlgorithm, match="'SM2SM3'"):
+        generate_signing_key("SM2SM3")
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+def test_sm2_signatures_verify_with_gmssl_and_the_default_signer_id() -> None:
+    """The product's signer, checked by an independent SM2 (gmssl, pure Python)."""
+    signer = LocalSigner(generate_signing_key("SM2"))
+    data = b"Signature1 over a licence"
+    signature = signer.sign(data)
+    assert len(signature) == 64
+    assert gmssl_verifies(signer.public_key, signature, data, DEFAULT_ID)
+    assert gmssl_public(signer.public_key).verify_with_sm3(signature.hex(), data)
+    assert not gmssl_verifies(signer.public_key, signature, data, OTHER_ID)
+    assert not gmssl_verifies(signer.public_key, signature, data + b"!", DEFAULT_ID)
+
+
+def test_sm2_key_is_stored_with_sm4_and_signs_after_loading() -> None:
+    """tongsuopy's PKCS#8 encryption for SM2 keys is PBES2 with SM4-CBC (OID 1.2.156.10197.1.104.2),
+    which cryptography cannot read: loading falls through to tongsuopy."""
+    key = generate_signing_key("SM2")
+    blob = encrypt_private_key(key, b"correct horse")
+    der = base64.b64decode("".join(blob.decode().splitlines()[1:-1]))
+    assert bytes.fromhex("06082a811ccf55016802") in der  # OID 1.2.156.10197.1.104.2, SM4-CBC
+    signer = LocalSigner(decrypt_private_key(blob, b"correct horse"))
+    assert signer.alg == "SM2" and signer.kid == kid_for(key.public_key())
+    assert credential.verify_raw(key.public_key(), "SM2", signer.sign(b"data"), b"data")
+    with pytest.raises(KeyStoreError, match="wrong secret") as caught:
+        decrypt_private_key(blob, b"wrong secret")
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "SM2"])
 def test_encrypted_key_round_trip(alg: str) -> None:
     key = generate_signing_key(alg)
     blob = encrypt_private_key(key, b"correct horse")
@@ -171,15 +205,20 @@ def test_subkeys_differ_per_purpose_and_are_stable() -> None:
 
 def _secret_forms(key: PrivateKey) -> list[str]:
     """Every text form of the private key that must never show up anywhere."""
+    formats: Any = (
+        tongsuo_serialization
+        if isinstance(key, tongsuo_ec.EllipticCurvePrivateKey)
+        else serialization
+    )
     der = key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        formats.Encoding.DER,
+        formats.PrivateFormat.PKCS8,
+        formats.NoEncryption(),
     )
     pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        formats.Encoding.PEM,
+        formats.PrivateFormat.PKCS8,
+        formats.NoEncryption(),
     ).decode()
     if isinstance(key, Ed25519PrivateKey):
         raw = key.private_bytes(
@@ -204,7 +243,7 @@ def _secret_forms(key: PrivateKey) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "SM2"])
 def test_no_private_material_in_reprs_or_logs(
     alg: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
