@@ -1,51 +1,36 @@
-"""QR codes: the same symbol as the ``qrcode`` library builds, within the size goals, and read
-back by two independent decoders (zxing-cpp and zbar) from the PNG and the rasterised SVG, also
-after a phone-photo distortion; what they read verifies."""
+"""QR codes drawn by zxing-cpp's writer: level M in the smallest version (as the ``qrcode``
+library counts it), a 4-module quiet zone, PNG and SVG alike, and read back by two independent
+decoders (zxing-cpp and zbar) from the PNG and the rasterised SVG, also after a phone-photo
+distortion; what they read verifies."""
 
 from __future__ import annotations
 
+import base64
 import io
 import random
 
 import cairosvg
 import pytest
-import qrcode
 import zxingcpp
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
+from playwright.sync_api import Browser
 from pyzbar import pyzbar
 
+from tests.credential.test_qr_size import qr_version as smallest_version
 from tests.wallet_api.conftest import ZHANG, Wallet, driving_licence
-from wallet_api.qr import QUIET_ZONE, encode_matrix, qr_version, render_png, render_svg
+from wallet_api.qr import QUIET_ZONE, qr_version, render_png, render_svg
 
 _ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
 
-def reference_rows(text: str) -> tuple[int, ...]:
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
-    qr.add_data(text)
-    qr.make(fit=True)
-    return tuple(int("".join("1" if m else "0" for m in row), 2) for row in qr.modules)
-
-
-@pytest.mark.parametrize("length", [1, 2, 20, 77, 154, 355, 471, 520, 700, 1200])
-def test_matrix_is_the_qrcode_librarys_symbol(length: int) -> None:
+def payload_like(length: int) -> str:
+    """A QR alphanumeric text like the Base45 payloads, ``length`` characters after the prefix."""
     rng = random.Random(length)
-    text = "EP1:" + "".join(rng.choice(_ALPHANUMERIC) for _ in range(length))
-    matrix = encode_matrix(text)
-    assert matrix.rows == reference_rows(text)
-    assert matrix.size == 17 + 4 * matrix.version == len(matrix.rows)
-    assert qr_version(text) == matrix.version
-
-
-def test_only_qr_alphanumeric_text() -> None:
-    with pytest.raises(ValueError, match="alphanumeric"):
-        encode_matrix("ep1:lower case")
-    with pytest.raises(ValueError, match="too long"):
-        encode_matrix("A" * 4000)
+    return "EP1:" + "".join(rng.choice(_ALPHANUMERIC) for _ in range(length))
 
 
 def decode_all(image: Image.Image) -> tuple[str, str]:
-    """What zxing-cpp and zbar each read (exactly one QR code each)."""
+    """What zxing-cpp and zbar each read (exactly one QR code each, level M)."""
     gray = image.convert("L")
     zx = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
     zb = pyzbar.decode(gray, symbols=[pyzbar.ZBarSymbol.QRCODE])
@@ -68,6 +53,51 @@ def svg_raster(svg: bytes) -> Image.Image:
     return Image.open(io.BytesIO(cairosvg.svg2png(bytestring=svg)))
 
 
+def black_and_white(image: Image.Image) -> Image.Image:
+    return image.convert("L").point(lambda value: 255 if value >= 128 else 0)
+
+
+@pytest.mark.parametrize("length", [1, 20, 77, 154, 355, 471, 520, 700, 1200])
+def test_level_m_in_the_smallest_version(length: int) -> None:
+    """The writer is told level M and uses alphanumeric mode: the version the ``qrcode``
+    library computes for the text, and a decoder reads back level M and the text."""
+    text = payload_like(length)
+    version = smallest_version(text)
+    assert qr_version(text) == version
+    image = Image.open(io.BytesIO(render_png(text, box_size=2)))
+    assert image.size == (2 * (17 + 4 * version + 2 * QUIET_ZONE),) * 2
+    zx_text, zb_text = decode_all(image)
+    assert zx_text == zb_text == text
+
+
+def drawn_version(text: str) -> int:
+    modules = Image.open(io.BytesIO(render_png(text, box_size=1))).width - 2 * QUIET_ZONE
+    return (modules - 17) // 4
+
+
+def test_qr_version_is_the_version_drawn_at_every_boundary() -> None:
+    """``qr_version`` (a capacity table) agrees with the symbol the writer draws on both sides
+    of each of the 39 boundaries between versions 1-M and 40-M."""
+    longest = payload_like(3391 - 4)
+    versions = [qr_version(longest[:n]) for n in range(1, len(longest) + 1)]
+    assert versions[0] == 1 and versions[-1] == 40
+    boundaries = [n for n in range(1, len(versions)) if versions[n] != versions[n - 1]]
+    assert len(boundaries) == 39
+    for n in boundaries:  # longest[:n] is the last text of a version, longest[:n + 1] the first
+        below, above = longest[:n], longest[: n + 1]
+        assert drawn_version(below) == qr_version(below) == qr_version(above) - 1
+        assert drawn_version(above) == qr_version(above)
+
+
+def test_text_the_symbol_cannot_hold_is_refused() -> None:
+    with pytest.raises(ValueError, match="too long"):
+        render_png("A" * 3392)  # one more than 40-M holds (40-L would hold it)
+    with pytest.raises(ValueError, match="too long"):
+        qr_version("A" * 3392)
+    with pytest.raises(ValueError, match="alphanumeric"):
+        qr_version("EP1:lower case")
+
+
 def test_png_and_svg_read_back_and_verify(wallet: Wallet) -> None:
     dl = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
     for query in ({}, {"mode": "static"}, {"challenge": "COUNTER-7"}):
@@ -86,48 +116,72 @@ def test_png_and_svg_read_back_and_verify(wallet: Wallet) -> None:
                 assert result.kind == ("static" if query.get("mode") else "presentation")
 
 
-def test_png_has_a_quiet_zone_and_phone_size(wallet: Wallet) -> None:
+def test_quiet_zone_and_phone_size(wallet: Wallet) -> None:
+    """PNG and SVG: about 640 px square, a whole number of pixels per module, a light margin of
+    exactly 4 modules on every side (the finder patterns start right after it)."""
     dl = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
     png = wallet.get(f"/wallet/licences/{dl}/qr.png", ZHANG)
-    image = Image.open(io.BytesIO(png.content)).convert("L")
+    svg = wallet.get(f"/wallet/licences/{dl}/qr.svg", ZHANG)
     version = wallet.get(f"/wallet/licences/{dl}/qr", ZHANG).json()["qr_version"]
     modules = 17 + 4 * version + 2 * QUIET_ZONE
-    assert image.width == image.height and image.width % modules == 0
-    assert 480 <= image.width <= 800
-    box = image.width // modules
-    margin = image.crop((0, 0, image.width, QUIET_ZONE * box))
-    assert margin.getextrema() == (255, 255)  # light quiet zone
-    assert image.getpixel((QUIET_ZONE * box, QUIET_ZONE * box)) == 0  # finder corner is dark
+    png_image = Image.open(io.BytesIO(png.content))
+    assert png_image.mode == "1"  # 1 bit per pixel
+    for image in (png_image.convert("L"), black_and_white(svg_raster(svg.content))):
+        assert image.width == image.height and image.width % modules == 0
+        assert 480 <= image.width <= 800
+        box = image.width // modules
+        margin = QUIET_ZONE * box
+        inner = image.width - margin
+        for side in ((0, 0, image.width, margin), (0, inner, image.width, image.width)):
+            assert image.crop(side).getextrema() == (255, 255)  # top, bottom
+            assert image.crop(side[1::-1] + side[3:1:-1]).getextrema() == (255, 255)  # sides
+        for x, y in ((margin, margin), (inner - 1, margin), (margin, inner - 1)):
+            assert image.getpixel((x, y)) == 0  # a finder pattern's outer corner
 
 
 def test_driving_licence_sizes(wallet: Wallet) -> None:
-    """A realistic driving licence: presentation at most version 13-M, static at most 11-M."""
+    """A realistic driving licence: presentation at most version 13-M, static at most 11-M;
+    the version the API reports is the one drawn."""
     dl = wallet.issue(
         "TRANSPORT",
         **driving_licence(ZHANG, holder_name="欧阳秀英", categories=["A2", "C1"]),
     )
     for _ in range(5):  # signature lengths are fixed, but check a few fresh proofs
         presentation = wallet.get(f"/wallet/licences/{dl}/presentation", ZHANG).json()
-        assert presentation["qr_version"] == encode_matrix(presentation["payload"]).version
+        drawn = Image.open(io.BytesIO(render_png(presentation["payload"], box_size=1)))
+        assert drawn.width == 17 + 4 * presentation["qr_version"] + 2 * QUIET_ZONE
+        assert presentation["qr_version"] == smallest_version(presentation["payload"])
         assert presentation["qr_version"] <= 13
     static = wallet.get(f"/wallet/licences/{dl}/qr", ZHANG, mode="static").json()
     assert static["qr_version"] <= 11
 
 
-def test_render_functions_agree_with_matrix() -> None:
-    text = "EL1:" + "7" * 300
-    matrix = encode_matrix(text)
-    image = Image.open(io.BytesIO(render_png(text, box_size=1))).convert("1")
-    width = matrix.size + 2 * QUIET_ZONE
-    assert image.size == (width, width)
-    for r in range(matrix.size):
-        for c in range(matrix.size):
-            dark = image.getpixel((c + QUIET_ZONE, r + QUIET_ZONE)) == 0
-            assert dark == matrix.is_dark(r, c)
-    svg = render_svg(text, box_size=1)
-    raster = svg_raster(svg.encode()).convert("L")
-    assert raster.size == (width, width)
-    for r in range(matrix.size):
-        for c in range(matrix.size):
-            dark = raster.getpixel((c + QUIET_ZONE, r + QUIET_ZONE)) < 128
-            assert dark == matrix.is_dark(r, c)
+@pytest.mark.parametrize("box_size", [1, 3])
+def test_png_and_svg_draw_the_same_modules(box_size: int) -> None:
+    text = payload_like(300)
+    png = black_and_white(Image.open(io.BytesIO(render_png(text, box_size=box_size))))
+    svg = black_and_white(svg_raster(render_svg(text, box_size=box_size).encode()))
+    assert png.size == svg.size == ((17 + 4 * qr_version(text) + 2 * QUIET_ZONE) * box_size,) * 2
+    assert ImageChops.difference(png, svg).getbbox() is None
+    assert png.getextrema() == (0, 255)
+
+
+@pytest.mark.browser
+def test_svg_scales_in_a_browser_img(browser: Browser) -> None:
+    """The writer's SVG has a size but no ``viewBox``: Chromium still scales the whole symbol into
+    a smaller ``<img>`` box (not a clipped corner), and the screenshot reads back."""
+    text = payload_like(471)
+    svg = render_svg(text)
+    side = 350  # the SVG is 616 px: 4.5 px a module on screen
+    source = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    page = browser.new_page(viewport={"width": 400, "height": 400}, device_scale_factor=1)
+    try:
+        page.set_content(
+            f'<img id="qr" src="{source}" style="display:block;width:{side}px;height:{side}px">'
+        )
+        page.wait_for_function("document.getElementById('qr').complete")
+        shot = Image.open(io.BytesIO(page.locator("#qr").screenshot()))
+    finally:
+        page.close()
+    assert shot.size == (side, side)
+    assert decode_all(shot) == (text, text)
