@@ -44,6 +44,24 @@ def _run(script: str, *args: str) -> str:
             marks=pytest.mark.postgres,
         ),
         (
+            "mixed.py",
+            (
+                *("--seconds", "2", "--workers", "1", "--holders", "2", "--timeout", "3"),
+                *("--counters", "1", "--issuers", "1", "--changers", "1", "--citizens", "1"),
+            ),
+            ("SQLite", "POST /verify", "/revoke", "no answer", "Traceback lines", "goal:"),
+        ),
+        pytest.param(
+            "mixed.py",
+            (
+                *("--seconds", "2", "--workers", "1", "--holders", "2", "--timeout", "3"),
+                *("--counters", "1", "--issuers", "1", "--changers", "1", "--citizens", "1"),
+                "--postgres",
+            ),
+            ("PostgreSQL", "POST /verify", "/revoke", "no answer", "Traceback lines", "goal:"),
+            marks=pytest.mark.postgres,
+        ),
+        (
             "verify.py",
             ("--count", "100", "--requests", "100", "--concurrency", "4"),
             ("raw floor", "% of the floor", "POST /verify"),
