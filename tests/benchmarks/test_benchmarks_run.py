@@ -67,6 +67,11 @@ def _run(script: str, *args: str) -> str:
             ("raw floor", "% of the floor", "POST /verify"),
         ),
         (
+            "verify_online.py",
+            ("--requests", "100", "--clients", "4", "--holders", "2", "--presentations", "20"),
+            ("library floor", "req/s", "of the floor", "goal:"),
+        ),
+        (
             "wallet_qr.py",
             ("--rounds", "5", "--requests", "40", "--concurrency", "4"),
             ("wallet_api PNG", "wallet_api SVG", "GET .../presentation"),
