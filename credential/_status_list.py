@@ -5,15 +5,37 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from ._jws import UnverifiedJws, read_jws, sign_jws
 from ._keyformat import Signer, b64url, b64url_decode
 from .errors import MalformedPayload, MalformedToken
 
+# Status values of the draft's registry (section 7.1): 0x00 VALID, 0x01 INVALID, 0x02 SUSPENDED.
 STATUS_VALID = 0
 STATUS_REVOKED = 1
 STATUS_SUSPENDED = 2
+
+
+class LicenceStatus(StrEnum):
+    """A licence's status: the one vocabulary of the models (with a CHECK constraint), the API
+    schemas, this codec and the pages. ``code`` is its value in a status list."""
+
+    VALID = "valid"
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+
+    @property
+    def code(self) -> int:
+        return _STATUS_CODES[self]
+
+
+_STATUS_CODES = {
+    LicenceStatus.VALID: STATUS_VALID,
+    LicenceStatus.REVOKED: STATUS_REVOKED,
+    LicenceStatus.SUSPENDED: STATUS_SUSPENDED,
+}
 STATUS_LIST_TYP = "statuslist+jwt"
 ALLOWED_BITS = (1, 2, 4, 8)
 MAX_LIST_BYTES = 16 * 1024 * 1024

@@ -4,7 +4,8 @@ licence types each key may sign. Signed by the platform root key as a ``trustlis
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from ._jws import UnverifiedJws, read_jws, sign_jws
 from ._keyformat import (
@@ -26,8 +27,14 @@ from .errors import (
 )
 
 TRUST_LIST_TYP = "trustlist+jwt"
-KeyState = Literal["active", "retired", "compromised"]
-KEY_STATES: tuple[KeyState, ...] = ("active", "retired", "compromised")
+
+
+class KeyState(StrEnum):
+    """A signing key's state: the one vocabulary of the trust list, the models and the pages."""
+
+    ACTIVE = "active"  # signs from now on
+    RETIRED = "retired"  # signs nothing new; what it signed still verifies
+    COMPROMISED = "compromised"  # everything it signed is rejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +108,7 @@ class TrustList:
         key = self.keys.get(kid)
         if key is None:
             raise UnknownKey(f"key {kid_text(kid)} is not in the trust list")
-        if key.state == "compromised":
+        if key.state == KeyState.COMPROMISED:
             raise KeyCompromised()
         if issued_at < key.not_before or (key.not_after is not None and issued_at > key.not_after):
             raise KeyNotValidAtIssuance()
@@ -135,9 +142,10 @@ def _key_entry(department: str, raw: Any) -> TrustedKey:
     named_alg = raw.get("alg")  # optional; when present it must be the key's own algorithm
     if named_alg is not None and named_alg != alg_of(public_key):
         raise MalformedToken("trust list: alg is not the algorithm of the key")
-    state = _req(raw, "state", str)
-    if state not in KEY_STATES:
-        raise MalformedToken(f"trust list: unknown key state {state!r}")
+    try:
+        state = KeyState(_req(raw, "state", str))
+    except ValueError:
+        raise MalformedToken(f"trust list: unknown key state {raw.get('state')!r}") from None
     not_after = raw.get("not_after")
     if not_after is not None and type(not_after) is not int:
         raise MalformedToken("trust list: not_after must be an integer or null")

@@ -15,6 +15,7 @@ __all__ = [
     "ChallengeMismatch",
     "CompressionBomb",
     "CredentialError",
+    "ElicenceError",
     "Expired",
     "HolderSignatureInvalid",
     "InvalidCode",
@@ -45,14 +46,22 @@ __all__ = [
 ]
 
 
-class CredentialError(Exception):
-    """Base of every domain error. ``code`` is short, stable and machine readable."""
+class ElicenceError(Exception):
+    """Base of every error the product names: wire-format errors here (``CredentialError``) and
+    service errors (``registry.errors.ServiceError``). ``code`` is short, stable and machine
+    readable; ``detail`` (default: the class's first docstring line) says what happened."""
 
-    code = "credential_error"
+    code = "error"
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail or (self.__doc__ or self.code).strip().splitlines()[0]
         super().__init__(self.detail)
+
+
+class CredentialError(ElicenceError):
+    """Base of the wire-format errors: what a credential, payload or document is wrong in."""
+
+    code = "credential_error"
 
 
 # --- the payload cannot be read ---------------------------------------------------------------

@@ -36,14 +36,14 @@ from .online import online_verifier_context
 logger = logging.getLogger(__name__)
 
 # Most specific first: the first matching class decides the status code.
-CREDENTIAL_ERROR_STATUS: list[tuple[type[errors.CredentialError], int]] = [
-    (errors.InvalidIdNumber, 422),
+ERROR_STATUS: list[tuple[type[errors.ElicenceError], int]] = [
+    (errors.InvalidCode, 422),  # ID numbers, licence identifiers, credit codes
     (errors.MalformedPayload, 400),
     (errors.TrustError, 422),
     (errors.ValidityError, 422),
     (errors.StatusError, 422),
     (errors.PresentationError, 422),
-    (errors.CredentialError, 400),
+    (errors.ElicenceError, 400),
 ]
 _HTTP_CODES = {
     400: "bad_request",
@@ -68,14 +68,13 @@ def add_exception_handlers(app: FastAPI) -> None:
     be an ID number); anything unexpected is a 500 with no traceback in the response.
     """
 
-    async def credential_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, errors.CredentialError)
-        status = next(s for cls, s in CREDENTIAL_ERROR_STATUS if isinstance(exc, cls))
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors.ElicenceError)
+        if isinstance(exc, ServiceError):
+            status = exc.status_code
+        else:
+            status = next(s for cls, s in ERROR_STATUS if isinstance(exc, cls))
         return _error(status, exc.code, exc.detail)
-
-    async def service_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ServiceError)
-        return _error(exc.status_code, exc.code, exc.detail)
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -97,8 +96,7 @@ def add_exception_handlers(app: FastAPI) -> None:
         logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
         return _error(500, "internal_error", "internal error")
 
-    app.add_exception_handler(errors.CredentialError, credential_error)
-    app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(errors.ElicenceError, domain_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -6,16 +6,14 @@ renders them as ``{"error": code, "detail": message}``. Services raise them; rou
 
 from __future__ import annotations
 
+from credential.errors import ElicenceError
 
-class ServiceError(Exception):
+
+class ServiceError(ElicenceError):
     """Base of service errors."""
 
     status_code = 400
     code = "bad_request"
-
-    def __init__(self, detail: str | None = None) -> None:
-        self.detail = detail or (self.__doc__ or self.code).strip().splitlines()[0]
-        super().__init__(self.detail)
 
 
 class BadRequest(ServiceError):

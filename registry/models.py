@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     DateTime,
     Dialect,
     ForeignKey,
@@ -27,9 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-LICENCE_STATUSES = ("valid", "revoked", "suspended")
-KEY_STATES = ("active", "retired", "compromised")
-FIELD_TYPES = ("text", "int", "date", "choice")
+from credential import KeyState, LicenceStatus
+
+E = TypeVar("E", bound=StrEnum)
 
 
 def utcnow() -> dt.datetime:
@@ -58,6 +60,34 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+class EnumText(TypeDecorator[E], Generic[E]):
+    """A ``StrEnum`` stored as its text value; rows read back as enum members. Pair it with
+    ``allowed_values_check`` so the database refuses any other text too."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, enum: type[E]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> Any:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else self.enum(value)
+
+
+def allowed_values_check(column: str, enum: type[StrEnum]) -> CheckConstraint:
+    """``CHECK (column IN (...))`` over the values of ``enum``, named ``ck_<table>_<column>``."""
+    return CheckConstraint(f"{column} IN ({allowed_values(enum)})", name=column)
+
+
+def allowed_values(enum: type[StrEnum]) -> str:
+    """The values of ``enum`` as an SQL list: ``'valid', 'revoked', ...``."""
+    return ", ".join(f"'{member.value}'" for member in enum)
 
 
 class Base(DeclarativeBase):
@@ -135,6 +165,7 @@ class SigningKey(Base):
     """
 
     __tablename__ = "signing_keys"
+    __table_args__ = (allowed_values_check("state", KeyState),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
@@ -144,7 +175,7 @@ class SigningKey(Base):
     encrypted_private_key: Mapped[bytes]
     not_before: Mapped[dt.datetime]
     not_after: Mapped[dt.datetime | None]
-    state: Mapped[str] = mapped_column(String(16), default="active")
+    state: Mapped[KeyState] = mapped_column(EnumText(KeyState), default=KeyState.ACTIVE)
     allowed_types: Mapped[list[Any] | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -188,6 +219,7 @@ class Licence(Base):
     __table_args__ = (
         UniqueConstraint("status_list_id", "status_index"),
         UniqueConstraint("department_id", "idempotency_key"),
+        allowed_values_check("status", LicenceStatus),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_licence_id)
@@ -202,7 +234,9 @@ class Licence(Base):
     valid_from: Mapped[dt.datetime]
     valid_until: Mapped[dt.datetime]
     issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), default="valid")
+    status: Mapped[LicenceStatus] = mapped_column(
+        EnumText(LicenceStatus), default=LicenceStatus.VALID
+    )
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
     status_index: Mapped[int] = mapped_column(Integer)

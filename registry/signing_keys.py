@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credential import kid_text, public_key_to_jwk
+from credential import KeyState, kid_text, public_key_to_jwk
 from keys import LocalSigner, PrivateKey, decrypt_private_key, encrypt_private_key
 
 from .models import SigningKey, utcnow
@@ -37,7 +37,7 @@ def store_signing_key(
         encrypted_private_key=encrypt_private_key(private_key, key_secret),
         not_before=not_before or utcnow(),
         not_after=not_after,
-        state="active",
+        state=KeyState.ACTIVE,
         allowed_types=allowed_types,
     )
     session.add(row)
@@ -54,7 +54,7 @@ def root_signing_key(session: Session) -> SigningKey | None:
     """The newest active platform root key (``department_id`` null), if any."""
     return session.scalars(
         select(SigningKey)
-        .where(SigningKey.department_id.is_(None), SigningKey.state == "active")
+        .where(SigningKey.department_id.is_(None), SigningKey.state == KeyState.ACTIVE)
         .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
         .limit(1)
     ).first()

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-LicenceStatus = Literal["valid", "revoked", "suspended", "expired", "not_yet_valid"]
+# What the citizen is shown: the licence's status (credential.LicenceStatus), or, for a valid
+# one, whether it is outside its validity window.
+ShownStatus = Literal["valid", "revoked", "suspended", "expired", "not_yet_valid"]
 QrMode = Literal["presentation", "static"]
 
 
@@ -20,7 +22,7 @@ class LicenceSummary(BaseModel):
     number: str
     valid_from: dt.datetime
     valid_until: dt.datetime
-    status: LicenceStatus
+    status: ShownStatus
     status_reason: str | None = None
 
 

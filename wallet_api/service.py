@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from credential import (
+    LicenceStatus,
     encode_presentation_qr,
     encode_static_qr,
     read_credential,
@@ -37,10 +38,12 @@ def utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def current_status(licence: Licence, *, now: dt.datetime) -> schemas.LicenceStatus:
+def current_status(licence: Licence, *, now: dt.datetime) -> schemas.ShownStatus:
     """The status a citizen sees: revocation/suspension first, then the validity period."""
-    if licence.status in ("revoked", "suspended"):
-        return licence.status  # type: ignore[return-value]
+    if licence.status == LicenceStatus.REVOKED:
+        return "revoked"
+    if licence.status == LicenceStatus.SUSPENDED:
+        return "suspended"
     if utc(licence.valid_until) <= now:
         return "expired"
     if utc(licence.valid_from) > now:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credential import KeyState
 from keys import generate_signing_key
 from registry.audit import append_audit
 from registry.errors import Conflict, NotFound
@@ -39,7 +40,7 @@ def active_signing_key(*, session: Session, department_id: int) -> SigningKey | 
     """The department's current signing key (newest active)."""
     return session.scalars(
         select(SigningKey)
-        .where(SigningKey.department_id == department_id, SigningKey.state == "active")
+        .where(SigningKey.department_id == department_id, SigningKey.state == KeyState.ACTIVE)
         .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
         .limit(1)
     ).first()
@@ -227,11 +228,11 @@ def compromise_key(
     ).first()
     if key is None:
         raise NotFound(f"department {department.code} has no key {kid!r}")
-    if key.state == "compromised":
+    if key.state == KeyState.COMPROMISED:
         raise Conflict(f"key {kid} is already marked compromised")
-    was_active = key.state == "active"
+    was_active = key.state == KeyState.ACTIVE
     now = utcnow()
-    key.state = "compromised"
+    key.state = KeyState.COMPROMISED
     if key.not_after is None:
         key.not_after = now
     session.flush()
@@ -280,10 +281,10 @@ def _retire_active(*, session: Session, department_id: int, now: dt.datetime) ->
     retired = []
     for old in session.scalars(
         select(SigningKey).where(
-            SigningKey.department_id == department_id, SigningKey.state == "active"
+            SigningKey.department_id == department_id, SigningKey.state == KeyState.ACTIVE
         )
     ):
-        old.state = "retired"
+        old.state = KeyState.RETIRED
         old.not_after = now
         retired.append(old.kid)
     session.flush()

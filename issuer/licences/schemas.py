@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from credential import LicenceStatus
+
 FieldValue = StrictStr | StrictInt
-LicenceStatus = Literal["valid", "revoked", "suspended"]
 
 
 class _Strict(BaseModel):

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 
 from credential import (
     CredentialClaims,
+    KeyState,
     LicenceClaims,
+    LicenceStatus,
     StatusReference,
     encode_static_qr,
     mask_id_number,
@@ -179,7 +181,9 @@ _LICENCE_TYPE = select(
 )
 _ACTIVE_KEY = (
     select(SigningKey.id, SigningKey.kid, SigningKey.allowed_types)
-    .where(SigningKey.department_id == bindparam("department_id"), SigningKey.state == "active")
+    .where(
+        SigningKey.department_id == bindparam("department_id"), SigningKey.state == KeyState.ACTIVE
+    )
     .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
     .limit(1)
 )
@@ -304,7 +308,7 @@ def issue_licence(
             "valid_from": valid_from,
             "valid_until": valid_until,
             "issued_at": now,
-            "status": "valid",
+            "status": LicenceStatus.VALID,
             "status_reason": None,
             "status_list_id": list_id,
             "status_index": index,
@@ -397,7 +401,7 @@ def licence_read(
         valid_from=licence.valid_from,
         valid_until=licence.valid_until,
         issued_at=licence.issued_at,
-        status=licence.status,  # type: ignore[arg-type]
+        status=licence.status,
         status_list=str(licence.status_list_id),
         status_index=licence.status_index,
         kid=licence.kid,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
-from ..auth import DepartmentDep
+from ..auth import DepartmentCaller, DepartmentDep
 from ..licences.schemas import LicenceRead
 from ..licences.service import licence_read
 from ..runtime import RuntimeDep
@@ -17,23 +17,33 @@ from .schemas import CorrectRequest, ReinstateRequest, RevokeRequest, SuspendReq
 router = APIRouter(prefix="/licences", tags=["revocation"])
 
 
-@router.post("/{licence_id}/revoke")
-async def revoke(
-    licence_id: str, body: RevokeRequest, caller: DepartmentDep, runtime: RuntimeDep
+async def _change(
+    runtime: RuntimeDep,
+    caller: DepartmentCaller,
+    licence_id: str,
+    verb: service.Verb,
+    body: RevokeRequest | SuspendRequest | ReinstateRequest,
 ) -> LicenceRead:
-    """Revoke a licence for good (409 if already revoked)."""
-
     def work(session: Session) -> LicenceRead:
-        licence = service.revoke(
+        licence = service.change_status(
             session=session,
             caller=caller,
             licence_id=licence_id,
+            verb=verb,
             reason=body.reason,
             note=body.note,
         )
         return licence_read(session=session, licence=licence)
 
     return await runtime.database.write(work)
+
+
+@router.post("/{licence_id}/revoke")
+async def revoke(
+    licence_id: str, body: RevokeRequest, caller: DepartmentDep, runtime: RuntimeDep
+) -> LicenceRead:
+    """Revoke a licence for good (409 if already revoked)."""
+    return await _change(runtime, caller, licence_id, "revoke", body)
 
 
 @router.post("/{licence_id}/suspend")
@@ -41,18 +51,7 @@ async def suspend(
     licence_id: str, body: SuspendRequest, caller: DepartmentDep, runtime: RuntimeDep
 ) -> LicenceRead:
     """Suspend a valid licence (409 otherwise)."""
-
-    def work(session: Session) -> LicenceRead:
-        licence = service.suspend(
-            session=session,
-            caller=caller,
-            licence_id=licence_id,
-            reason=body.reason,
-            note=body.note,
-        )
-        return licence_read(session=session, licence=licence)
-
-    return await runtime.database.write(work)
+    return await _change(runtime, caller, licence_id, "suspend", body)
 
 
 @router.post("/{licence_id}/reinstate")
@@ -60,18 +59,7 @@ async def reinstate(
     licence_id: str, body: ReinstateRequest, caller: DepartmentDep, runtime: RuntimeDep
 ) -> LicenceRead:
     """Lift a suspension (409 for a licence that is not suspended, e.g. revoked)."""
-
-    def work(session: Session) -> LicenceRead:
-        licence = service.reinstate(
-            session=session,
-            caller=caller,
-            licence_id=licence_id,
-            reason=body.reason,
-            note=body.note,
-        )
-        return licence_read(session=session, licence=licence)
-
-    return await runtime.database.write(work)
+    return await _change(runtime, caller, licence_id, "reinstate", body)
 
 
 @router.post("/{licence_id}/correct", status_code=status.HTTP_201_CREATED)

@@ -1,101 +1,116 @@
-"""Revoke, suspend, reinstate and correct licences; each writes the status list and the audit."""
+"""Revoke, suspend, reinstate and correct licences; each writes the status list and the audit.
+
+The three status changes are one table (``TRANSITIONS``) read by one function."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal, get_args
+
 from sqlalchemy.orm import Session
 
+from credential import LicenceStatus
 from registry.audit import append_audit
 from registry.errors import Conflict
 from registry.models import Licence
 
 from ..auth import DepartmentCaller
+from ..errors import InvalidRequest
 from ..licences.schemas import LicenceCreate
 from ..licences.service import get_licence, issue_licence
 from ..runtime import IssuerRuntime
 from ..status_lists.service import set_status
-from .schemas import CorrectRequest
+from .schemas import CorrectRequest, ReinstateReason, RevokeReason, SuspendReason
 
 
-def _change(
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One status change: the states it starts from, the state it leads to, the reasons a
+    department may give and the audit act."""
+
+    act: str
+    from_states: frozenset[LicenceStatus]
+    to: LicenceStatus
+    reasons: frozenset[str]
+    refusal: str  # why it is refused from any other state
+
+
+Verb = Literal["revoke", "suspend", "reinstate"]
+V, R, S = LicenceStatus.VALID, LicenceStatus.REVOKED, LicenceStatus.SUSPENDED
+TRANSITIONS: dict[str, Transition] = {
+    "revoke": Transition(
+        "licence.revoke",
+        frozenset({V, S}),
+        R,
+        frozenset(get_args(RevokeReason)),
+        "the licence is already revoked (a revocation is final)",
+    ),
+    "suspend": Transition(
+        "licence.suspend",
+        frozenset({V}),
+        S,
+        frozenset(get_args(SuspendReason)),
+        "only a valid licence can be suspended",
+    ),
+    "reinstate": Transition(
+        "licence.reinstate",
+        frozenset({S}),
+        V,
+        frozenset(get_args(ReinstateReason)),
+        "only a suspended licence can be reinstated",
+    ),
+}
+
+
+def change_status(
+    *,
+    session: Session,
+    caller: DepartmentCaller,
+    licence_id: str,
+    verb: Verb,
+    reason: str,
+    note: str | None,
+) -> Licence:
+    """Revoke, suspend or reinstate one of the caller's licences as ``TRANSITIONS`` says:
+    write its status list and the audit. Raises ``NotFound``, ``InvalidRequest`` for a reason
+    the transition does not allow, ``Conflict`` from a state it does not start from."""
+    transition = TRANSITIONS[verb]
+    if reason not in transition.reasons:
+        raise InvalidRequest(f"{reason!r} is not a reason to {verb} a licence")
+    licence = get_licence(session=session, caller=caller, licence_id=licence_id)
+    return _apply(
+        session=session, caller=caller, licence=licence, verb=verb, reason=reason, note=note
+    )
+
+
+def _apply(
     *,
     session: Session,
     caller: DepartmentCaller,
     licence: Licence,
-    status: str,
-    act: str,
+    verb: Verb,
     reason: str,
     note: str | None,
 ) -> Licence:
+    transition = TRANSITIONS[verb]
     previous = licence.status
-    set_status(session=session, licence=licence, status=status)
+    if previous not in transition.from_states:
+        raise Conflict(f"{transition.refusal} (this one is {previous})")
+    set_status(session=session, licence=licence, status=transition.to)
     licence.status_reason = reason
     session.flush()
-    detail = {"number": licence.number, "reason": reason, "from": previous, "to": status}
+    detail = {"number": licence.number, "reason": reason, "from": previous, "to": transition.to}
     if note:
         detail["note"] = note
     append_audit(
         session,
         actor=caller.actor,
-        act=act,
+        act=transition.act,
         object_type="licence",
         object_id=licence.id,
         detail=detail,
     )
     return licence
-
-
-def revoke(
-    *, session: Session, caller: DepartmentCaller, licence_id: str, reason: str, note: str | None
-) -> Licence:
-    """Revoke for good (also a suspended licence). Raises ``Conflict`` if already revoked."""
-    licence = get_licence(session=session, caller=caller, licence_id=licence_id)
-    if licence.status == "revoked":
-        raise Conflict("the licence is already revoked")
-    return _change(
-        session=session,
-        caller=caller,
-        licence=licence,
-        status="revoked",
-        act="licence.revoke",
-        reason=reason,
-        note=note,
-    )
-
-
-def suspend(
-    *, session: Session, caller: DepartmentCaller, licence_id: str, reason: str, note: str | None
-) -> Licence:
-    """Suspend a valid licence. Raises ``Conflict`` unless it is valid."""
-    licence = get_licence(session=session, caller=caller, licence_id=licence_id)
-    if licence.status != "valid":
-        raise Conflict(f"only a valid licence can be suspended (this one is {licence.status})")
-    return _change(
-        session=session,
-        caller=caller,
-        licence=licence,
-        status="suspended",
-        act="licence.suspend",
-        reason=reason,
-        note=note,
-    )
-
-
-def reinstate(
-    *, session: Session, caller: DepartmentCaller, licence_id: str, reason: str, note: str | None
-) -> Licence:
-    """Lift a suspension. Raises ``Conflict`` unless suspended (a revocation is final)."""
-    licence = get_licence(session=session, caller=caller, licence_id=licence_id)
-    if licence.status != "suspended":
-        raise Conflict(f"only a suspended licence can be reinstated (this one is {licence.status})")
-    return _change(
-        session=session,
-        caller=caller,
-        licence=licence,
-        status="valid",
-        act="licence.reinstate",
-        reason=reason,
-        note=note,
-    )
 
 
 def correct(
@@ -111,7 +126,7 @@ def correct(
     Returns (new licence, old licence). Raises ``Conflict`` for a revoked licence.
     """
     old = get_licence(session=session, caller=caller, licence_id=licence_id)
-    if old.status == "revoked":
+    if old.status == LicenceStatus.REVOKED:
         raise Conflict("a revoked licence cannot be corrected")
     licence_in = LicenceCreate(
         licence_type=old.licence_type.code,
@@ -132,12 +147,11 @@ def correct(
         replaces=old,
         audit_detail={"replaces": old.id, "reason": correction.reason},
     )
-    _change(
+    _apply(
         session=session,
         caller=caller,
         licence=old,
-        status="revoked",
-        act="licence.revoke",
+        verb="revoke",
         reason="superseded",
         note=f"corrected by {new.number}" + (f": {correction.note}" if correction.note else ""),
     )

@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from credential import LicenceStatus, sign_status_list_token
 from credential import StatusList as StatusBits
-from credential import sign_status_list_token
 from registry.errors import NotFound, ServiceError
 from registry.models import Licence, StatusList
 
 from ..departments.service import active_signing_key
 from ..runtime import IssuerRuntime, SignedDocument
 
-STATUS_CODES = {"valid": 0, "revoked": 1, "suspended": 2}
 BITS = 2
 # Random probes before counting whether the list is full; a miss is only likely when nearly full.
 _PROBES = 16
@@ -86,7 +85,7 @@ def allocate_index(
             list_id, list_size = status_list.id, status_list.size
 
 
-def set_status(*, session: Session, licence: Licence, status: str) -> None:
+def set_status(*, session: Session, licence: Licence, status: LicenceStatus) -> None:
     """Write a licence's status into its list (row-locked) and bump the list version."""
     status_list = session.scalars(
         select(StatusList)
@@ -95,7 +94,7 @@ def set_status(*, session: Session, licence: Licence, status: str) -> None:
         .execution_options(populate_existing=True)
     ).one()
     bits = StatusBits(status_list.bits, status_list.size, status_list.data)
-    bits.set(licence.status_index, STATUS_CODES[status])
+    bits.set(licence.status_index, status.code)
     status_list.data = bits.to_bytes()
     status_list.version = status_list.version + 1
     licence.status = status

@@ -9,8 +9,17 @@ from credential import errors
 CLASSES = [
     cls
     for _, cls in inspect.getmembers(errors, inspect.isclass)
-    if issubclass(cls, errors.CredentialError)
+    if issubclass(cls, errors.ElicenceError)
 ]
+
+
+def test_one_base_serves_wire_format_and_service_errors() -> None:
+    from registry.errors import NotFound, ServiceError
+
+    assert issubclass(errors.CredentialError, errors.ElicenceError)
+    assert issubclass(ServiceError, errors.ElicenceError)
+    missing = NotFound("no such licence")
+    assert (missing.code, missing.detail, missing.status_code) == ("not_found", "no such licence", 404)
 
 
 def test_every_class_is_exported() -> None:

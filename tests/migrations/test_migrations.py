@@ -82,3 +82,24 @@ def test_unknown_revision_is_refused(sqlite_url: str) -> None:
 
     with pytest.raises(CommandError):
         upgrade(sqlite_url, "ffff")
+
+
+def test_the_database_refuses_a_status_or_key_state_outside_the_vocabulary(
+    migrated_url: str,
+) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    engine = make_engine(migrated_url)
+    try:
+        insert_key = text(
+            "INSERT INTO signing_keys (kid, alg, public_jwk, encrypted_private_key, not_before,"
+            " state, created_at) VALUES (:kid, 'ES256', '{}', :blob, :at, :state, :at)"
+        )
+        values = {"blob": b"x", "at": "2026-01-01 00:00:00"}
+        with engine.begin() as connection:
+            connection.execute(insert_key, {**values, "kid": "k1", "state": "retired"})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(insert_key, {**values, "kid": "k2", "state": "lost"})
+    finally:
+        engine.dispose()

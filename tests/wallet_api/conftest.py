@@ -25,7 +25,7 @@ from issuer.departments.schemas import LicenceTypeCreate
 from issuer.departments.service import create_department, create_licence_type
 from issuer.licences.schemas import LicenceCreate
 from issuer.licences.service import issue_licence
-from issuer.revocation.service import revoke, suspend
+from issuer.revocation.service import change_status
 from issuer.status_lists.service import status_list_token
 from issuer.trust_list.service import root_public_key, trust_list_token
 from keys import generate_signing_key
@@ -129,12 +129,26 @@ class Wallet:
     def revoke(self, department: str, licence_id: str, reason: str) -> None:
         with self.database.writing() as session:
             caller = self.departments[department].caller
-            revoke(session=session, caller=caller, licence_id=licence_id, reason=reason, note=None)
+            change_status(
+                session=session,
+                caller=caller,
+                licence_id=licence_id,
+                verb="revoke",
+                reason=reason,
+                note=None,
+            )
 
     def suspend(self, department: str, licence_id: str, reason: str) -> None:
         with self.database.writing() as session:
             caller = self.departments[department].caller
-            suspend(session=session, caller=caller, licence_id=licence_id, reason=reason, note=None)
+            change_status(
+                session=session,
+                caller=caller,
+                licence_id=licence_id,
+                verb="suspend",
+                reason=reason,
+                note=None,
+            )
 
     def record_check(self, licence_id: str, **values: Any) -> None:
         with self.database.writing() as session:

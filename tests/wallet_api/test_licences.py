@@ -162,18 +162,18 @@ def test_revoked_and_suspended_licences_list_but_do_not_present(wallet: Wallet) 
     revoked = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
     suspended = wallet.issue("MARKET", licence_type="BL", id_number=ZHANG, holder_name="张秀英")
     fine = wallet.issue("TRANSPORT", **driving_licence(ZHANG, categories=["B1"]))
-    wallet.revoke("TRANSPORT", revoked, "licence points exhausted")
-    wallet.suspend("MARKET", suspended, "annual report overdue")
+    wallet.revoke("TRANSPORT", revoked, "court_order")
+    wallet.suspend("MARKET", suspended, "unpaid_fee")
 
     listed = {i["id"]: i for i in wallet.get("/wallet/licences", ZHANG).json()["licences"]}
     assert listed[revoked]["status"] == "revoked"
-    assert listed[revoked]["status_reason"] == "licence points exhausted"
+    assert listed[revoked]["status_reason"] == "court_order"
     assert listed[suspended]["status"] == "suspended"
     assert listed[fine]["status"] == "valid"
 
     for licence_id, code, reason in (
-        (revoked, "revoked", "licence points exhausted"),
-        (suspended, "suspended", "annual report overdue"),
+        (revoked, "revoked", "court_order"),
+        (suspended, "suspended", "unpaid_fee"),
     ):
         for suffix, params in (
             ("/presentation", {}),

@@ -106,7 +106,7 @@ def test_a_revocation_by_another_worker_shows_on_the_next_scan(wallet: Wallet) -
     payload = _present(wallet, licence_id, ZHANG)
     with TestClient(create_app(wallet.settings)) as other_worker:
         assert other_worker.post("/verify", json={"payload": payload}).json()["valid"] is True
-        wallet.suspend("TRANSPORT", licence_id, "under_investigation")
+        wallet.suspend("TRANSPORT", licence_id, "investigation")
         after = other_worker.post("/verify", json={"payload": payload}).json()
         assert after["outcome"] == "suspended"
         wallet.revoke("TRANSPORT", licence_id, "holder_request")

@@ -70,7 +70,7 @@ def test_no_id_number_in_logs_or_responses(
     try:
         mine = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
         theirs = wallet.issue("TRANSPORT", **driving_licence(LI, holder_name="李四"))
-        wallet.revoke("TRANSPORT", theirs, "lost")
+        wallet.revoke("TRANSPORT", theirs, "holder_request")
         responses: list[httpx.Response] = []
         detail: list[httpx.Response] = []
         with httpx.Client(base_url=served, timeout=10) as client:
