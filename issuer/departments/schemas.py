@@ -43,9 +43,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _refused(reason: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid_spec", "{reason}", {"reason": reason})
+
+
+def _printable(text: str) -> str:
+    if _CONTROL.search(text):
+        raise _refused("holds a control character")
+    return text
+
+
+# A name the trust list carries and verifiers print: no control character may forge a line.
+DisplayName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+
+
 class DepartmentCreate(_Strict):
     code: str = Field(pattern=CODE_PATTERN, description="Short upper-case code, e.g. TRANSPORT")
-    name: str = Field(min_length=1, max_length=200)
+    name: DisplayName
 
 
 class DepartmentRead(BaseModel):
@@ -81,10 +95,6 @@ class FieldSpec(_Strict):
     type: FieldKind = "text"
     required: bool = True
     choices: list[str] | None = None
-
-
-def _refused(reason: str) -> PydanticCustomError:
-    return PydanticCustomError("invalid_spec", "{reason}", {"reason": reason})
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -129,18 +139,12 @@ def _checked_field(spec: FieldSpec) -> FieldSpec:
     return spec
 
 
-def _printable(text: str) -> str:
-    if _CONTROL.search(text):
-        raise _refused("holds a control character")
-    return text
-
-
 class LicenceTypeCreate(_Strict):
     """A new licence type. Refused: a field named twice or like a built-in claim, a choice
     field without choices or with empty, repeated or overlong ones, a category likewise."""
 
     code: str = Field(pattern=CODE_PATTERN)
-    name: Annotated[str, AfterValidator(_printable)] = Field(min_length=1, max_length=200)
+    name: DisplayName
     fields: list[Annotated[FieldSpec, AfterValidator(_checked_field)]] = Field(
         default_factory=list, max_length=32
     )

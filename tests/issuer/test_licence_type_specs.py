@@ -142,6 +142,18 @@ def test_unsound_specs_are_422_naming_the_field_and_store_nothing(
     assert issuer.count(AuditEntry) == audit_before
 
 
+def test_a_department_name_that_could_forge_a_printed_line_is_refused(issuer: Issuer) -> None:
+    """Department and type names travel in the trust list and `elicence verify` prints them."""
+    r = issuer.client.post(
+        "/issuer/admin/departments",
+        json={"code": "TRANSPORT", "name": "Transport\n  holder      someone else"},
+        headers=issuer.admin,
+    )
+    assert r.status_code == 422, r.text
+    assert "body.name: holds a control character" in r.json()["detail"]
+    assert issuer.count(Department) == 0
+
+
 def test_every_problem_of_a_spec_is_named(issuer: Issuer, transport: str) -> None:
     body = _spec(
         fields=[
