@@ -52,9 +52,25 @@ def cli_errors() -> Iterator[None]:
     except KeyStoreError as exc:
         raise fail(str(exc)) from None
     except ValidationError as exc:
-        raise fail(f"invalid settings: {exc}") from None
+        raise _invalid(exc) from None
     except SQLAlchemyError as exc:
         raise fail(f"database: {type(exc).__name__}: {exc.args[0] if exc.args else ''}") from None
+
+
+def _invalid(exc: ValidationError) -> typer.Exit:
+    """One line per problem; only a problem of the settings is called one, by its variable."""
+    settings = exc.title == Settings.__name__
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    for problem in exc.errors():
+        where = ".".join(str(part) for part in problem["loc"])
+        if settings and where:
+            where = f"{prefix}{where}".upper()
+        typer.echo(
+            f"error: {'invalid settings: ' if settings else ''}"
+            f"{f'{where}: ' if where else ''}{problem['msg']}",
+            err=True,
+        )
+    return typer.Exit(EXIT_ERROR)
 
 
 def load_settings() -> Settings:

@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import getpass
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated
 
 import typer
@@ -22,7 +22,7 @@ from registry.database import Database
 from registry.settings import load_master_key
 
 from .departments import service
-from .departments.schemas import FieldSpec, LicenceTypeCreate
+from .departments.schemas import LicenceTypeCreate
 
 department_app = typer.Typer(help="Departments and their API keys.", no_args_is_help=True)
 licence_type_app = typer.Typer(help="Licence types of a department.", no_args_is_help=True)
@@ -31,6 +31,13 @@ keys_app = typer.Typer(
 )
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
+_LICENCE_TYPE_OPTIONS = {
+    "code": "CODE",
+    "name": "--name",
+    "fields": "--field",
+    "validity_days": "--validity-days",
+    "categories": "--categories",
+}
 _FIELD = re.compile(
     r"^([a-z][a-z0-9_]*):(text|int|date|choice)(?:=([^:]+))?(?::(required|optional))?$"
 )
@@ -94,7 +101,7 @@ def department_add(
 
             body = DepartmentCreate(code=code, name=name)
         except ValidationError as exc:
-            raise _bad(exc) from None
+            raise _bad(exc, {"code": "CODE", "name": "--name"}) from None
         with _transaction() as (session, key_secret):
             department = service.create_department(
                 session=session,
@@ -179,33 +186,45 @@ def department_list() -> None:
             typer.echo(f"{department.code}\t{department.name}\t{key.kid if key else '-'}")
 
 
-def _bad(exc: ValidationError) -> typer.Exit:
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-    typer.echo(f"error: {problems}", err=True)
+def _shown(text: str, limit: int = 60) -> str:
+    """An argument quoted for a message, cut short (a refused one may be 100 KB)."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _bad(
+    exc: ValidationError, options: dict[str, str], field_args: Sequence[str] = ()
+) -> typer.Exit:
+    """One ``error:`` line per problem, named by the option or argument it came from.
+
+    ``options`` maps a body attribute to its option (``validity_days`` to ``--validity-days``);
+    a problem of the n-th field names the n-th ``--field`` as it was typed.
+    """
+    for error in exc.errors():
+        loc = list(error["loc"])
+        attribute = str(loc.pop(0)) if loc else ""
+        where = options.get(attribute, attribute)
+        if attribute == "fields" and loc and isinstance(index := loc[0], int):
+            where, loc = f"--field {_shown(field_args[index])}", loc[1:]
+        inner = "".join(f"{part}: " for part in loc)
+        typer.echo(f"error: {where}: {inner}{error['msg']}", err=True)
     return typer.Exit(1)
 
 
-def _field(text: str) -> FieldSpec:
+def _field(text: str) -> dict[str, object] | None:
+    """The ``--field`` text as a field spec to check, or ``None`` (and a message) if malformed."""
     match = _FIELD.match(text)
     if match is None:
         typer.echo(
-            f"error: --field {text!r}: use name:type[:required|optional] with type text, int, "
-            "date or choice=A|B|C",
+            f"error: --field {_shown(text)}: use name:type[:required|optional] with type text, "
+            "int, date or choice=A|B|C",
             err=True,
         )
-        raise typer.Exit(1)
+        return None
     name, kind, choices, required = match.groups()
-    if (kind == "choice") != (choices is not None):
-        typer.echo(f"error: --field {text!r}: only choice takes =A|B|C, and it needs it", err=True)
-        raise typer.Exit(1)
-    return FieldSpec.model_validate(
-        {
-            "name": name,
-            "type": kind,
-            "required": required != "optional",
-            "choices": choices.split("|") if choices else None,
-        }
-    )
+    spec: dict[str, object] = {"name": name, "type": kind, "required": required != "optional"}
+    if choices is not None:
+        spec["choices"] = choices.split("|")
+    return spec
 
 
 @licence_type_app.command("add")
@@ -226,24 +245,34 @@ def licence_type_add(
         str | None, typer.Option("--categories", help="Allowed categories, comma separated.")
     ] = None,
 ) -> None:
-    """Add a licence type with its fields and default validity to a department."""
+    """Add a licence type with its fields and default validity to a department.
+
+    A malformed or unsound spec (a field named twice or like a built-in claim, a choice field
+    without choices or with empty, repeated or overlong ones, ...) prints one line per problem
+    and exits 1; nothing is stored.
+    """
     with _errors():
-        fields = [_field(f) for f in field or []]
+        parsed = [(text, _field(text)) for text in field or []]
+        well_formed = [(text, spec) for text, spec in parsed if spec is not None]
         try:
-            body = LicenceTypeCreate(
-                code=code,
-                name=name,
-                fields=fields,
-                validity_days=validity_days,
-                categories=[c.strip() for c in (categories or "").split(",") if c.strip()],
+            body = LicenceTypeCreate.model_validate(
+                {
+                    "code": code,
+                    "name": name,
+                    "fields": [spec for _, spec in well_formed],
+                    "validity_days": validity_days,
+                    "categories": [c.strip() for c in (categories or "").split(",") if c.strip()],
+                }
             )
         except ValidationError as exc:
-            raise _bad(exc) from None
+            raise _bad(exc, _LICENCE_TYPE_OPTIONS, [text for text, _ in well_formed]) from None
+        if len(well_formed) < len(parsed):
+            raise typer.Exit(1)
         with _transaction() as (session, _):
             service.create_licence_type(
                 session=session, department_code=department, licence_type_in=body, actor=_actor()
             )
-        typer.echo(f"added licence type {department}/{body.code} ({len(fields)} fields)")
+        typer.echo(f"added licence type {department}/{body.code} ({len(body.fields)} fields)")
 
 
 @keys_app.command("rotate")

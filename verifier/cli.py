@@ -1,12 +1,14 @@
 """Command line: ``elicence verify`` and ``elicence verifier sync``.
 
-Exit codes of ``verify``: 0 valid, 1 invalid (the outcome code is printed), 2 usage error
-(bad options, no bundle, unreadable image file).
+Exit codes of ``verify``: 0 valid, 1 invalid (the outcome code is printed) or input refused
+(an image file that cannot be read or is no PNG/JPEG, a payload too long: the reason is printed),
+2 usage error (bad options, no bundle).
 """
 
 from __future__ import annotations
 
 import json
+import stat
 import sys
 import time
 from pathlib import Path
@@ -16,12 +18,15 @@ import typer
 
 from ._verify import Policy, VerificationResult, verify_payload
 from .bundle import Bundle, BundleError, load_root_key, sync_bundle
-from .image import ImageUnreadable, read_qr_text
+from .image import MAX_IMAGE_BYTES, ImageUnreadable, read_qr_text
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 DEFAULT_BUNDLE = Path("data/verifier-bundle")
 BUNDLE_ENV = "ELICENCE_VERIFIER_BUNDLE"
 _DEFAULTS = Policy()
+# A payload on stdin is read up to this: far above the 4,296 characters a QR code holds, so
+# ``decode_qr`` gives the precise refusal, while ``verify - < /dev/zero`` ends at once.
+MAX_STDIN_CHARS = 64 * 1024
 
 BundleOption = Annotated[
     Path,
@@ -32,6 +37,41 @@ BundleOption = Annotated[
 def _fail(message: str, code: int) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
+
+
+def _read_image_file(path: Path) -> bytes:
+    """At most ``MAX_IMAGE_BYTES + 1`` bytes of the regular file ``path``, so that a bigger one
+    is refused by the image check without being read whole. A directory, FIFO (which would
+    block until a writer comes) or device (``/dev/zero`` never ends) is refused unopened.
+    Raises ``typer.Exit`` (exit 1) with the reason.
+    """
+    try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise _fail(
+                f"cannot read {path}: not a regular file ({_file_kind(mode)})", EXIT_INVALID
+            )
+        with path.open("rb") as file:
+            return file.read(MAX_IMAGE_BYTES + 1)
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror}", EXIT_INVALID) from None
+
+
+def _read_stdin_payload() -> str:
+    text = sys.stdin.read(MAX_STDIN_CHARS + 1)
+    if len(text) > MAX_STDIN_CHARS:
+        raise _fail(f"payload on stdin longer than {MAX_STDIN_CHARS} characters", EXIT_INVALID)
+    return text
 
 
 def _print_result(result: VerificationResult) -> None:
@@ -96,16 +136,14 @@ def verify_command(
         raise _fail("give either a PAYLOAD or --image FILE", EXIT_USAGE)
     if image is not None:
         try:
-            text = read_qr_text(image.read_bytes())
-        except OSError as exc:
-            raise _fail(f"cannot read {image}: {exc.strerror}", EXIT_USAGE) from None
+            text = read_qr_text(_read_image_file(image))
         except ImageUnreadable as exc:
-            raise _fail(str(exc), EXIT_USAGE) from None
+            raise _fail(f"{exc.code}: {exc}", EXIT_INVALID) from None
         if text is None:
             typer.echo("INVALID: no_qr_code: no QR code found in the image")
             raise typer.Exit(EXIT_INVALID)
     else:
-        text = sys.stdin.read() if payload == "-" else str(payload)
+        text = _read_stdin_payload() if payload == "-" else str(payload)
     try:
         loaded = Bundle.load(bundle)
     except BundleError as exc:

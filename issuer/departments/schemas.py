@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import re
+from collections import Counter
+from collections.abc import Iterable
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from ..auth import API_KEY_PREFIX
 
@@ -14,15 +18,48 @@ CODE_PATTERN = r"^[A-Z][A-Z0-9_]{1,23}$"
 API_KEY_PREFIX_PATTERN = f"^{API_KEY_PREFIX}$"
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 FieldKind = Literal["text", "int", "date", "choice"]
+MAX_CHOICES = 64
+MAX_CHOICE_CHARS = 200  # a choice is a field value, and issuance refuses longer field values
+MAX_CATEGORIES = 64
+MAX_CATEGORY_CHARS = 32
+# Names a licence field may not take: it would pass for a built-in part of every licence where
+# the fields are shown beside them (the rows `elicence verify` prints, the wallet, the console's
+# issuance form) or clash with the claims an SD-JWT VC of the same licence carries.
+RESERVED_FIELD_NAMES = frozenset(
+    {
+        # the licence's own claims and issuance inputs (LicenceClaims, LicenceCreate)
+        "type_code", "licence_type", "number", "holder_name", "masked_id", "id_number",
+        "categories", "fields", "valid_from", "valid_until",
+        # the rows `elicence verify` prints before the fields
+        "holder", "licence", "department", "valid",
+        # registered CWT/JWT and SD-JWT VC claims
+        "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "cnf", "vct", "status",
+    }
+)  # fmt: skip
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _refused(reason: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid_spec", "{reason}", {"reason": reason})
+
+
+def _printable(text: str) -> str:
+    if _CONTROL.search(text):
+        raise _refused("holds a control character")
+    return text
+
+
+# A name the trust list carries and verifiers print: no control character may forge a line.
+DisplayName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+
+
 class DepartmentCreate(_Strict):
     code: str = Field(pattern=CODE_PATTERN, description="Short upper-case code, e.g. TRANSPORT")
-    name: str = Field(min_length=1, max_length=200)
+    name: DisplayName
 
 
 class DepartmentRead(BaseModel):
@@ -48,21 +85,89 @@ class ApiKeySummary(BaseModel):
 
 
 class FieldSpec(_Strict):
-    """One field of a licence type: ``date`` values are ISO dates, ``choice`` one of ``choices``."""
+    """One field of a licence type: ``date`` values are ISO dates, ``choice`` one of ``choices``.
+
+    The shape of a stored field; a new one is checked further by ``LicenceTypeCreate``.
+    """
 
     name: str = Field(pattern=FIELD_NAME_PATTERN)
     label: str | None = Field(default=None, max_length=100)
     type: FieldKind = "text"
     required: bool = True
-    choices: list[str] | None = Field(default=None, max_length=64)
+    choices: list[str] | None = None
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message, cut short: a refused value may be 100 KB."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _list_problems(values: list[str], *, what: str, max_chars: int) -> Iterable[str]:
+    for number, value in enumerate(values, start=1):
+        if not value:
+            yield f"{what} {number} is empty"
+        elif len(value) > max_chars:
+            yield f"{what} {number} is longer than {max_chars} characters"
+        elif _CONTROL.search(value):
+            yield f"{what} {number} holds a control character"
+    for value, count in Counter(values).items():
+        if count > 1 and value:
+            yield f"{what} {_shown(value)} is given {count} times"
+
+
+def _field_problems(spec: FieldSpec) -> Iterable[str]:
+    if spec.name in RESERVED_FIELD_NAMES:
+        yield "the name is reserved for a built-in part of every licence"
+    if spec.label is not None and (not spec.label or _CONTROL.search(spec.label)):
+        yield "the label is empty or holds a control character"
+    if spec.type != "choice":
+        if spec.choices is not None:
+            yield f"only a choice field takes choices, not a {spec.type} field"
+        return
+    if not spec.choices:
+        yield "a choice field needs at least one choice"
+    elif len(spec.choices) > MAX_CHOICES:
+        yield f"at most {MAX_CHOICES} choices ({len(spec.choices)} given)"
+    else:
+        yield from _list_problems(spec.choices, what="choice", max_chars=MAX_CHOICE_CHARS)
+
+
+def _checked_field(spec: FieldSpec) -> FieldSpec:
+    problems = list(_field_problems(spec))
+    if problems:
+        raise _refused(f"field {spec.name!r}: {'; '.join(problems)}")
+    return spec
 
 
 class LicenceTypeCreate(_Strict):
+    """A new licence type. Refused: a field named twice or like a built-in claim, a choice
+    field without choices or with empty, repeated or overlong ones, a category likewise."""
+
     code: str = Field(pattern=CODE_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
-    fields: list[FieldSpec] = Field(default_factory=list, max_length=32)
+    name: DisplayName
+    fields: list[Annotated[FieldSpec, AfterValidator(_checked_field)]] = Field(
+        default_factory=list, max_length=32
+    )
     validity_days: int = Field(gt=0, le=36600)
-    categories: list[str] = Field(default_factory=list, max_length=64)
+    categories: list[str] = Field(default_factory=list, max_length=MAX_CATEGORIES)
+
+    @field_validator("fields")
+    @classmethod
+    def _names_once(cls, fields: list[FieldSpec]) -> list[FieldSpec]:
+        repeated = [name for name, n in Counter(f.name for f in fields).items() if n > 1]
+        if repeated:
+            raise _refused(
+                "; ".join(f"field {name!r} is defined more than once" for name in repeated)
+            )
+        return fields
+
+    @field_validator("categories")
+    @classmethod
+    def _categories_sound(cls, categories: list[str]) -> list[str]:
+        problems = list(_list_problems(categories, what="category", max_chars=MAX_CATEGORY_CHARS))
+        if problems:
+            raise _refused("; ".join(problems))
+        return categories
 
 
 class LicenceTypeRead(BaseModel):

@@ -180,9 +180,9 @@ def test_image_without_qr_and_unreadable_files(bundle: Path, tmp_path: Path) -> 
     text_file = tmp_path / "notes.png"
     text_file.write_text("not an image")
     code, _, err = _run("verify", "--image", str(text_file), "--bundle", str(bundle))
-    assert code == 2 and "PNG or JPEG" in err
+    assert code == 1 and "PNG or JPEG" in err
     code, _, err = _run("verify", "--image", str(tmp_path / "missing.png"), "--bundle", str(bundle))
-    assert code == 2 and "cannot read" in err
+    assert code == 1 and "cannot read" in err
 
 
 def test_sync_command_with_root_key_file_and_thumbprint(world: World, tmp_path: Path) -> None:
