@@ -1,27 +1,23 @@
 """The ``elicence`` command. Sub-commands of other packages are added here, one line each.
 
 Errors are a message on stderr and a non-zero exit code, never a traceback: wrap command bodies
-in ``with cli_errors():``.
+in ``with cli_errors():`` (``registry.cli_support``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
-from credential import b64url, errors, jwk_thumbprint, jwk_to_public_key
+from credential import b64url, jwk_thumbprint, jwk_to_public_key
 from issuer.cli import register as register_issuer_commands
-from keys import PURPOSE_KEY_ENCRYPTION, KeyStoreError, derive_subkey, generate_signing_key
+from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey, generate_signing_key
 from registry import migrate
+from registry.cli_support import cli_errors, fail, load_settings
 from registry.database import Database
-from registry.errors import ServiceError
-from registry.settings import Settings, get_settings, load_master_key
+from registry.settings import load_master_key
 from registry.signing_keys import root_signing_key, store_signing_key
 from verifier.cli import verifier_app, verify_command
 from wallet_api.cli import dev_token
@@ -32,51 +28,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-EXIT_ERROR = 1
-
-
-def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
-    """Print ``message`` on stderr and return the ``typer.Exit`` to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-@contextlib.contextmanager
-def cli_errors() -> Iterator[None]:
-    """Turn known errors into a message and exit code 1 (no traceback)."""
-    try:
-        yield
-    except (errors.CredentialError, ServiceError) as exc:
-        raise fail(f"{exc.code}: {exc.detail}") from None
-    except KeyStoreError as exc:
-        raise fail(str(exc)) from None
-    except ValidationError as exc:
-        raise _invalid(exc) from None
-    except SQLAlchemyError as exc:
-        raise fail(f"database: {type(exc).__name__}: {exc.args[0] if exc.args else ''}") from None
-
-
-def _invalid(exc: ValidationError) -> typer.Exit:
-    """One line per problem; only a problem of the settings is called one, by its variable."""
-    settings = exc.title == Settings.__name__
-    prefix = str(Settings.model_config.get("env_prefix", ""))
-    for problem in exc.errors():
-        where = ".".join(str(part) for part in problem["loc"])
-        if settings and where:
-            where = f"{prefix}{where}".upper()
-        typer.echo(
-            f"error: {'invalid settings: ' if settings else ''}"
-            f"{f'{where}: ' if where else ''}{problem['msg']}",
-            err=True,
-        )
-    return typer.Exit(EXIT_ERROR)
-
-
-def load_settings() -> Settings:
-    """The settings, read afresh from the environment for this invocation."""
-    get_settings.cache_clear()
-    return get_settings()
 
 
 @app.command()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey
 from registry.audit import verify_audit_chain
+from registry.cli_support import cli_errors, load_settings
 from registry.database import Database
 from registry.settings import load_master_key
 
@@ -63,8 +64,6 @@ def _transaction() -> Iterator[tuple[Session, bytes]]:
     """A write transaction committed at the end (rolled back on error), taken through the
     database's writer lock (so a running service's writers and this command take turns), and
     the key-encryption secret."""
-    from elicence.cli import load_settings
-
     settings = load_settings()
     master = load_master_key(settings, create=False)
     with _database() as database, database.writing() as session:
@@ -74,8 +73,6 @@ def _transaction() -> Iterator[tuple[Session, bytes]]:
 @contextlib.contextmanager
 def _database() -> Iterator[Database]:
     """The deployment's database, closed at the end."""
-    from elicence.cli import load_settings
-
     database = Database(load_settings().database_url)
     try:
         yield database
@@ -84,8 +81,6 @@ def _database() -> Iterator[Database]:
 
 
 def _errors() -> contextlib.AbstractContextManager[None]:
-    from elicence.cli import cli_errors
-
     return cli_errors()
 
 

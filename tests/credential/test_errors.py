@@ -19,7 +19,11 @@ def test_one_base_serves_wire_format_and_service_errors() -> None:
     assert issubclass(errors.CredentialError, errors.ElicenceError)
     assert issubclass(ServiceError, errors.ElicenceError)
     missing = NotFound("no such licence")
-    assert (missing.code, missing.detail, missing.status_code) == ("not_found", "no such licence", 404)
+    assert (missing.code, missing.detail, missing.status_code) == (
+        "not_found",
+        "no such licence",
+        404,
+    )
 
 
 def test_every_class_is_exported() -> None:

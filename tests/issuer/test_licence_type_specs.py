@@ -200,7 +200,7 @@ def test_sound_specs_at_the_limits_are_taken_and_issued_against(
 
 def test_types_stored_before_these_rules_still_list(issuer: Issuer, transport: str) -> None:
     """The stricter checks are on new specs only: a stored spec still reads as it is."""
-    with issuer.session() as session, session.begin():
+    with issuer.database.writing() as session:
         department = session.scalars(select(Department).filter_by(code="TRANSPORT")).one()
         session.add(
             LicenceType(
