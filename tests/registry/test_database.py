@@ -265,3 +265,22 @@ def test_the_database_file_is_private(tmp_path: Path) -> None:
         opened.close()
     for name in ("new.db", "new.db.writer-lock", "new.db.changes"):
         assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name
+
+
+def test_on_both_databases_a_read_cannot_write_and_writes_still_can(migrated_url: str) -> None:
+    """PostgreSQL reads are READ ONLY transactions on connections of the writers' pool: the
+    characteristic is reset when a connection goes back, so the next write can write."""
+    from sqlalchemy.exc import DBAPIError
+
+    opened = Database(migrated_url)
+    try:
+        for _ in range(3):  # the same pooled connections go back and forth
+            with pytest.raises(DBAPIError), opened.reading() as session:
+                _audit_work("sneaked")(session)
+                session.flush()
+            assert opened.write_now(_audit_work("kept")) == "kept"
+        assert _audit_rows(opened) == 3
+        with opened.reading() as session:
+            assert verify_audit_chain(session).ok
+    finally:
+        opened.close()
