@@ -157,7 +157,7 @@ def main() -> None:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.time() + 30
+            deadline = time.time() + 120  # a start-up on a loaded 2-core machine: tens of s
             while True:
                 try:
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:

@@ -17,6 +17,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -138,6 +139,7 @@ class OnlineDocuments:
 def _record_check(
     session: Session,
     *,
+    credential_id: str,
     licence_number: str,
     department: str,
     verifier_name: str,
@@ -168,27 +170,8 @@ def online_verifier_context(*, database: Database, runtime: IssuerRuntime) -> Ve
     recorded through the database's writer."""
     documents = OnlineDocuments(database=database, runtime=runtime)
 
-    async def record_check(
-        *,
-        credential_id: str,
-        licence_number: str,
-        department: str,
-        verifier_name: str,
-        purpose: str | None,
-        outcome: str,
-        checked_at: int,
-    ) -> None:
-        await database.write(
-            lambda session: _record_check(
-                session,
-                licence_number=licence_number,
-                department=department,
-                verifier_name=verifier_name,
-                purpose=purpose,
-                outcome=outcome,
-                checked_at=checked_at,
-            )
-        )
+    async def record_check(**check: Any) -> None:
+        await database.write(lambda session: _record_check(session, **check))
 
     return VerifierContext(
         trust=documents,

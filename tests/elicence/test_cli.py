@@ -172,7 +172,7 @@ def test_serve_answers_healthz(data_dir: Path, workers: int) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
@@ -182,7 +182,7 @@ def test_serve_answers_healthz(data_dir: Path, workers: int) -> None:
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.1)
         assert response.json() == {"status": "ok"}
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while workers > 1 and len(_worker_pids(process.pid)) < workers:
             assert time.monotonic() < deadline, "workers did not start"
             time.sleep(0.1)

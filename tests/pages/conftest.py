@@ -104,7 +104,7 @@ def serving(app: Any, port: int | None = None) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the app did not start")
