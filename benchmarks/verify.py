@@ -205,26 +205,6 @@ def _library(bundle_dir: Path, payloads: list[str]) -> Callable[[], float]:
     return rate
 
 
-def _strict_decoder_only(measure: Callable[[], float]) -> Callable[[], float]:
-    """``measure`` with the byte-slicing shortcuts of ``credential`` switched off, so every CBOR
-    item of a presentation goes through the strict decoder (for ``--compare-decoders``)."""
-    from credential import _cose, _presentation, _qr
-
-    def measured() -> float:
-        saved = (_qr._split_presentation, _cose._split_plain_sign1, _presentation._plain_proof_time)
-        _qr._split_presentation = lambda inflated: None  # type: ignore[assignment]
-        _cose._split_plain_sign1 = lambda data, require_tag: None  # type: ignore[assignment]
-        _presentation._plain_proof_time = lambda payload: None  # type: ignore[assignment]
-        try:
-            return measure()
-        finally:
-            _qr._split_presentation, _cose._split_plain_sign1, _presentation._plain_proof_time = (
-                saved
-            )
-
-    return measured
-
-
 def _best_of_rounds(rounds: int, *measures: Callable[[], float]) -> list[float]:
     """Run the measures in turn, ``rounds`` times, and keep each one's best figure."""
     best = [0.0] * len(measures)
@@ -282,11 +262,6 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="HTTP requests")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (best kept)")
-    parser.add_argument(
-        "--compare-decoders",
-        action="store_true",
-        help="only compare verify_payload with and without the byte-slicing CBOR shortcuts",
-    )
     args = parser.parse_args()
     all_cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(all_cores)})  # library figures: one core
@@ -295,15 +270,6 @@ def main() -> None:
         bundle_dir = Path(tmp) / "bundle"
         _sync(root, _publish(root, department), bundle_dir)
         payloads = _presentations(department, args.count)
-        if args.compare_decoders:
-            library = _library(bundle_dir, payloads)
-            sliced, strict = _best_of_rounds(args.rounds, library, _strict_decoder_only(library))
-            print(
-                f"verify_payload, 1 core: {sliced:,.0f} /s with the byte-slicing shortcuts, "
-                f"{strict:,.0f} /s with the strict decoder only: the shortcuts buy "
-                f"{sliced / strict - 1:+.1%}"
-            )
-            return
         preloaded, holder_key_loaded = _floors(args.count)
         floor, floor_loading, rate = _best_of_rounds(
             args.rounds, preloaded, holder_key_loaded, _library(bundle_dir, payloads)

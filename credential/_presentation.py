@@ -55,25 +55,13 @@ def sign_holder_proof(
     )
 
 
-def _plain_proof_time(payload: bytes) -> int | None:
-    """The time of a ``[time]`` payload whose time is a 4-byte uint, read with no CBOR decoder;
-    ``None`` for anything else."""
-    if len(payload) == 6 and payload[:2] == b"\x81\x1a":
-        return int.from_bytes(payload[2:], "big")
-    return None
-
-
 def read_holder_proof(data: bytes) -> HolderProof:
     """Parse a holder proof.
 
     Raises ``BadCbor``, ``MalformedCredential`` or ``UnsupportedAlgorithm``.
     """
     envelope = parse_sign1(data, require_tag=False)
-    payload = envelope.payload
-    plain_time = _plain_proof_time(payload)
-    if plain_time is not None:
-        return HolderProof(envelope, plain_time, None)
-    body = _cbor.loads(payload, "holder proof")
+    body = _cbor.loads(envelope.payload, "holder proof")
     if not isinstance(body, list) or len(body) not in (1, 2):
         raise MalformedCredential("holder proof must carry [time] or [time, challenge]")
     presented_at = body[0]

@@ -123,17 +123,6 @@ def b45decode_strict(text: str) -> bytes:
     return bytes(out)
 
 
-def _split_presentation(inflated: bytes) -> tuple[bytes, bytes] | None:
-    """[credential, proof] as written: two byte strings sliced out with no CBOR decoder; ``None``
-    for any other encoding."""
-    if inflated[:1] == b"\x82":
-        credential_start, credential_end = _cbor.bstr_span(inflated, 1)
-        proof_start, proof_end = _cbor.bstr_span(inflated, credential_end)
-        if credential_end > 0 and proof_end == len(inflated):
-            return inflated[credential_start:credential_end], inflated[proof_start:proof_end]
-    return None
-
-
 def decode_qr(text: str) -> DecodedPayload:
     """Decode QR text.
 
@@ -156,9 +145,6 @@ def decode_qr(text: str) -> DecodedPayload:
     inflated = _inflate(compressed)
     if kind == "static":
         return DecodedPayload("static", inflated)
-    parts = _split_presentation(inflated)
-    if parts is not None:
-        return DecodedPayload("presentation", *parts)
     item = _cbor.loads(inflated, "presentation")
     if (
         not isinstance(item, list)
