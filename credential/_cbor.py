@@ -19,7 +19,7 @@ def dumps(obj: Any) -> bytes:
 
 def loads(data: bytes, what: str = "CBOR item") -> Any:
     """Decode exactly one CBOR item. Raises ``BadCbor``."""
-    if not isinstance(data, bytes | bytearray):
+    if type(data) is not bytes and not isinstance(data, bytes | bytearray):
         raise BadCbor(f"{what} must be a byte string")
     stream = io.BytesIO(data)
     try:
