@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 import httpx
 from cryptography.hazmat.primitives import hashes
@@ -36,14 +37,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _load import drive, free_port, percentile, post_request
 
 from credential import (
+    STATUS_LIST_TYP,
+    TRUST_LIST_TYP,
     CredentialClaims,
     LicenceClaims,
+    PublicKey,
     StatusList,
     StatusReference,
     decode_qr,
     encode_presentation_qr,
     kid_text,
     public_key_to_jwk,
+    read_jws,
     sign_credential,
     sign_holder_proof,
     sign_status_list_token,
@@ -205,6 +210,46 @@ def _library(bundle_dir: Path, payloads: list[str]) -> Callable[[], float]:
     return rate
 
 
+def _compare_jws(
+    root: LocalSigner, department: LocalSigner, documents: dict[str, str], rounds: int
+) -> None:
+    """Time to check one trust-list and one status-list token (parse, ES256 signature, typ) with
+    ``credential``'s own compact JWS code and with joserfc: the figure ``credential/_jws.py``
+    gives for existing beside joserfc."""
+    from joserfc import jws
+    from joserfc.jwk import ECKey
+
+    cases = [
+        ("trust list", documents["/trust-list"], root, TRUST_LIST_TYP),
+        ("status list", documents["/status-lists/12"], department, STATUS_LIST_TYP),
+    ]
+    repeat = 200
+    for name, token, signer, typ in cases:
+        key = signer.public_key
+        jwk_key = ECKey.import_key(cast(ec.EllipticCurvePublicKey, key))
+
+        def ours(token: str = token, key: PublicKey = key, typ: str = typ) -> float:
+            start = time.perf_counter()
+            for _ in range(repeat):
+                read_jws(token, typ=typ).verify(key)
+            return repeat / (time.perf_counter() - start)
+
+        def theirs(token: str = token, key: ECKey = jwk_key, typ: str = typ) -> float:
+            start = time.perf_counter()
+            for _ in range(repeat):
+                signed = jws.deserialize_compact(token, key, algorithms=["ES256", "EdDSA"])
+                if signed.protected.get("typ") != typ:
+                    raise SystemExit("joserfc read another typ")
+                json.loads(signed.payload)
+            return repeat / (time.perf_counter() - start)
+
+        own, library = _best_of_rounds(rounds, ours, theirs)
+        print(
+            f"{name} token ({len(token)} characters), parse + ES256 verify: "
+            f"credential._jws {1e6 / own:.0f} us, joserfc {1e6 / library:.0f} us"
+        )
+
+
 def _best_of_rounds(rounds: int, *measures: Callable[[], float]) -> list[float]:
     """Run the measures in turn, ``rounds`` times, and keep each one's best figure."""
     best = [0.0] * len(measures)
@@ -262,13 +307,22 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="HTTP requests")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (best kept)")
+    parser.add_argument(
+        "--compare-jws",
+        action="store_true",
+        help="only time status-list and trust-list token checks: credential._jws vs joserfc",
+    )
     args = parser.parse_args()
     all_cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(all_cores)})  # library figures: one core
     root, department = _signer(), _signer()
     with tempfile.TemporaryDirectory() as tmp:
         bundle_dir = Path(tmp) / "bundle"
-        _sync(root, _publish(root, department), bundle_dir)
+        documents = _publish(root, department)
+        if args.compare_jws:
+            _compare_jws(root, department, documents, args.rounds)
+            return
+        _sync(root, documents, bundle_dir)
         payloads = _presentations(department, args.count)
         preloaded, holder_key_loaded = _floors(args.count)
         floor, floor_loading, rate = _best_of_rounds(
