@@ -94,41 +94,6 @@ def parse_sign1(data: bytes, *, require_tag: bool = True) -> Sign1:
 
     Raises ``MalformedCredential``, ``BadCbor`` or ``UnsupportedAlgorithm``.
     """
-    parts = _split_plain_sign1(data, require_tag)
-    if parts is not None:
-        protected_bytes, payload, signature = parts
-        alg, kid = _protected_header(protected_bytes)
-        return Sign1(protected_bytes, alg, kid, payload, signature)
-    return _parse_sign1_checked(data, require_tag=require_tag)
-
-
-def _split_plain_sign1(data: bytes, require_tag: bool) -> tuple[bytes, bytes, bytes] | None:
-    """Protected header, payload and signature sliced straight out of ``data`` when it is
-    exactly ``[bstr, {}, bstr, bstr]`` (tag 18 first, or optional when ``require_tag`` is off):
-    the shape every credential and proof has, decoded with no CBOR decoder. ``None`` for anything
-    else, which ``_parse_sign1_checked`` then decodes and judges."""
-    if not isinstance(data, bytes):
-        return None
-    offset = 1 if data[:1] == b"\xd2" else 0
-    if (offset == 0 and require_tag) or data[offset : offset + 1] != b"\x84":
-        return None
-    start, protected_end = _cbor.bstr_span(data, offset + 1)
-    if protected_end < 0 or data[protected_end : protected_end + 1] != b"\xa0":
-        return None
-    payload_start, payload_end = _cbor.bstr_span(data, protected_end + 1)
-    if payload_end < 0:
-        return None
-    signature_start, end = _cbor.bstr_span(data, payload_end)
-    if end != len(data):
-        return None
-    return (
-        data[start:protected_end],
-        data[payload_start:payload_end],
-        data[signature_start:end],
-    )
-
-
-def _parse_sign1_checked(data: bytes, *, require_tag: bool) -> Sign1:
     item = _cbor.loads(data, "COSE_Sign1")
     if isinstance(item, cbor2.CBORTag):
         if item.tag != COSE_SIGN1_TAG:

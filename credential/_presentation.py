@@ -61,10 +61,7 @@ def read_holder_proof(data: bytes) -> HolderProof:
     Raises ``BadCbor``, ``MalformedCredential`` or ``UnsupportedAlgorithm``.
     """
     envelope = parse_sign1(data, require_tag=False)
-    payload = envelope.payload
-    if len(payload) == 6 and payload[:2] == b"\x81\x1a":  # [time], time a 4-byte uint
-        return HolderProof(envelope, int.from_bytes(payload[2:], "big"), None)
-    body = _cbor.loads(payload, "holder proof")
+    body = _cbor.loads(envelope.payload, "holder proof")
     if not isinstance(body, list) or len(body) not in (1, 2):
         raise MalformedCredential("holder proof must carry [time] or [time, challenge]")
     presented_at = body[0]

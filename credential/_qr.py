@@ -145,16 +145,6 @@ def decode_qr(text: str) -> DecodedPayload:
     inflated = _inflate(compressed)
     if kind == "static":
         return DecodedPayload("static", inflated)
-    # [credential, proof] as written: two byte strings sliced out with no CBOR decoder
-    if inflated[:1] == b"\x82":
-        credential_start, credential_end = _cbor.bstr_span(inflated, 1)
-        proof_start, proof_end = _cbor.bstr_span(inflated, credential_end)
-        if credential_end > 0 and proof_end == len(inflated):
-            return DecodedPayload(
-                "presentation",
-                inflated[credential_start:credential_end],
-                inflated[proof_start:proof_end],
-            )
     item = _cbor.loads(inflated, "presentation")
     if (
         not isinstance(item, list)
