@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from credential import (
+    KeyState,
     PublicKey,
     StatusList,
     TrustList,
@@ -64,7 +65,7 @@ def read_status_snapshot(token: str, trust_list: TrustList, *, uri: str) -> Stat
     key = trust_list.keys.get(kid)
     if key is None:
         raise errors.UnknownKey("the status list is signed by a key not in the trust list")
-    if key.state == "compromised":
+    if key.state == KeyState.COMPROMISED:
         raise errors.KeyCompromised("the status list is signed by a compromised key")
     parsed.jws.verify(key.public_key)
     if parsed.uri != uri:

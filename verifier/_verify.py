@@ -11,6 +11,7 @@ from credential import (
     STATUS_SUSPENDED,
     STATUS_VALID,
     CredentialClaims,
+    KeyState,
     TrustList,
     b64url,
     decode_qr,
@@ -323,7 +324,7 @@ def _check_status(
     if snapshot is None:
         raise _Failed(CHECK_STATUS, errors.StatusUnavailable(f"no status list {uri!r} cached"))
     signer = trust_list.keys.get(snapshot.kid)
-    if signer is None or signer.state == "compromised" or signer.department != claims.issuer:
+    if signer is None or signer.state == KeyState.COMPROMISED or signer.department != claims.issuer:
         raise _Failed(
             CHECK_STATUS,
             errors.StatusUnavailable("the status list is not signed by a key of the issuer"),

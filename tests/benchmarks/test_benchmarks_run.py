@@ -64,7 +64,7 @@ def _run(script: str, *args: str) -> str:
         (
             "verify.py",
             ("--count", "100", "--requests", "100", "--concurrency", "4"),
-            ("raw floor", "% of the floor", "POST /verify"),
+            ("raw floor", "holder key loaded", "% of the floor", "POST /verify"),
         ),
         (
             "verify_online.py",
