@@ -13,7 +13,7 @@ loading are the ones the COSE credential and the trust list use (ES256, EdDSA, S
 key's own algorithm whatever a header claims), and the SD-JWT part on top is digests and a walk
 over the claims, which no library here offers as a pure function. The Python reference
 implementation (PyPI ``sd-jwt``) is the test suite's interop partner and the benchmark's
-comparison (``benchmarks/sd_jwt.py``).
+comparison (``benchmarks/verify_sd_jwt.py``).
 """
 
 from __future__ import annotations
