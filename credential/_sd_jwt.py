@@ -18,12 +18,13 @@ comparison (``benchmarks/verify_sd_jwt.py``).
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
 import secrets
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._cwt import CredentialClaims, StatusReference
 from ._jws import UnverifiedJws, read_jws, sign_jws
@@ -80,8 +81,13 @@ _ARRAY_ELEMENT = "..."
 ResolveKey = Callable[[str, "str | None"], PublicKey]
 
 
+_TO_BASE64URL = bytes.maketrans(b"+/", b"-_")
+
+
 def _digest(text: str) -> str:
-    return b64url(hashlib.sha256(text.encode("ascii")).digest())
+    """base64url(SHA-256(ASCII(text))): 43 characters, the 44th of base64 being padding."""
+    digest = hashlib.sha256(text.encode("ascii")).digest()
+    return binascii.b2a_base64(digest, newline=False)[:43].translate(_TO_BASE64URL).decode()
 
 
 def _json_b64(value: Any) -> str:
@@ -92,8 +98,7 @@ def _salt() -> str:
     return b64url(secrets.token_bytes(SALT_BYTES))
 
 
-@dataclass(frozen=True, slots=True)
-class Disclosure:
+class Disclosure(NamedTuple):
     """One disclosure as it travels (``encoded``) and as it reads: ``name`` is ``None`` for an
     array element."""
 
@@ -122,7 +127,7 @@ def decoy_digest() -> str:
 def read_disclosure(encoded: str) -> Disclosure:
     """Parse one disclosure. Raises ``MalformedSdJwt``."""
     try:
-        body = json.loads(b64url_decode(encoded))
+        body = json.loads(b64url_decode(encoded).decode("utf-8"))
     except (MalformedPayload, ValueError, RecursionError) as exc:
         raise MalformedSdJwt("a disclosure is not base64url JSON") from exc
     if type(body) is not list or len(body) not in (2, 3) or type(body[0]) is not str:
@@ -267,9 +272,7 @@ def _unpack(
         claims = walk.object(payload, top=True)
     except RecursionError as exc:
         raise MalformedSdJwt("the claims nest too deep") from exc
-    if len(walk.seen) != len(walk.seen_set):
-        raise DisclosureMismatch("a digest appears more than once in the SD-JWT")
-    unreferenced = by_digest.keys() - walk.seen_set
+    unreferenced = by_digest.keys() - walk.seen
     if unreferenced:
         raise DisclosureMismatch(
             f"{len(unreferenced)} disclosure(s) not referenced by the issuer-signed JWT "
@@ -281,51 +284,60 @@ def _unpack(
 class _Unpacking:
     """RFC 9901 section 7.1 step 3: one walk over the payload and the disclosed values."""
 
-    __slots__ = ("by_digest", "seen", "seen_set", "top_level_disclosed")
+    __slots__ = ("by_digest", "seen", "top_level_disclosed")
 
     def __init__(self, by_digest: dict[str, Disclosure]) -> None:
         self.by_digest = by_digest
-        self.seen: list[str] = []
-        self.seen_set: set[str] = set()
+        self.seen: set[str] = set()
         self.top_level_disclosed: list[str] = []
 
-    def _see(self, digest: str) -> Disclosure | None:
-        if digest in self.seen_set:
+    def _see(self, digest: Any) -> Disclosure | None:
+        if type(digest) is not str:
+            raise MalformedSdJwt("a digest must be text")
+        if digest in self.seen:
             raise DisclosureMismatch("a digest appears more than once in the SD-JWT")
-        self.seen.append(digest)
-        self.seen_set.add(digest)
+        self.seen.add(digest)
         return self.by_digest.get(digest)
 
     def value(self, value: Any) -> Any:
-        if type(value) is dict:
+        kind = type(value)
+        if kind is dict:
             return self.object(value, top=False)
-        if type(value) is list:
+        if kind is list:
             return self.array(value)
         return value
 
     def object(self, obj: dict[str, Any], *, top: bool) -> dict[str, Any]:
-        out = {
-            name: self.value(value)
-            for name, value in obj.items()
-            if name != _SD and not (top and name == "_sd_alg")
-        }
+        out: dict[str, Any] = {}
+        for name, value in obj.items():
+            kind = type(value)  # scalars are copied without a call: most claims are scalars
+            if name == _SD:
+                continue
+            if kind is dict:
+                out[name] = self.object(value, top=False)
+            elif kind is list:
+                out[name] = self.array(value)
+            else:
+                out[name] = value
         digests = obj.get(_SD)
+        if top:
+            out.pop("_sd_alg", None)
         if digests is None:
             return out
-        if type(digests) is not list or any(type(d) is not str for d in digests):
+        if type(digests) is not list:
             raise MalformedSdJwt("_sd must be an array of digests")
         for digest in digests:
             disclosure = self._see(digest)
             if disclosure is None:
                 continue  # undisclosed or a decoy
-            name = disclosure.name
-            if name is None:
+            claim = disclosure.name
+            if claim is None:
                 raise DisclosureMismatch("an array-element disclosure is referenced from _sd")
-            if name in out:
-                raise DisclosureMismatch(f"disclosed claim {name!r} is already in the object")
-            out[name] = self.value(disclosure.value)
+            if claim in out:
+                raise DisclosureMismatch(f"disclosed claim {claim!r} is already in the object")
+            out[claim] = self.value(disclosure.value)
             if top:
-                self.top_level_disclosed.append(name)
+                self.top_level_disclosed.append(claim)
         return out
 
     def array(self, array: list[Any]) -> list[Any]:
@@ -341,8 +353,12 @@ class _Unpacking:
                 if disclosure.name is not None:
                     raise DisclosureMismatch("an object-property disclosure is used in an array")
                 out.append(self.value(disclosure.value))
+            elif type(element) is list:
+                out.append(self.array(element))
+            elif type(element) is dict:
+                out.append(self.object(element, top=False))
             else:
-                out.append(self.value(element))
+                out.append(element)
         return out
 
 
