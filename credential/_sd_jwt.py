@@ -430,30 +430,35 @@ def sd_jwt_vc_of_licence(
 
 
 # --- presenting ----------------------------------------------------------------------------------
-def _paths(
-    claims: Any, path: tuple[str, ...], by_digest: dict[str, Disclosure]
-) -> Iterator[tuple[tuple[str, ...], Disclosure]]:
-    """Every disclosure reachable from ``claims``, with the path of the claim it discloses
-    (an array element's path is the array's)."""
+def _chosen(
+    claims: Any,
+    path: tuple[str, ...],
+    by_digest: dict[str, Disclosure],
+    wanted: set[tuple[str, ...]],
+) -> Iterator[Disclosure]:
+    """The disclosures of the claims in ``wanted`` reachable from ``claims`` (an array
+    element's path is the array's); a disclosed value is searched further only when chosen, so
+    a nested claim never travels without its parent."""
     if type(claims) is dict:
         for digest in claims.get(_SD, ()):
             disclosure = by_digest.get(digest)
             if disclosure is not None and disclosure.name is not None:
                 inner = (*path, disclosure.name)
-                yield inner, disclosure
-                yield from _paths(disclosure.value, inner, by_digest)
+                if inner in wanted:
+                    yield disclosure
+                    yield from _chosen(disclosure.value, inner, by_digest, wanted)
         for name, value in claims.items():
             if name != _SD:
-                yield from _paths(value, (*path, name), by_digest)
+                yield from _chosen(value, (*path, name), by_digest, wanted)
     elif type(claims) is list:
         for element in claims:
             digest = element.get(_ARRAY_ELEMENT) if type(element) is dict else None
             disclosure = by_digest.get(digest) if type(digest) is str else None
-            if disclosure is not None:
-                yield path, disclosure
-                yield from _paths(disclosure.value, path, by_digest)
-            else:
-                yield from _paths(element, path, by_digest)
+            if disclosure is None:
+                yield from _chosen(element, path, by_digest, wanted)
+            elif path in wanted:
+                yield disclosure
+                yield from _chosen(disclosure.value, path, by_digest, wanted)
 
 
 def present_sd_jwt(
@@ -475,7 +480,7 @@ def present_sd_jwt(
     issued = read_sd_jwt(sd_jwt, typ=typ)
     wanted = {(p,) if isinstance(p, str) else tuple(p) for p in disclose}
     by_digest = {d.digest: d for d in issued.disclosures}
-    chosen = [d for path, d in _paths(issued.issuer_jwt.payload, (), by_digest) if path in wanted]
+    chosen = list(_chosen(issued.issuer_jwt.payload, (), by_digest, wanted))
     issuer_jwt = sd_jwt.split(SEPARATOR, 1)[0]
     presented = SEPARATOR.join([issuer_jwt, *(d.encoded for d in chosen), ""])
     kb = {"iat": presented_at, "aud": audience, "nonce": nonce, "sd_hash": _digest(presented)}
@@ -539,7 +544,7 @@ def verify_sd_jwt_vc(
     In order: parse (``typ`` ``dc+sd-jwt``); the issuer signature with
     ``resolve_key(iss, kid)`` (which raises ``UnknownKey`` for a key it does not trust); the
     disclosures (each referenced exactly once, no clashing name, none of ``iss``, ``vct``,
-    ``cnf``, ``status``, ``nbf``, ``exp`` hidden); ``nbf``/``exp`` against ``now`` within
+    ``cnf``, ``status``, ``nbf``, ``exp`` hidden); ``iat``/``nbf``/``exp`` against ``now`` within
     ``clock_skew``; the status reference (required unless ``require_status`` is false); the
     KB-JWT (``verify_key_binding``).
 
@@ -566,6 +571,8 @@ def verify_sd_jwt_vc(
     issued_at = _opt_time(payload, "iat")
     not_before = _opt_time(payload, "nbf")
     expires_at = _opt_time(payload, "exp")
+    if issued_at is not None and issued_at > now + clock_skew:
+        raise NotYetValid("issued in the future")
     if not_before is not None and not_before > now + clock_skew:
         raise NotYetValid()
     if expires_at is not None and expires_at + clock_skew < now:

@@ -154,6 +154,32 @@ def test_spec_sd_jwt_vc_presentation_verifies_as_an_sd_jwt_vc() -> None:
         )
 
 
+def test_presenting_the_spec_sd_jwt_vc_chooses_nested_claims_only_with_their_parent() -> None:
+    """Appendix A.3's issuance has recursive disclosures (``age_equal_or_over`` holds
+    ``18``, ...) and array elements (``nationalities``)."""
+    issuance = next(
+        b["text"]
+        for b in spec()["compact_blobs"]
+        if b["section"].startswith("A.3") and b["text"].endswith("~")
+    )
+    wallet = TestSigner.generate()
+
+    def shown(*disclose: Any) -> dict[str, Any]:
+        presentation = present_sd_jwt(
+            issuance, wallet, disclose=disclose, audience=AUDIENCE, nonce=NONCE, presented_at=NOW
+        )
+        claims, _ = read_sd_jwt(presentation).claims()
+        return {k: v for k, v in claims.items() if k not in ("iss", "iat", "exp", "vct", "cnf")}
+
+    assert shown() == {}
+    assert shown(("age_equal_or_over", "18")) == {}  # not without its parent
+    assert shown("age_equal_or_over") == {"age_equal_or_over": {}}
+    assert shown("age_equal_or_over", ("age_equal_or_over", "18")) == {
+        "age_equal_or_over": {"18": True}
+    }
+    assert shown("nationalities") == {"nationalities": ["DE"]}
+
+
 # --- issue -> present -> verify ---------------------------------------------------------------
 @pytest.fixture(scope="module", params=["ES256", "EdDSA"])
 def issuer(request: pytest.FixtureRequest) -> TestSigner:
@@ -437,6 +463,16 @@ def test_expired(issuer: TestSigner, holder: TestSigner) -> None:
         licence_claims(holder.public_key, expires_at=NOW - 61), issuer, public_base_url=BASE
     )
     with pytest.raises(errors.Expired):
+        verify(present(issued, holder), issuer)
+
+
+def test_issued_in_the_future(issuer: TestSigner, holder: TestSigner) -> None:
+    issued = sd_jwt_vc_of_licence(
+        licence_claims(holder.public_key, issued_at=NOW + 91, not_before=NOW + 91),
+        issuer,
+        public_base_url=BASE,
+    )
+    with pytest.raises(errors.NotYetValid, match="issued in the future"):
         verify(present(issued, holder), issuer)
 
 
