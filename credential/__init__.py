@@ -1,6 +1,6 @@
 """The e-licence wire format: credentials, presentations, QR payloads, status lists, trust lists,
-citizen ID numbers, unified social credit codes and licence identifiers. Pure: no I/O, no
-database, no web framework."""
+the licence as an SD-JWT VC, citizen ID numbers, unified social credit codes and licence
+identifiers. Pure: no I/O, no database, no web framework."""
 
 from . import errors
 from ._cose import Sign1, parse_sign1, sign1
@@ -59,6 +59,20 @@ from ._qr import (
     encode_presentation_qr,
     encode_static_qr,
 )
+from ._sd_jwt import (
+    KB_JWT_TYP,
+    SD_JWT_VC_TYP,
+    Disclosure,
+    KeyBinding,
+    UnverifiedSdJwt,
+    VerifiedSdJwtVc,
+    present_sd_jwt,
+    read_sd_jwt,
+    sd_jwt_vc_of_licence,
+    status_list_url,
+    vct_of,
+    verify_sd_jwt_vc,
+)
 from ._signature import der_to_raw, verify_raw
 from ._status_list import (
     STATUS_LIST_TYP,
@@ -89,8 +103,10 @@ __all__ = [
     "ALG_ES256",
     "ALG_SM2",
     "COSE_ALG_SM2",
+    "KB_JWT_TYP",
     "LICENCE_IDENTIFIER_ROOT",
     "PRESENTATION_PREFIX",
+    "SD_JWT_VC_TYP",
     "STATIC_PREFIX",
     "STATUS_LIST_TYP",
     "STATUS_REVOKED",
@@ -101,8 +117,10 @@ __all__ = [
     "CreditCode",
     "DecodedPayload",
     "DepartmentEntry",
+    "Disclosure",
     "HolderProof",
     "IdNumber",
+    "KeyBinding",
     "KeyState",
     "LicenceClaims",
     "LicenceIdentifier",
@@ -118,6 +136,8 @@ __all__ = [
     "TrustedKey",
     "UnverifiedCredential",
     "UnverifiedJws",
+    "UnverifiedSdJwt",
+    "VerifiedSdJwtVc",
     "alg_of",
     "b64url",
     "b64url_decode",
@@ -142,19 +162,25 @@ __all__ = [
     "parse_licence_identifier",
     "parse_sign1",
     "parse_trust_list",
+    "present_sd_jwt",
     "public_key_to_cose_key",
     "public_key_to_jwk",
     "read_credential",
     "read_holder_proof",
     "read_jws",
+    "read_sd_jwt",
     "read_status_list_token",
     "read_trust_list",
+    "sd_jwt_vc_of_licence",
     "sign1",
     "sign_credential",
     "sign_holder_proof",
     "sign_jws",
     "sign_status_list_token",
     "sign_trust_list",
+    "status_list_url",
     "upgrade_15_digit",
+    "vct_of",
     "verify_raw",
+    "verify_sd_jwt_vc",
 ]

@@ -82,9 +82,9 @@ def read_jws(token: str, *, typ: str) -> UnverifiedJws:
     parts = token.strip().split(".")
     if len(parts) != 3:
         raise MalformedToken("a compact JWS has three parts")
-    try:
-        header = json.loads(b64url_decode(parts[0]))
-        payload = json.loads(b64url_decode(parts[1]))
+    try:  # JWS JSON is UTF-8 (RFC 7515 section 5.2); decoded here, not by json's detection
+        header = json.loads(b64url_decode(parts[0]).decode("utf-8"))
+        payload = json.loads(b64url_decode(parts[1]).decode("utf-8"))
         signature = b64url_decode(parts[2])
     except (MalformedPayload, ValueError, UnicodeDecodeError) as exc:
         raise MalformedToken("token parts are not base64url JSON") from exc

@@ -15,6 +15,7 @@ __all__ = [
     "ChallengeMismatch",
     "CompressionBomb",
     "CredentialError",
+    "DisclosureMismatch",
     "ElicenceError",
     "Expired",
     "HolderSignatureInvalid",
@@ -27,13 +28,16 @@ __all__ = [
     "KeyNotValidAtIssuance",
     "MalformedCredential",
     "MalformedPayload",
+    "MalformedSdJwt",
     "MalformedToken",
+    "MissingKeyBinding",
     "NotYetValid",
     "PayloadTooLarge",
     "PresentationError",
     "PresentationFromFuture",
     "PresentationRequired",
     "Revoked",
+    "SdHashMismatch",
     "StalePresentation",
     "StatusError",
     "StatusStale",
@@ -43,6 +47,7 @@ __all__ = [
     "UnknownKey",
     "UnsupportedAlgorithm",
     "ValidityError",
+    "WrongAudience",
 ]
 
 
@@ -119,6 +124,13 @@ class MalformedToken(MalformedPayload):
     code = "malformed_token"
 
 
+class MalformedSdJwt(MalformedPayload):
+    """An SD-JWT VC, a disclosure or a KB-JWT is not of the expected shape (wrong ``typ``,
+    missing claim, bad base64url or JSON)."""
+
+    code = "malformed_sd_jwt"
+
+
 class UnsupportedAlgorithm(MalformedPayload):
     """The signature algorithm is missing, not allowed (ES256, EdDSA and SM2 are) or not the
     algorithm of the key."""
@@ -161,6 +173,13 @@ class BadSignature(TrustError):
     """The issuer signature does not verify."""
 
     code = "bad_signature"
+
+
+class DisclosureMismatch(TrustError):
+    """A disclosure is not one the issuer signed: its digest is not in the SD-JWT (tampered, or
+    from another credential), or it is given twice, or it names a claim already present."""
+
+    code = "disclosure_mismatch"
 
 
 # --- time ---------------------------------------------------------------------------------------
@@ -248,6 +267,25 @@ class PresentationRequired(PresentationError):
     """A static copy was shown where a fresh holder presentation is required."""
 
     code = "presentation_required"
+
+
+class MissingKeyBinding(PresentationRequired):
+    """The SD-JWT VC presentation carries no KB-JWT (holder binding) where one is required."""
+
+    code = "missing_key_binding"
+
+
+class SdHashMismatch(PresentationError):
+    """The KB-JWT's ``sd_hash`` is not the digest of this presentation (disclosures changed
+    after the holder signed)."""
+
+    code = "sd_hash_mismatch"
+
+
+class WrongAudience(ChallengeMismatch):
+    """The KB-JWT is addressed to another verifier (``aud``)."""
+
+    code = "wrong_audience"
 
 
 # --- codes: citizen ID numbers, credit codes, licence identifiers --------------------------------

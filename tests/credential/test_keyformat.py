@@ -33,10 +33,14 @@ def test_b64url_round_trip() -> None:
         assert b64url_decode(text) == data
 
 
-@pytest.mark.parametrize("text", ["AAAA!!", "AA*AA", "AA AA", "AA=", "A+/A", "A", "AAAAA", "Ａ"])
-def test_b64url_rejects_bad_input(text: str) -> None:
+_NOT_BASE64URL: list[object] = ["AAAA!!", "AA*AA", "AA AA", "AA=", "A+/A", "A", "AAAAA", "Ａ"]
+_NOT_BASE64URL += ["AAAA\n", "AA\tAA", "QQ==", "AA\x00", None, b"AAAA"]
+
+
+@pytest.mark.parametrize("text", _NOT_BASE64URL)
+def test_b64url_rejects_bad_input(text: object) -> None:
     with pytest.raises(errors.MalformedPayload):
-        b64url_decode(text)
+        b64url_decode(text)  # type: ignore[arg-type]
 
 
 def test_junk_in_a_token_signature_is_not_ignored() -> None:
