@@ -67,6 +67,11 @@ def _run(script: str, *args: str) -> str:
             ("raw floor", "holder key loaded", "% of the floor", "POST /verify"),
         ),
         (
+            "verify_sd_jwt.py",
+            ("--count", "20", "--rounds", "1"),
+            ("raw floor", "verify_sd_jwt_vc", "reference library", "ratio to floor"),
+        ),
+        (
             "verify_online.py",
             ("--requests", "100", "--clients", "4", "--holders", "2", "--presentations", "20"),
             ("library floor", "req/s", "of the floor", "goal:"),
