@@ -81,7 +81,8 @@ class EnumText(TypeDecorator[E], Generic[E]):
 
 
 def allowed_values_check(column: str, enum: type[StrEnum]) -> CheckConstraint:
-    """``CHECK (column IN (...))`` over the values of ``enum``, named ``ck_<table>_<column>``."""
+    """``CHECK (column IN (...))`` over the values of ``enum``, named ``ck_<table>_<column>``.
+    (Migration 0002 puts it on PostgreSQL as this constraint, on SQLite as two triggers.)"""
     return CheckConstraint(f"{column} IN ({allowed_values(enum)})", name=column)
 
 

@@ -101,5 +101,85 @@ def test_the_database_refuses_a_status_or_key_state_outside_the_vocabulary(
             connection.execute(insert_key, {**values, "kid": "k1", "state": "retired"})
         with pytest.raises(IntegrityError), engine.begin() as connection:
             connection.execute(insert_key, {**values, "kid": "k2", "state": "lost"})
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(text("UPDATE signing_keys SET state = 'stolen' WHERE kid = 'k1'"))
+    finally:
+        engine.dispose()
+
+
+def test_the_vocabulary_rule_goes_onto_a_database_with_licences_and_checks(
+    database_url: str,
+) -> None:
+    """0001 -> head over rows that point at each other (a correction, a verification check):
+    nothing is copied or dropped, every row stays, and the rule holds afterwards."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    upgrade(database_url, "0001")
+    engine = make_engine(database_url)
+    at = "2026-01-01 00:00:00"
+    try:
+        with engine.begin() as connection:
+            run = connection.execute
+            run(
+                text(
+                    "INSERT INTO departments (id, code, name, created_at) VALUES (1, 'T', 'T', :at)"
+                ),
+                {"at": at},
+            )
+            run(
+                text(
+                    "INSERT INTO licence_types (id, department_id, code, name, fields,"
+                    " default_validity_days) VALUES (1, 1, 'DL', 'DL', '[]', 30)"
+                )
+            )
+            run(
+                text(
+                    "INSERT INTO status_lists (id, department_id, bits, size, data, version,"
+                    " updated_at) VALUES (1, 1, 2, 8, :data, 1, :at)"
+                ),
+                {"data": bytes(2), "at": at},
+            )
+            for number, (licence_id, replaces) in enumerate(
+                (("a" * 36, None), ("b" * 36, "a" * 36))
+            ):
+                run(
+                    text(
+                        "INSERT INTO licences (id, department_id, licence_type_id, number,"
+                        " holder_name, id_index, id_ciphertext, fields, categories, valid_from,"
+                        " valid_until, issued_at, status, status_list_id, status_index,"
+                        " credential, kid, replaces_id) VALUES (:id, 1, 1, :number, 'x', 'i',"
+                        " :blob, '{}', '[]', :at, :at, :at, :status, 1, :index, :blob, 'k',"
+                        " :replaces)"
+                    ),
+                    {
+                        "id": licence_id,
+                        "number": f"N{number}",
+                        "blob": b"x",
+                        "at": at,
+                        "status": "revoked" if replaces is None else "valid",
+                        "index": number,
+                        "replaces": replaces,
+                    },
+                )
+            run(
+                text(
+                    "INSERT INTO verification_checks (licence_id, verifier_name, checked_at,"
+                    " outcome) VALUES (:id, 'Counter 1', :at, 'valid')"
+                ),
+                {"id": "b" * 36, "at": at},
+            )
+        upgrade(database_url)
+        with engine.connect() as connection:
+            counts = [
+                connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("licences", "verification_checks")
+            ]
+        assert counts == [2, 1]
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(text("UPDATE licences SET status = 'lost'"))
+        downgrade(database_url, "0001")
+        with engine.begin() as connection:  # the rule went with the downgrade
+            connection.execute(text("UPDATE licences SET status = 'lost'"))
     finally:
         engine.dispose()
