@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,11 +20,6 @@ from registry.models import Department
 from registry.settings import Settings
 
 ID = "11010519491231002X"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -81,18 +76,15 @@ def app(tmp_path: Path) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
-    ):
+def client(app: FastAPI) -> Iterator[TestClient]:
+    # The app runs in TestClient's own thread and loop (an event loop of the test's thread would
+    # collide with a session-wide Playwright browser another test may have started).
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
 
-@pytest.mark.anyio
-async def test_healthz(client: httpx.AsyncClient, app: FastAPI, tmp_path: Path) -> None:
-    response = await client.get("/healthz")
+def test_healthz(client: TestClient, app: FastAPI, tmp_path: Path) -> None:
+    response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
     assert (tmp_path / "elicence.db").exists()
@@ -104,7 +96,6 @@ async def test_healthz(client: httpx.AsyncClient, app: FastAPI, tmp_path: Path) 
     assert "key_secret" not in repr(context)
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("path", "status", "code"),
     [
@@ -114,10 +105,10 @@ async def test_healthz(client: httpx.AsyncClient, app: FastAPI, tmp_path: Path) 
         ("/no/such/route", 404, "not_found"),
     ],
 )
-async def test_errors_render_code_and_detail(
-    client: httpx.AsyncClient, path: str, status: int, code: str
+def test_errors_render_code_and_detail(
+    client: TestClient, path: str, status: int, code: str
 ) -> None:
-    response = await client.get(path)
+    response = client.get(path)
     assert response.status_code == status
     body = response.json()
     assert set(body) == {"error", "detail"}
@@ -125,36 +116,33 @@ async def test_errors_render_code_and_detail(
     assert body["detail"]
 
 
-@pytest.mark.anyio
-async def test_validation_error_is_422_without_echoing_input(client: httpx.AsyncClient) -> None:
-    response = await client.get("/test/count", params={"limit": ID})
+def test_validation_error_is_422_without_echoing_input(client: TestClient) -> None:
+    response = client.get("/test/count", params={"limit": ID})
     assert response.status_code == 422
     body = response.json()
     assert body["error"] == "invalid_request"
     assert "limit" in body["detail"]
     assert ID not in response.text
-    response = await client.post("/test/id", content=b"{not json")
+    response = client.post("/test/id", content=b"{not json")
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_request"
 
 
-@pytest.mark.anyio
-async def test_unexpected_error_is_500_without_traceback(client: httpx.AsyncClient) -> None:
-    response = await client.get("/test/boom")
+def test_unexpected_error_is_500_without_traceback(client: TestClient) -> None:
+    response = client.get("/test/boom")
     assert response.status_code == 500
     assert response.json() == {"error": "internal_error", "detail": "internal error"}
     assert "secret internals" not in response.text
 
 
-@pytest.mark.anyio
-async def test_request_commits_once_and_rolls_back_on_error(client: httpx.AsyncClient) -> None:
-    assert (await client.post("/test/departments/transport")).status_code == 200
-    refused = await client.post("/test/departments/market", params={"fail": "true"})
+def test_request_commits_once_and_rolls_back_on_error(client: TestClient) -> None:
+    assert (client.post("/test/departments/transport")).status_code == 200
+    refused = client.post("/test/departments/market", params={"fail": "true"})
     assert refused.status_code == 400
-    assert (await client.get("/test/departments")).json() == {"count": 1}
+    assert (client.get("/test/departments")).json() == {"count": 1}
     # Not flushed: the unique code fails at the commit after the endpoint returned, and the
     # client still learns of it (the commit happens before the response is sent).
-    duplicate = await client.post("/test/departments/transport", params={"flush": "false"})
+    duplicate = client.post("/test/departments/transport", params={"flush": "false"})
     assert duplicate.status_code == 500
     assert duplicate.json()["error"] == "internal_error"
-    assert (await client.get("/test/departments")).json() == {"count": 1}
+    assert (client.get("/test/departments")).json() == {"count": 1}
