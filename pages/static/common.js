@@ -85,7 +85,7 @@ const ELICENCE = (() => {
     invalid_code: ["编码无效", "The code is not valid", true],
     invalid_credit_code: ["统一社会信用代码无效", "The unified social credit code is not valid", true],
     invalid_licence_identifier: ["证照标识无效", "The licence identifier is not valid", true],
-    invalid_prefix: ["API 密钥前缀无效", "Not a valid API key prefix", true],
+    invalid_prefix: ["密钥前缀无效", "Not a valid API key prefix", true],
     // the wallet and its sign-in
     missing_token: ["请先登录", "Please sign in"],
     malformed_token: ["登录凭据无法识别，请重新登录", "The sign-in token cannot be read: sign in again"],
