@@ -213,8 +213,8 @@ def _field(text: str) -> dict[str, object] | None:
     match = _FIELD.match(text)
     if match is None:
         typer.echo(
-            f"error: --field {_shown(text)}: use name:type[:required|optional][:label] with type "
-            "text, int, date or choice=A|B|C",
+            f"error: --field {_shown(text)}: use name:type[:required|optional] with type text, "
+            "int, date or choice=A|B|C",
             err=True,
         )
         return None

@@ -80,8 +80,8 @@ def test_labels_are_stored_with_their_fields(data_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("field", "reason"),
     [
-        ("first_issued:date:", "use name:type[:required|optional][:label]"),
-        ("first_issued:date:optional:", "use name:type[:required|optional][:label]"),
+        ("first_issued:date:", "use name:type[:required|optional] with type"),
+        ("first_issued:date:optional:", "use name:type[:required|optional] with type"),
         ("first_issued:date:optional:   ", "label is empty"),
         ("first_issued:date:" + "长" * 101, "at most 100 characters"),
         ("first_issued:date:bad\x07label", "control character"),
