@@ -39,8 +39,11 @@ _LICENCE_TYPE_OPTIONS = {
     "validity_days": "--validity-days",
     "categories": "--categories",
 }
+# name:type[=choices][:required|optional][:label]; the label is the rest of the text (it may hold
+# spaces and colons: "初次领证日期 First issued").
 _FIELD = re.compile(
-    r"^([a-z][a-z0-9_]*):(text|int|date|choice)(?:=([^:]+))?(?::(required|optional))?$"
+    r"^([a-z][a-z0-9_]*):(text|int|date|choice)(?:=([^:]+))?(?::(required|optional)(?=:|$))?+(?::(.+))?$",
+    re.S,
 )
 
 
@@ -215,10 +218,12 @@ def _field(text: str) -> dict[str, object] | None:
             err=True,
         )
         return None
-    name, kind, choices, required = match.groups()
+    name, kind, choices, required, label = match.groups()
     spec: dict[str, object] = {"name": name, "type": kind, "required": required != "optional"}
     if choices is not None:
         spec["choices"] = choices.split("|")
+    if label is not None:
+        spec["label"] = label.strip()
     return spec
 
 
@@ -232,8 +237,10 @@ def licence_type_add(
         list[str] | None,
         typer.Option(
             "--field",
-            help="name:type[:required|optional], type text, int, date or choice=A|B|C; "
-            "fields are required unless marked optional. Repeat for each field.",
+            help="name:type[:required|optional][:label], type text, int, date or "
+            "choice=A|B|C; fields are required unless marked optional; the label is what the "
+            "pages show (e.g. first_issued:date:optional:初次领证日期 First issued). "
+            "Repeat for each field.",
         ),
     ] = None,
     categories: Annotated[

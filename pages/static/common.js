@@ -1,5 +1,6 @@
 // Shared helpers of the three pages: DOM building without innerHTML, JSON calls to the APIs,
-// plain-words text for verification outcomes and statuses (Chinese first, then English).
+// plain-words text for API errors, camera errors, verification outcomes and statuses (Chinese
+// first, then English).
 "use strict";
 
 const ELICENCE = (() => {
@@ -53,15 +54,105 @@ const ELICENCE = (() => {
     return { ok: response.ok, status: response.status, data, headers: response.headers, response };
   }
 
-  /** The error code and message of a failed API call, for people. */
+  // Error codes the APIs answer with ({"error": code, "detail": message}) in plain words. Codes
+  // marked `true` carry a detail that says which field or what state; it is shown after them.
+  const ERRORS = {
+    // any service
+    bad_request: ["请求无效", "The request was not accepted", true],
+    invalid_request: ["填写的内容有误", "Some of the input is not valid", true],
+    bad_json: ["请求格式错误", "The request could not be read"],
+    bad_multipart: ["上传内容无法读取", "The upload could not be read"],
+    unsupported_media_type: ["不支持的请求格式", "This kind of request is not supported"],
+    too_large: ["内容过大", "Too large to accept"],
+    body_too_large: ["内容过大", "Too large to accept"],
+    unauthorized: ["未登录或凭据无效", "Not signed in, or the credentials were not accepted"],
+    forbidden: ["无权进行此操作", "You are not allowed to do this"],
+    not_found: ["未找到", "Not found"],
+    method_not_allowed: ["此服务器不提供该操作", "This server does not offer that"],
+    conflict: ["与当前状态冲突", "This conflicts with the current state", true],
+    rate_limited: ["请求过于频繁，请稍后再试", "Too many requests: try again shortly"],
+    internal_error: ["服务器内部错误，请稍后再试", "The server failed: try again later"],
+    http_error: ["请求未能完成", "The request could not be completed", true],
+    network: ["无法连接服务器", "Cannot reach the server"],
+    // issuing
+    invalid_id_number: ["身份证号无效", "The ID number is not valid", true],
+    missing_field: ["缺少必填项", "A required field is missing", true],
+    invalid_field: ["字段内容无效", "A field is not valid", true],
+    unknown_field: ["此证照类型没有该字段", "This licence type has no such field", true],
+    invalid_category: ["准驾/类别无效", "A category is not allowed for this licence type", true],
+    valid_until_in_past: ["截止日期已过", "The end date is in the past"],
+    invalid_validity: ["截止日期应晚于生效日期", "The end date must be after the start date"],
+    invalid_code: ["编码无效", "The code is not valid", true],
+    invalid_credit_code: ["统一社会信用代码无效", "The unified social credit code is not valid", true],
+    invalid_licence_identifier: ["证照标识无效", "The licence identifier is not valid", true],
+    invalid_prefix: ["密钥前缀无效", "Not a valid API key prefix", true],
+    // the wallet and its sign-in
+    missing_token: ["请先登录", "Please sign in"],
+    malformed_token: ["登录凭据无法识别，请重新登录", "The sign-in token cannot be read: sign in again"],
+    bad_token_signature: ["登录凭据无效，请重新登录", "The sign-in token is not genuine: sign in again"],
+    token_expired: ["登录已过期，请重新登录", "Your sign-in has expired: sign in again"],
+    token_not_yet_valid: ["登录凭据尚未生效，请检查设备时间", "The sign-in token is not valid yet: check this device's clock"],
+    wrong_issuer: ["登录凭据不是本系统认可的身份提供方签发的", "The sign-in token comes from an identity provider this service does not accept"],
+    wrong_audience: ["登录凭据不是为本系统签发的", "The sign-in token was not made for this service"],
+    invalid_token_claims: ["登录凭据内容不完整", "The sign-in token lacks what this service needs"],
+    sign_in_unavailable: ["暂时无法登录", "Sign-in is not available right now"],
+    idp_unreachable: ["无法连接身份提供方，请稍后再试", "The identity provider cannot be reached: try again later"],
+    licence_not_found: ["未找到此证照", "No such licence"],
+    unusable: ["此证照当前不能出示", "This licence cannot be shown now"],
+    holder_key_missing: ["尚未为您生成出示密钥", "No presentation key has been made for you yet"],
+    revoked: ["此证照已被吊销", "This licence has been revoked"],
+    suspended: ["此证照已被暂停使用", "This licence is suspended"],
+    expired: ["此证照已过期", "This licence has expired"],
+    // the counter
+    no_qr_code: ["图片中未找到二维码", "No QR code found in the picture"],
+    bad_image: ["图片无法读取", "The picture cannot be read"],
+  };
+
+  /** [zh, en, showDetail] for an API error code; unknown codes read as a generic sentence. */
+  function errorWords(code) {
+    return ERRORS[code] || null;
+  }
+
+  /**
+   * A failed API call for people, Chinese then English: the words for its error code (and the
+   * server's detail where it names a field or state), never the bare code. Unknown codes get a
+   * generic sentence and the detail.
+   */
   function errorText(result) {
     const data = result.data || {};
-    if (result.status === 0) return "无法连接服务器 Cannot reach the server";
-    if (result.status === 401) return "未登录或凭据无效 Not signed in or credentials not accepted";
-    if (result.status === 403) return "无权操作 Not allowed";
-    if (result.status === 404) return "未找到 Not found";
     const detail = typeof data.detail === "string" ? data.detail : "";
-    return [data.error, detail].filter(Boolean).join(": ") || "出错了 Something went wrong (" + result.status + ")";
+    if (result.status === 0) return ERRORS.network.slice(0, 2).join(" ");
+    const words = errorWords(data.error);
+    if (words) return `${words[0]} ${words[1]}` + (words[2] && detail ? `: ${detail}` : "");
+    if (result.status === 401) return ERRORS.unauthorized.slice(0, 2).join(" ");
+    if (result.status === 403) return ERRORS.forbidden.slice(0, 2).join(" ");
+    if (result.status === 404) return ERRORS.not_found.slice(0, 2).join(" ");
+    return `出错了，请稍后再试 Something went wrong (${result.status})` + (detail ? `: ${detail}` : "");
+  }
+
+  // Camera errors (DOMException names of getUserMedia) in plain words, with what to do.
+  const CAMERA_ERRORS = {
+    NotAllowedError: ["未允许使用摄像头：请在浏览器地址栏的权限设置中允许本页使用摄像头，或上传照片",
+      "Camera access was refused: allow this page to use the camera in the browser's site settings, or upload a photo"],
+    SecurityError: ["浏览器出于安全原因禁止使用摄像头（需要 https 或本机地址），请上传照片",
+      "The browser blocks the camera here for security (it needs https or localhost): upload a photo"],
+    NotFoundError: ["未找到摄像头：请连接摄像头，或上传照片",
+      "No camera was found: connect one, or upload a photo"],
+    OverconstrainedError: ["摄像头不支持所需的画面设置，请上传照片",
+      "The camera cannot provide the picture needed: upload a photo"],
+    NotReadableError: ["摄像头被其他程序占用或出现故障：请关闭其他使用摄像头的程序后重试",
+      "The camera is in use by another program or not working: close other programs using it and try again"],
+    AbortError: ["摄像头启动被中断，请重试", "Starting the camera was interrupted: try again"],
+    TypeError: ["此浏览器无法使用摄像头，请上传照片", "This browser cannot use the camera: upload a photo"],
+  };
+
+  /** [zh, en] for an error getUserMedia threw; unknown ones keep their message after the words. */
+  function cameraErrorWords(err) {
+    const name = err && err.name;
+    if (CAMERA_ERRORS[name]) return CAMERA_ERRORS[name];
+    const message = String((err && err.message) || err || "");
+    return ["无法开启摄像头，请上传照片" + (message ? `（${message}）` : ""),
+      "Cannot open the camera: upload a photo instead" + (message ? ` (${message})` : "")];
   }
 
   // Verification outcome codes (credential.errors) in plain words.
@@ -140,5 +231,27 @@ const ELICENCE = (() => {
     return [el("dt", {}, bi(zh, en)), el("dd", attrs || {}, value)];
   }
 
-  return { el, bi, api, errorText, outcomeWords, statusWords, formatDate, formatDateTime, ageWords, row };
+  /**
+   * How fresh status information of this age is for a counter: "fresh" within the status
+   * list's ttl, "old" (amber) past it, "too_old" (red) past the counter's maximum.
+   */
+  function statusFreshness(age, ttl, maximum) {
+    if (age === null || age === undefined) return "unknown";
+    if (maximum && age > maximum) return "too_old";
+    if (ttl && age > ttl) return "old";
+    return "fresh";
+  }
+
+  /** A duration in seconds as words: [zh, en] ("90 秒" / "90 s", "2 分钟" / "2 min", ...). */
+  function durationWords(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    if (s < 120) return [`${s} 秒`, `${s} s`];
+    if (s < 7200) return [`${Math.round(s / 60)} 分钟`, `${Math.round(s / 60)} min`];
+    return [`${Math.round(s / 3600)} 小时`, `${Math.round(s / 3600)} h`];
+  }
+
+  return {
+    el, bi, api, errorText, errorWords, cameraErrorWords, outcomeWords, statusWords, formatDate,
+    formatDateTime, ageWords, durationWords, statusFreshness, row,
+  };
 })();

@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { el, bi, api, errorText, statusWords, formatDate } = ELICENCE;
+  const { el, bi, api, errorText, errorWords, statusWords, formatDate } = ELICENCE;
 
   const KEY = "console.apiKey";
   const PATHS = {
@@ -87,11 +87,14 @@
     const found = [];
     if (!data) return found;
     const detail = typeof data.detail === "string" ? data.detail : "";
+    // The words for the code first (Chinese, English), then the server's own sentence.
+    const words = errorWords(data.error);
+    const said = (message) => (words ? `${words[0]} ${words[1]}: ${message}` : message);
     const push = (loc, message) => {
       const parts = (Array.isArray(loc) ? loc : String(loc).split(".")).map(String).filter((p) => p !== "body");
-      if (parts.length) found.push([parts.join("."), message]);
+      if (parts.length) found.push([parts.join("."), said(message)]);
     };
-    if (ERROR_FIELDS[data.error]) push(ERROR_FIELDS[data.error], detail || data.error);
+    if (ERROR_FIELDS[data.error]) push(ERROR_FIELDS[data.error], detail);
     if (["missing_field", "invalid_field", "unknown_field"].includes(data.error)) {
       for (const match of detail.matchAll(/'([a-z][a-z0-9_]*)'/g)) push(["fields", match[1]], detail);
       const unknown = detail.match(/:\s*([a-z0-9_, ]+)$/);
@@ -142,8 +145,43 @@
     }
   }
 
+  /**
+   * The department's name for its code, from the public trust list (a signed JWS whose payload
+   * is read here for display only; counters check its signature). null when it cannot be read.
+   */
+  async function departmentName(code) {
+    try {
+      const response = await fetch("/trust-list", { cache: "no-store" });
+      if (!response.ok) return null;
+      const payload = (await response.text()).split(".")[1] || "";
+      const json = new TextDecoder().decode(Uint8Array.from(
+        atob(payload.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0)));
+      const entry = (JSON.parse(json).departments || []).find((d) => d.code === code);
+      return entry ? entry.name : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  /** Says who is signed in: the department (from its licence types) and the key's prefix. */
+  async function showSignedIn() {
+    const key = apiKey() || "";
+    const prefix = key.slice(0, 12);
+    const code = types.length ? types[0].department : null;
+    const box = $("signed-in");
+    box.dataset.department = code || "";
+    box.hidden = false;
+    const name = code ? await departmentName(code) : null;
+    box.replaceChildren(...bi("已登录", "Signed in"), "：",
+      el("strong", { id: "signed-in-department" },
+        code ? (name ? `${name} (${code})` : code) : "部门未知（尚无证照类型） department not known yet (no licence types)"),
+      el("span", { class: "muted", id: "signed-in-key" }, ` · 密钥 key ${prefix}…`));
+  }
+
   function signOut() {
     sessionStorage.removeItem(KEY);
+    $("signed-in").hidden = true;
+    $("signed-in").replaceChildren();
     $("workspace").hidden = true;
     $("sign-in").hidden = false;
     $("sign-out").hidden = true;
@@ -163,6 +201,7 @@
     if (!res.ok) $("issue-error").textContent = errorText(res);
     else if (!types.length) $("issue-error").textContent = "本部门尚无证照类型 This department has no licence types yet";
     buildIssueFields();
+    await showSignedIn();
     return true;
   }
 

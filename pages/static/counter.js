@@ -3,12 +3,17 @@
 "use strict";
 
 (() => {
-  const { el, bi, api, errorText, outcomeWords, formatDate, formatDateTime, ageWords, row } = ELICENCE;
+  const {
+    el, bi, api, errorText, cameraErrorWords, outcomeWords, formatDate, formatDateTime, ageWords,
+    durationWords, statusFreshness, row,
+  } = ELICENCE;
 
   const SCAN_INTERVAL_MS = 400;
   // The same licence held in front of the camera is not re-announced for this long.
   const REPEAT_QUIET_MS = 4000;
   const MAX_FRAME_WIDTH = 960;
+  // Status information older than this many minutes shows red unless the counter sets otherwise.
+  const DEFAULT_MAX_STATUS_MINUTES = 60;
 
   const video = document.getElementById("camera");
   const canvas = document.getElementById("frame-canvas");
@@ -21,6 +26,7 @@
   const photo = document.getElementById("photo");
   const verifierName = document.getElementById("verifier-name");
   const verifierPurpose = document.getElementById("verifier-purpose");
+  const maxStatusInput = document.getElementById("max-status-minutes");
 
   let stream = null;
   let timer = null;
@@ -32,6 +38,25 @@
     input.value = localStorage.getItem(key) || "";
     input.addEventListener("change", () => localStorage.setItem(key, input.value.trim()));
   }
+  maxStatusInput.value = localStorage.getItem("counter.maxStatusMinutes") || String(DEFAULT_MAX_STATUS_MINUTES);
+  maxStatusInput.addEventListener("change", () => {
+    const minutes = Number.parseInt(maxStatusInput.value, 10);
+    if (minutes > 0) localStorage.setItem("counter.maxStatusMinutes", String(minutes));
+    else maxStatusInput.value = localStorage.getItem("counter.maxStatusMinutes") || String(DEFAULT_MAX_STATUS_MINUTES);
+  });
+
+  /** Seconds of status age past which a VALID verdict turns red (the counter's setting). */
+  function maxStatusAge() {
+    const minutes = Number.parseInt(maxStatusInput.value, 10);
+    return (minutes > 0 ? minutes : DEFAULT_MAX_STATUS_MINUTES) * 60;
+  }
+
+  // The verifier's tolerances on this server (GET /pages/verifier-policy): the status lists'
+  // ttl, past which status information is overdue for a refresh (amber).
+  let verifierPolicy = {};
+  const policyLoaded = api("/pages/verifier-policy").then((res) => {
+    if (res.ok && res.data) verifierPolicy = res.data;
+  });
 
   function verifierIdentity() {
     const name = verifierName.value.trim();
@@ -43,17 +68,47 @@
     scanState.replaceChildren(zh + " ", el("span", { lang: "en" }, en));
   }
 
+  /** "fresh", "old" (past the status list's ttl) or "too_old" (past the counter's maximum). */
+  function freshnessOf(result) {
+    return statusFreshness(result.status_age, verifierPolicy.status_ttl, maxStatusAge());
+  }
+
   function showVerdict(result) {
-    const words = outcomeWords(result.outcome);
+    let words = outcomeWords(result.outcome);
     const valid = result.valid === true;
+    const freshness = freshnessOf(result);
+    const [ageZh, ageEn] = ageWords(result.status_age);
+    let icon = valid ? "✓" : "✗";
     verdictBox.className = "verdict " + (valid ? "valid" : "invalid");
+    if (valid && freshness === "old") verdictBox.classList.add("status-old");
+    if (valid && freshness === "too_old") {
+      // Genuine and in date, but whether it was revoked since is not known: not a green VALID.
+      verdictBox.classList.add("status-too-old");
+      icon = "!";
+      words = ["状态信息过旧", "STATUS TOO OLD",
+        `证照真实且在有效期内，但吊销状态${ageZh}更新，无法确认未被吊销，请联网同步后再核验`,
+        `Genuine and in date, but the revocation status was updated ${ageEn}: it may have been revoked since. Sync the counter, then check again`];
+    }
     verdictBox.dataset.outcome = result.outcome || "";
+    verdictBox.dataset.freshness = freshness;
     const children = [
-      el("span", { class: "icon", "aria-hidden": "true" }, valid ? "✓" : "✗"),
+      el("span", { class: "icon", "aria-hidden": "true" }, icon),
       el("span", { class: "word" }, words[0], el("span", { class: "en", lang: "en" }, words[1])),
       el("span", { class: "reason" }, valid ? words[2] : words[2] + "。", " ",
         el("span", { lang: "en" }, valid ? words[3] : words[3] + ".")),
     ];
+    if (valid && freshness === "old") {
+      const [ttlZh, ttlEn] = durationWords(verifierPolicy.status_ttl);
+      children.push(el("span", { class: "freshness old" },
+        `状态信息${ageZh}更新，已超过 ${ttlZh} 的更新周期：请尽快同步 `,
+        el("span", { lang: "en" }, `Status information updated ${ageEn}, past its ${ttlEn} refresh period: sync soon`)));
+    }
+    if (valid && freshness === "too_old") {
+      const [maxZh, maxEn] = durationWords(maxStatusAge());
+      children.push(el("span", { class: "freshness too_old" },
+        `状态信息超过本窗口允许的 ${maxZh} `,
+        el("span", { lang: "en" }, `Status information older than this counter's limit of ${maxEn}`)));
+    }
     if (valid && result.kind === "static") {
       children.push(el("span", { class: "note" },
         "静态副本：不是持证人现场出示的动态码 ",
@@ -67,8 +122,9 @@
   function showWaiting() {
     verdictBox.className = "verdict waiting";
     verdictBox.dataset.outcome = "";
+    verdictBox.dataset.freshness = "";
     verdictBox.replaceChildren(
-      el("span", { class: "icon", "aria-hidden": "true" }, "⌛"),
+      el("span", { class: "icon", "aria-hidden": "true" }, "◷"),
       el("span", { class: "word" }, "请出示二维码", el("span", { class: "en", lang: "en" }, "Show a licence QR code")));
     showLicence({});
     last = { key: null, at: 0 };
@@ -84,6 +140,7 @@
     const department = lic.department_name ? `${lic.department_name} (${lic.department_code})` : lic.department_code;
     const type = lic.type_name ? `${lic.type_name} (${lic.type_code})` : lic.type_code;
     const [ageZh, ageEn] = ageWords(result.status_age);
+    const freshness = freshnessOf(result);
     const items = [
       row("持证人", "Holder", lic.holder_name, { "data-field": "holder_name" }),
       row("身份证号", "ID number", lic.masked_id, { "data-field": "masked_id" }),
@@ -94,7 +151,8 @@
       row("发证部门", "Issued by", department, { "data-field": "department" }),
       row("状态信息", "Status information",
         result.status_age === null || result.status_age === undefined
-          ? "未检查 not checked" : `${ageZh}更新 updated ${ageEn}`, { "data-field": "status_age" }),
+          ? "未检查 not checked" : `${ageZh}更新 updated ${ageEn}`,
+        { "data-field": "status_age", "data-freshness": freshness, class: `freshness-${freshness}` }),
       row("出示方式", "Presented as",
         result.kind === "presentation" ? "持证人动态码 live holder presentation"
           : result.kind === "static" ? "静态副本 static copy" : "—", { "data-field": "kind" }),
@@ -116,6 +174,7 @@
       form.append("verifier_purpose", identity.purpose);
     }
     const res = await api("/verify", { method: "POST", form });
+    await policyLoaded;
     // An image with no QR code in it is the normal case between licences: keep scanning quietly.
     if (!res.ok && res.data && res.data.error === "no_qr_code") return null;
     if (res.status === 404 || res.status === 405) {
@@ -177,7 +236,12 @@
 
   async function startCamera() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      // No camera API at all: a plain-HTTP page on another machine (browsers give the camera to
+      // HTTPS and localhost pages only) or an old browser.
       setScanState("此浏览器无法使用摄像头，请上传照片", "This browser has no camera access: upload a photo");
+      if (!window.isSecureContext) {
+        scanError.textContent = "摄像头只能在 HTTPS 或本机地址的页面中使用 The camera works only on HTTPS or localhost pages";
+      }
       return;
     }
     try {
@@ -187,8 +251,10 @@
       });
     } catch (err) {
       stream = null;
-      setScanState("无法开启摄像头，请上传照片", "Cannot open the camera: upload a photo instead");
-      scanError.textContent = String(err.message || err);
+      const [zh, en] = cameraErrorWords(err);
+      setScanState("摄像头未开启，请上传照片", "Camera off: upload a photo instead");
+      scanError.textContent = `${zh} ${en}`;
+      scanError.dataset.cameraError = (err && err.name) || "";
       return;
     }
     video.srcObject = stream;

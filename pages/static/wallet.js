@@ -23,6 +23,7 @@
   const qrImage = $("qr-image");
   const countdownText = $("countdown-text");
   const countdownBar = $("countdown-bar");
+  const qrDownload = $("qr-download");
 
   let current = null; // the licence open in the detail view
   let qrTimer = null;
@@ -204,6 +205,8 @@
     if (qrObjectUrl) URL.revokeObjectURL(qrObjectUrl);
     qrObjectUrl = URL.createObjectURL(blob);
     qrImage.src = qrObjectUrl;
+    qrDownload.href = qrObjectUrl;
+    qrDownload.hidden = false;
     $("qr-error").textContent = "";
     const expires = toEpoch(image.headers.get("X-Presentation-Expires") || presentation.expires_at);
     const issued = toEpoch(presentation.presented_at || presentation.issued_at) || Date.now() / 1000;
@@ -252,6 +255,8 @@
     qrScreen.hidden = true;
     document.body.classList.remove("qr-open");
     qrImage.removeAttribute("src");
+    qrDownload.hidden = true;
+    qrDownload.removeAttribute("href");
     if (qrObjectUrl) URL.revokeObjectURL(qrObjectUrl);
     qrObjectUrl = null;
     // The licence may have changed meanwhile (revoked, suspended) and been checked: reload it.
@@ -266,5 +271,21 @@
   signOut.addEventListener("click", () => signedOut(""));
   document.addEventListener("keydown", (event) => { if (event.key === "Escape" && !qrScreen.hidden) closeQr(); });
 
+  /**
+   * Say how long a screenshot (or a downloaded code) keeps working: as long as the verifier on
+   * this server accepts a presentation after it was made (GET /pages/verifier-policy).
+   */
+  async function showScreenshotTolerance() {
+    const res = await api("/pages/verifier-policy");
+    const seconds = res.ok && res.data && res.data.max_presentation_age;
+    if (!seconds) return;
+    $("screenshot-hint").dataset.seconds = String(seconds);
+    $("screenshot-hint").replaceChildren(
+      `二维码会自动刷新。截图或下载的二维码在生成后 ${seconds} 秒内仍可核验，之后核验窗口会显示“过期截图”。 `,
+      el("span", { lang: "en" },
+        `The code refreshes by itself. A screenshot or downloaded code still verifies for ${seconds} s after it was made; after that counters refuse it as a stale screenshot.`));
+  }
+
+  showScreenshotTolerance();
   if (token()) showLicences();
 })();
