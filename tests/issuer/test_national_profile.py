@@ -253,3 +253,25 @@ def test_identifiers_are_unique_in_the_database(issuer: Issuer) -> None:
     with issuer.session() as session:
         identifiers = [lic.identifier for lic in session.query(Licence)]
     assert len(set(identifiers)) == 2 and None not in identifiers
+
+
+def test_admin_api_makes_and_rotates_sm2_keys(issuer: Issuer) -> None:
+    issuer.department("TRANSPORT", credit_code=TRANSPORT_CREDIT, alg="SM2")
+    departments = issuer.client.get("/issuer/admin/departments", headers=issuer.admin).json()
+    assert departments[0]["alg"] == "SM2"
+    rotate = "/issuer/admin/departments/TRANSPORT/keys/rotate"
+    r = issuer.client.post(rotate, json={"alg": "P-521"}, headers=issuer.admin)
+    assert r.status_code == 422 and "'P-521'" in r.json()["detail"]
+    r = issuer.client.post(rotate, headers=issuer.admin)  # no body: ES256, as before
+    assert r.status_code == 201 and r.json()["alg"] == "ES256"
+    r = issuer.client.post(rotate, json={"alg": "SM2"}, headers=issuer.admin)
+    assert r.status_code == 201 and r.json()["alg"] == "SM2"
+    token = issuer.client.get("/trust-list").text
+    from credential import read_jws
+
+    (department,) = read_jws(token, typ="trustlist+jwt").payload["departments"]
+    assert [(k["alg"], k["state"]) for k in department["keys"]] == [
+        ("SM2", "retired"),
+        ("ES256", "retired"),
+        ("SM2", "active"),
+    ]
