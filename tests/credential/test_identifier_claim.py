@@ -44,6 +44,8 @@ def test_serial_and_version_travel_in_a_seven_byte_cti() -> None:
         claims = _read(driving_licence(holder.public_key, credential_id=cti), issuer)
         assert claims.identifier_reference == (serial, version)
     # the largest serial a cti carries, and one past it
+    # the worked example of the wire format, section 15
+    assert identifier_credential_id("0A1B2C3D", 2) == bytes.fromhex("05162cd8b90002")
     assert identifier_credential_id("E13WU1OF", 999) == bytes([255] * 5) + (999).to_bytes(2, "big")
     assert identifier_credential_id("E13WU1OG", 1) is None  # 2**40: beyond 5 bytes
     assert identifier_credential_id("0A1B2C3", 1) is None  # 7 characters
