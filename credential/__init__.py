@@ -15,10 +15,19 @@ from ._cwt import (
     LicenceClaims,
     StatusReference,
     UnverifiedCredential,
+    identifier_credential_id,
+    new_licence_serial,
     read_credential,
     sign_credential,
 )
-from ._id_number import IdNumber, check_character, mask_id_number, parse_id_number, upgrade_15_digit
+from ._id_number import (
+    IdNumber,
+    check_character,
+    is_division_code,
+    mask_id_number,
+    parse_id_number,
+    upgrade_15_digit,
+)
 from ._jws import UnverifiedJws, read_jws, sign_jws
 from ._keyformat import (
     ALG_EDDSA,
@@ -44,6 +53,7 @@ from ._licence_identifier import (
     LicenceIdentifier,
     make_licence_identifier,
     parse_licence_identifier,
+    parse_licence_type_code,
 )
 from ._presentation import (
     HolderProof,
@@ -150,6 +160,8 @@ __all__ = [
     "encode_presentation_qr",
     "encode_static_qr",
     "errors",
+    "identifier_credential_id",
+    "is_division_code",
     "jwk_thumbprint",
     "jwk_to_public_key",
     "kid_for",
@@ -157,9 +169,11 @@ __all__ = [
     "make_credit_code",
     "make_licence_identifier",
     "mask_id_number",
+    "new_licence_serial",
     "parse_credit_code",
     "parse_id_number",
     "parse_licence_identifier",
+    "parse_licence_type_code",
     "parse_sign1",
     "parse_trust_list",
     "present_sd_jwt",

@@ -2,10 +2,18 @@
 
 Claim keys (see docs/wire-format.md): 1 iss, 4 exp, 5 nbf, 6 iat, 7 cti, 8 cnf (RFC 8747),
 65535 status (draft-ietf-oauth-status-list), "lic" the licence claims.
+
+The licence identifier (GB/T 36904) travels as little as a verifier cannot derive: its type and
+issuer codes are in the trust list, so only the serial and the version travel, in the ``cti``:
+a 7-byte cti is the serial (5 bytes, in base 36 the 8-character serial) and the version (2 bytes)
+(wire format section 15). That is one byte less than the 8 random bytes a cti had before, so
+the presentation stays in QR version 13-M; a cti of any other length carries no identifier.
+A serial of another form (an imported licence's) travels in ``lic/7`` as ``[serial, version]``.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +28,15 @@ CLAIM_LICENCE = "lic"
 CNF_COSE_KEY = 1
 
 LIC_TYPE, LIC_NUMBER, LIC_HOLDER, LIC_MASKED_ID, LIC_CATEGORIES, LIC_FIELDS = 1, 2, 3, 4, 5, 6
+LIC_IDENTIFIER = 7
+# A cti of IDENTIFIER_CTI_LENGTH bytes: the identifier's serial (SERIAL_BYTES, base 36) and
+# version (2 bytes, big-endian).
+SERIAL_BYTES = 5
+SERIAL_LENGTH = 8  # 36**8 > 2**40
+IDENTIFIER_CTI_LENGTH = SERIAL_BYTES + 2
+MAX_IDENTIFIER_VERSION = 999
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_MAX_SERIAL = 64  # longer than any serial this registry makes or imports
 
 _MAX_TEXT = 256
 _MAX_TIME = 2**40
@@ -45,6 +62,32 @@ class LicenceClaims:
     masked_id: str
     categories: tuple[str, ...] = ()
     fields: dict[str, str | int] = field(default_factory=dict)
+    # ``lic/7``: the licence identifier's (serial, version) when the cti cannot carry them
+    identifier: tuple[str, int] | None = None
+
+
+def identifier_credential_id(serial: str, version: int) -> bytes | None:
+    """The 7-byte ``cti`` that carries an identifier's serial and version, or ``None`` when
+    the serial is not 8 base-36 characters below 2^40 (then ``lic/7`` carries them)."""
+    if len(serial) != SERIAL_LENGTH or any(c not in _BASE36 for c in serial):
+        return None
+    value = int(serial, 36)
+    if value >= 1 << (8 * SERIAL_BYTES) or not 0 <= version <= MAX_IDENTIFIER_VERSION:
+        return None
+    return value.to_bytes(SERIAL_BYTES, "big") + version.to_bytes(2, "big")
+
+
+def new_licence_serial() -> str:
+    """A random identifier serial a 7-byte ``cti`` can carry (8 characters of ``0-9A-Z``)."""
+    return _serial_text(secrets.randbits(8 * SERIAL_BYTES))
+
+
+def _serial_text(value: int) -> str:
+    digits = []
+    for _ in range(SERIAL_LENGTH):
+        value, digit = divmod(value, 36)
+        digits.append(_BASE36[digit])
+    return "".join(reversed(digits))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +102,16 @@ class CredentialClaims:
     holder_key: PublicKey
     status: StatusReference
     licence: LicenceClaims
+
+    @property
+    def identifier_reference(self) -> tuple[str, int] | None:
+        """The licence identifier's (serial, version), ``None`` when it carries none."""
+        if self.licence.identifier is not None:
+            return self.licence.identifier
+        if len(self.credential_id) != IDENTIFIER_CTI_LENGTH:
+            return None
+        serial = int.from_bytes(self.credential_id[:SERIAL_BYTES], "big")
+        return _serial_text(serial), int.from_bytes(self.credential_id[SERIAL_BYTES:], "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +147,8 @@ def _claims_to_map(claims: CredentialClaims) -> dict[Any, Any]:
         lic[LIC_CATEGORIES] = list(claims.licence.categories)
     if claims.licence.fields:
         lic[LIC_FIELDS] = dict(claims.licence.fields)
+    if claims.licence.identifier is not None:
+        lic[LIC_IDENTIFIER] = list(claims.licence.identifier)
     claim_set = {
         CLAIM_ISS: claims.issuer,
         CLAIM_EXP: claims.expires_at,
@@ -158,6 +213,12 @@ def _map_to_claims(claims: Any) -> CredentialClaims:
     credential_id = claims.get(CLAIM_CTI)
     if type(credential_id) is not bytes or not 1 <= len(credential_id) <= 32:
         raise MalformedCredential("cti must be a byte string")
+    identifier = _identifier(lic.get(LIC_IDENTIFIER))
+    if (
+        len(credential_id) == IDENTIFIER_CTI_LENGTH
+        and int.from_bytes(credential_id[SERIAL_BYTES:], "big") > MAX_IDENTIFIER_VERSION
+    ):
+        raise MalformedCredential("the cti's licence identifier version must be 0 to 999")
     try:
         holder_key = cose_key_to_public_key(cnf[CNF_COSE_KEY])
     except CredentialError as exc:
@@ -179,8 +240,27 @@ def _map_to_claims(claims: Any) -> CredentialClaims:
             _text(lic.get(LIC_MASKED_ID), "masked ID number"),
             tuple(categories),
             dict(fields),
+            identifier,
         ),
     )
+
+
+def _identifier(value: Any) -> tuple[str, int] | None:
+    """``lic/7``: ``[serial, version]`` or absent. Raises ``MalformedCredential``."""
+    if value is None:
+        return None
+    if type(value) is not list or len(value) != 2:
+        raise MalformedCredential("the licence identifier claim is [serial, version]")
+    serial, version = value
+    if (
+        type(serial) is not str
+        or not 0 < len(serial) <= _MAX_SERIAL
+        or any(c not in _BASE36 for c in serial)
+    ):
+        raise MalformedCredential("the licence identifier's serial must be 0-9A-Z")
+    if type(version) is not int or not 0 <= version <= MAX_IDENTIFIER_VERSION:
+        raise MalformedCredential("the licence identifier's version must be 0 to 999")
+    return serial, version
 
 
 def read_credential(data: bytes) -> UnverifiedCredential:

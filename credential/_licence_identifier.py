@@ -53,13 +53,9 @@ def _segment_problem(
     type_code: str, issuer_code: str, serial: str, version: int
 ) -> tuple[str, str] | None:
     """``(reason, detail)`` for the first wrong segment, ``None`` when all are right."""
-    if not isinstance(type_code, str) or len(type_code) != TYPE_CODE_LENGTH:
-        return "type_code", f"the licence type code has {TYPE_CODE_LENGTH} characters"
-    body_problem = credit_code_problem(type_code[:18])
-    if body_problem is not None:
-        return "type_code", f"the type code's defining-body credit code: {body_problem[1]}"
-    if not (type_code[18:].isdigit() and type_code[18:].isascii()):
-        return "type_code", "the type code ends with a 3-digit serial"
+    type_problem = _type_code_problem(type_code)
+    if type_problem is not None:
+        return "type_code", type_problem
     if not isinstance(issuer_code, str) or len(issuer_code) not in (6, 18):
         return "issuer_code", "the issuer code is a credit code (18) or a division code (6)"
     if len(issuer_code) == 6:
@@ -74,6 +70,29 @@ def _segment_problem(
     if type(version) is not int or not 0 <= version <= MAX_VERSION:
         return "version", f"the version is 3 digits, 000 to {MAX_VERSION}"
     return None
+
+
+def _type_code_problem(type_code: str) -> str | None:
+    if not isinstance(type_code, str) or len(type_code) != TYPE_CODE_LENGTH:
+        return f"the licence type code has {TYPE_CODE_LENGTH} characters"
+    body_problem = credit_code_problem(type_code[:18])
+    if body_problem is not None:
+        return f"the type code's defining-body credit code: {body_problem[1]}"
+    if not (type_code[18:].isdigit() and type_code[18:].isascii()):
+        return "the type code ends with a 3-digit serial"
+    return None
+
+
+def parse_licence_type_code(text: str) -> str:
+    """Validate a 21-character licence type code (the defining body's credit code and a
+    3-digit serial), the first segment of an identifier after the root.
+
+    Raises ``InvalidLicenceIdentifier`` (reason ``type_code``).
+    """
+    problem = _type_code_problem(text)
+    if problem is not None:
+        raise InvalidLicenceIdentifier("type_code", problem)
+    return text
 
 
 @dataclass(frozen=True, slots=True)

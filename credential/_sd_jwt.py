@@ -5,7 +5,7 @@ an issuer-signed JWT (``typ`` ``dc+sd-jwt``) whose selectively disclosable claim
 disclosures ``base64url(JSON [salt, name, value])``, each replaced in the JWT by its SHA-256
 digest; a presentation is ``<issuer-jwt>~<disclosure>~...~<kb-jwt>`` where the KB-JWT
 (``typ`` ``kb+jwt``) is signed by the holder key of ``cnf.jwk`` over ``sd_hash``, the digest of
-everything before it. docs/wire-format.md section 15 names every claim and error code.
+everything before it. docs/wire-format.md section 16 names every claim and error code.
 
 The JWS layer is this package's own ``sign_jws``/``read_jws`` (``_jws.py``), not joserfc: the
 package imports no JOSE library (DESIGN.md's import table), the signature algorithms and key
@@ -68,7 +68,7 @@ SEPARATOR = "~"
 # them to judge the credential at all.
 NEVER_DISCLOSABLE = frozenset({"iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"})
 
-# The licence profile's claim names (docs/wire-format.md section 15).
+# The licence profile's claim names (docs/wire-format.md section 16).
 CLAIM_LICENCE_TYPE = "licence_type"
 CLAIM_LICENCE_NUMBER = "licence_number"
 CLAIM_DEPARTMENT = "issuing_department"

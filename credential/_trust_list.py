@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ._credit_code import credit_code_problem
 from ._jws import UnverifiedJws, read_jws, sign_jws
 from ._keyformat import (
     PublicKey,
@@ -17,6 +18,7 @@ from ._keyformat import (
     kid_for,
     kid_text,
 )
+from ._licence_identifier import make_licence_identifier, parse_licence_type_code
 from .errors import (
     CredentialError,
     KeyCompromised,
@@ -41,6 +43,8 @@ class KeyState(StrEnum):
 class LicenceTypeEntry:
     code: str
     name: str
+    # the 21-character type code of its licence identifiers (GB/T 36904), when catalogued
+    catalogue_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class DepartmentEntry:
     licence_types: tuple[LicenceTypeEntry, ...]
     status_lists: tuple[str, ...]
     keys: tuple[TrustedKey, ...]
+    # its unified social credit code (GB 32100): the issuer code of its licence identifiers
+    credit_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,23 +88,53 @@ class TrustList:
     # look-ups a verifier makes for every credential, indexed once when the list is built
     _by_code: dict[str, DepartmentEntry] = field(init=False, repr=False, compare=False)
     _type_names: dict[tuple[str, str], str] = field(init=False, repr=False, compare=False)
+    _catalogue_codes: dict[tuple[str, str], str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_code: dict[str, DepartmentEntry] = {}
         type_names: dict[tuple[str, str], str] = {}
+        catalogue_codes: dict[tuple[str, str], str] = {}
         for entry in self.departments:  # the first entry of a code or type wins, as in a scan
             by_code.setdefault(entry.code, entry)
             if by_code[entry.code] is entry:
                 for licence_type in entry.licence_types:
-                    type_names.setdefault((entry.code, licence_type.code), licence_type.name)
+                    key = (entry.code, licence_type.code)
+                    if key not in type_names and licence_type.catalogue_code is not None:
+                        catalogue_codes[key] = licence_type.catalogue_code
+                    type_names.setdefault(key, licence_type.name)
         object.__setattr__(self, "_by_code", by_code)
         object.__setattr__(self, "_type_names", type_names)
+        object.__setattr__(self, "_catalogue_codes", catalogue_codes)
 
     def department(self, code: str) -> DepartmentEntry | None:
         return self._by_code.get(code)
 
     def licence_type_name(self, department: str, type_code: str) -> str | None:
         return self._type_names.get((department, type_code))
+
+    def licence_identifier(
+        self, department: str, type_code: str, reference: tuple[str, int] | None
+    ) -> str | None:
+        """The whole licence identifier of a credential that carries ``reference`` (serial,
+        version): type and issuer codes from this list. ``None`` when the credential carries
+        none, or the list has no credit code for the department or no catalogue code for the
+        type. Raises ``InvalidLicenceIdentifier`` for a serial or version an identifier cannot
+        have (the credential checked both already)."""
+        if reference is None:
+            return None
+        entry = self._by_code.get(department)
+        catalogue_code = self._catalogue_codes.get((department, type_code))
+        if entry is None or entry.credit_code is None or catalogue_code is None:
+            return None
+        serial, version = reference
+        return str(
+            make_licence_identifier(
+                type_code=catalogue_code,
+                issuer_code=entry.credit_code,
+                serial=serial,
+                version=version,
+            )
+        )
 
     def authorise(self, *, kid: bytes, issuer: str, type_code: str, issued_at: int) -> TrustedKey:
         """The key that may have signed this credential.
@@ -163,6 +199,38 @@ def _key_entry(department: str, raw: Any) -> TrustedKey:
     )
 
 
+def _optional_code(raw: Any, name: str, problem: Any) -> str | None:
+    """An optional code member, checked by ``problem`` (text -> message or None)."""
+    value = raw.get(name) if isinstance(raw, dict) else None
+    if value is None:
+        return None
+    message = problem(value) if isinstance(value, str) else "must be text"
+    if message is not None:
+        raise MalformedToken(f"trust list: {name} {value!r}: {message}")
+    return value
+
+
+def _credit_code_message(value: str) -> str | None:
+    found = credit_code_problem(value)
+    return None if found is None else found[1]
+
+
+def _type_code_message(value: str) -> str | None:
+    try:
+        parse_licence_type_code(value)
+    except CredentialError as exc:
+        return exc.detail
+    return None
+
+
+def _licence_type_entry(raw: Any) -> LicenceTypeEntry:
+    return LicenceTypeEntry(
+        _req(raw, "code", str),
+        _req(raw, "name", str),
+        _optional_code(raw, "catalogue_code", _type_code_message),
+    )
+
+
 def parse_trust_list(jws: UnverifiedJws) -> TrustList:
     """Build a ``TrustList`` from a token's payload. Raises ``MalformedToken``."""
     payload = jws.payload
@@ -173,12 +241,10 @@ def parse_trust_list(jws: UnverifiedJws) -> TrustList:
         entry = DepartmentEntry(
             code=code,
             name=_req(raw, "name", str),
-            licence_types=tuple(
-                LicenceTypeEntry(_req(t, "code", str), _req(t, "name", str))
-                for t in _req(raw, "licence_types", list)
-            ),
+            licence_types=tuple(_licence_type_entry(t) for t in _req(raw, "licence_types", list)),
             status_lists=tuple(str(u) for u in _req(raw, "status_lists", list)),
             keys=tuple(_key_entry(code, k) for k in _req(raw, "keys", list)),
+            credit_code=_optional_code(raw, "credit_code", _credit_code_message),
         )
         for key in entry.keys:
             keys[key.kid] = key

@@ -22,8 +22,9 @@ from registry.cli_support import cli_errors, load_settings
 from registry.database import Database
 from registry.settings import load_master_key
 
+from .catalogue import service as catalogue_service
 from .departments import service
-from .departments.schemas import LicenceTypeCreate
+from .departments.schemas import DepartmentCreate, KeyRotate, LicenceTypeCreate
 
 department_app = typer.Typer(help="Departments and their API keys.", no_args_is_help=True)
 licence_type_app = typer.Typer(help="Licence types of a department.", no_args_is_help=True)
@@ -38,9 +39,22 @@ _LICENCE_TYPE_OPTIONS = {
     "fields": "--field",
     "validity_days": "--validity-days",
     "categories": "--categories",
+    "catalogue_code": "--catalogue-code",
+    "defining_body_name": "--defining-body",
 }
+<<<<<<< HEAD
 # name:type[=choices][:required|optional][:label]; the label is the rest of the text (it may hold
 # spaces and colons: "初次领证日期 First issued").
+=======
+_DEPARTMENT_OPTIONS = {
+    "code": "CODE",
+    "name": "--name",
+    "credit_code": "--credit-code",
+    "jurisdiction_code": "--jurisdiction",
+    "alg": "--alg",
+}
+_ALG_HELP = "Signature algorithm of the signing key: ES256 (default), EdDSA or SM2."
+>>>>>>> h-gbt
 _FIELD = re.compile(
     r"^([a-z][a-z0-9_]*):(text|int|date|choice)(?:=([^:]+))?(?::(required|optional)(?=:|$))?+(?::(.+))?$",
     re.S,
@@ -91,15 +105,32 @@ def _errors() -> contextlib.AbstractContextManager[None]:
 def department_add(
     code: Annotated[str, typer.Argument(help="Upper-case code, e.g. TRANSPORT.")],
     name: Annotated[str, typer.Option("--name", help="Full name of the department.")],
+    credit_code: Annotated[
+        str | None,
+        typer.Option("--credit-code", help="Its unified social credit code (GB 32100, 18)."),
+    ] = None,
+    jurisdiction: Annotated[
+        str | None,
+        typer.Option("--jurisdiction", help="Its 6-digit administrative division code."),
+    ] = None,
+    alg: Annotated[str, typer.Option("--alg", help=_ALG_HELP)] = "ES256",
 ) -> None:
-    """Create a department and its first signing key."""
+    """Create a department and its first signing key.
+
+    A malformed credit or jurisdiction code, or an unknown algorithm, exits 1 naming what is
+    wrong; nothing is stored.
+    """
     with _errors():
         try:
-            from .departments.schemas import DepartmentCreate
-
-            body = DepartmentCreate(code=code, name=name)
+            body = DepartmentCreate(
+                code=code,
+                name=name,
+                credit_code=credit_code,
+                jurisdiction_code=jurisdiction,
+                alg=alg,
+            )
         except ValidationError as exc:
-            raise _bad(exc, {"code": "CODE", "name": "--name"}) from None
+            raise _bad(exc, _DEPARTMENT_OPTIONS) from None
         with _transaction() as (session, key_secret):
             department = service.create_department(
                 session=session,
@@ -107,11 +138,13 @@ def department_add(
                 name=body.name,
                 actor=_actor(),
                 key_secret=key_secret,
+                credit_code=body.credit_code,
+                jurisdiction_code=body.jurisdiction_code,
+                alg=body.alg,
             )
-            kid = service.active_signing_key(session=session, department_id=department.id)
-        typer.echo(
-            f"created department {body.code} ({body.name}), signing key {kid.kid if kid else '-'}"
-        )
+            key = service.active_signing_key(session=session, department_id=department.id)
+            kid = f"{key.kid} ({key.alg})" if key else "-"
+        typer.echo(f"created department {body.code} ({body.name}), signing key {kid}")
 
 
 @department_app.command("key")
@@ -246,6 +279,18 @@ def licence_type_add(
     categories: Annotated[
         str | None, typer.Option("--categories", help="Allowed categories, comma separated.")
     ] = None,
+    catalogue_code: Annotated[
+        str | None,
+        typer.Option(
+            "--catalogue-code",
+            help="21-character licence type code (GB/T 36904): the defining body's credit code "
+            "and a 3-digit serial. Its licences get identifiers.",
+        ),
+    ] = None,
+    defining_body: Annotated[
+        str | None,
+        typer.Option("--defining-body", help="Name of the body that defined the type."),
+    ] = None,
 ) -> None:
     """Add a licence type with its fields and default validity to a department.
 
@@ -264,6 +309,8 @@ def licence_type_add(
                     "fields": [spec for _, spec in well_formed],
                     "validity_days": validity_days,
                     "categories": [c.strip() for c in (categories or "").split(",") if c.strip()],
+                    "catalogue_code": catalogue_code,
+                    "defining_body_name": defining_body,
                 }
             )
         except ValidationError as exc:
@@ -277,14 +324,53 @@ def licence_type_add(
         typer.echo(f"added licence type {department}/{body.code} ({len(body.fields)} fields)")
 
 
-@keys_app.command("rotate")
-def keys_rotate(department: Annotated[str, typer.Argument(help="Department code.")]) -> None:
-    """A new key signs from now on; the old one retires and still verifies what it signed."""
-    with _errors(), _transaction() as (session, key_secret):
-        key = service.rotate_key(
-            session=session, department_code=department, actor=_actor(), key_secret=key_secret
+@licence_type_app.command("list")
+def licence_type_list() -> None:
+    """The catalogue: every licence type with its catalogue code, name, defining body,
+    holder-code type and issuing departments (as ``GET /catalogue/licence-types``)."""
+    with _errors(), _database() as database, database.reading() as session:
+        entries = catalogue_service.licence_catalogue(session=session)
+    if not entries:
+        typer.echo("no licence types")
+    for entry in entries:
+        body = entry.defining_body
+        typer.echo(
+            "\t".join(
+                (
+                    entry.catalogue_code or "-",
+                    entry.name,
+                    f"{body.name} ({body.credit_code})" if body else "-",
+                    f"holder code {entry.holder_code_type}",
+                    ", ".join(f"{d.code}/{d.licence_type}" for d in entry.issuing_departments),
+                )
+            )
         )
-    typer.echo(f"{department}: new active key {key.kid}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    department: Annotated[str, typer.Argument(help="Department code.")],
+    alg: Annotated[str, typer.Option("--alg", help=_ALG_HELP)] = "ES256",
+) -> None:
+    """A new key signs from now on; the old one retires and still verifies what it signed.
+
+    An unknown algorithm exits 1 naming it; nothing changes.
+    """
+    with _errors():
+        try:
+            chosen = KeyRotate(alg=alg)
+        except ValidationError as exc:
+            raise _bad(exc, {"alg": "--alg"}) from None
+        with _transaction() as (session, key_secret):
+            key = service.rotate_key(
+                session=session,
+                department_code=department,
+                actor=_actor(),
+                key_secret=key_secret,
+                alg=chosen.alg,
+            )
+            kid, key_alg = key.kid, key.alg
+        typer.echo(f"{department}: new active key {kid} ({key_alg})")
 
 
 @keys_app.command("compromise")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from .catalogue.routes import router as catalogue_router
 from .departments.routes import admin_router, department_router
 from .licences.routes import router as licences_router
 from .revocation.routes import router as revocation_router
@@ -19,3 +20,4 @@ router.include_router(revocation_router)
 public_router = APIRouter()
 public_router.include_router(status_lists_router)
 public_router.include_router(trust_list_router)
+public_router.include_router(catalogue_router)

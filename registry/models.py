@@ -110,13 +110,20 @@ class Base(DeclarativeBase):
 
 
 class Department(Base):
-    """An issuing department (transport bureau, market regulator, ...)."""
+    """An issuing department (transport bureau, market regulator, ...).
+
+    ``credit_code``: its unified social credit code (GB 32100), the issuer segment of its
+    licence identifiers; ``jurisdiction_code``: the 6-digit administrative division code
+    (GB/T 2260) of where it issues. Both null for departments made before migration 0004.
+    """
 
     __tablename__ = "departments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True, index=True)
+    jurisdiction_code: Mapped[str | None] = mapped_column(String(6))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     licence_types: Mapped[list[LicenceType]] = relationship(back_populates="department")
@@ -137,11 +144,22 @@ class DepartmentApiKey(Base):
     department: Mapped[Department] = relationship()
 
 
+# GB/T 36903 holder-code type of a citizen's resident identity number (公民身份号码).
+HOLDER_CODE_ID_NUMBER = "111"
+
+
 class LicenceType(Base):
     """A kind of licence a department issues.
 
     ``fields``: list of ``{"name", "label", "type": "text"|"int"|"date"|"choice", "required",
     "choices"}``; ``categories``: allowed categories, or null when the type has none.
+
+    Catalogue metadata (GB/T 36902/36903 practice): ``catalogue_code`` is the 21-character
+    licence type code of its identifiers (the defining body's credit code and a 3-digit
+    serial), ``defining_body_name`` the body that defined the type (its credit code is the
+    first 18 characters of ``catalogue_code``), ``holder_code_type`` the kind of holder code
+    (``111``: 公民身份号码, the only holders this registry issues to). ``catalogue_code`` and
+    ``defining_body_name`` are null for types made before migration 0004.
     """
 
     __tablename__ = "licence_types"
@@ -154,6 +172,11 @@ class LicenceType(Base):
     fields: Mapped[list[Any]] = mapped_column(default=list)
     categories: Mapped[list[Any] | None]
     default_validity_days: Mapped[int] = mapped_column(Integer, default=3650)
+    catalogue_code: Mapped[str | None] = mapped_column(String(21))
+    defining_body_name: Mapped[str | None] = mapped_column(String(200))
+    holder_code_type: Mapped[str] = mapped_column(
+        String(3), default=HOLDER_CODE_ID_NUMBER, server_default=HOLDER_CODE_ID_NUMBER
+    )
 
     department: Mapped[Department] = relationship(back_populates="licence_types")
 
@@ -214,7 +237,10 @@ def _new_licence_id() -> str:
 
 
 class Licence(Base):
-    """An issued licence. (``status_list_id``, ``status_index``) is unique: the allocation."""
+    """An issued licence. (``status_list_id``, ``status_index``) is unique: the allocation.
+
+    ``identifier``: its licence identifier (GB/T 36904), unique; null for licences issued
+    before their department and type had catalogue codes (their credentials carry none)."""
 
     __tablename__ = "licences"
     __table_args__ = (
@@ -227,6 +253,7 @@ class Licence(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     licence_type_id: Mapped[int] = mapped_column(ForeignKey("licence_types.id"), index=True)
     number: Mapped[str] = mapped_column(String(64), unique=True)
+    identifier: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
     holder_name: Mapped[str] = mapped_column(String(200))
     id_index: Mapped[str] = mapped_column(String(64), index=True)
     id_ciphertext: Mapped[bytes]

@@ -81,6 +81,9 @@ class LicenceShown:
     expires_at: int
     department_code: str
     department_name: str | None
+    # the whole licence identifier (GB/T 36904), rebuilt from the trust list's codes and the
+    # serial and version the credential carries; None when it carries none
+    identifier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,9 @@ def _show(claims: CredentialClaims, trust_list: TrustList) -> LicenceShown:
         expires_at=claims.expires_at,
         department_code=claims.issuer,
         department_name=department.name if department else None,
+        identifier=trust_list.licence_identifier(
+            claims.issuer, lic.type_code, claims.identifier_reference
+        ),
     )
 
 

@@ -88,6 +88,8 @@ def _print_result(result: VerificationResult) -> None:
     if lic is not None:
         typer.echo(f"  holder      {lic.holder_name} ({lic.masked_id})")
         typer.echo(f"  licence     {lic.type_name or lic.type_code} [{lic.type_code}] {lic.number}")
+        if lic.identifier is not None:
+            typer.echo(f"  identifier  {lic.identifier}")
         if lic.categories:
             typer.echo(f"  categories  {', '.join(lic.categories)}")
         for name, value in lic.fields.items():

@@ -47,13 +47,22 @@ OwnLicence = Annotated[Licence, Depends(_own_licence)]
 
 @router.get("/licences", response_model=schemas.LicenceList)
 def my_licences(
-    citizen: CitizenDep, session: ReadSessionDep, runtime: RuntimeDep, response: Response
+    citizen: CitizenDep,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    response: Response,
+    identifier: Annotated[
+        str | None,
+        Query(max_length=256, description="Only the licence with this licence identifier"),
+    ] = None,
 ) -> schemas.LicenceList:
-    """Every licence any department issued to the signed-in citizen ("one number")."""
+    """Every licence any department issued to the signed-in citizen ("one number"); with
+    ``identifier`` (GB/T 36904), only that one. A malformed identifier is a 422 naming the
+    wrong segment."""
     response.headers.update(_NO_STORE)
     now = _now()
     index = runtime.vault.blind_index(citizen.id_number.value)
-    rows = service.list_licences(session=session, id_index=index)
+    rows = service.list_licences(session=session, id_index=index, identifier=identifier)
     return schemas.LicenceList(licences=[service.summary(row, now=now) for row in rows])
 
 

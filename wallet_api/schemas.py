@@ -20,6 +20,7 @@ class LicenceSummary(BaseModel):
     department_code: str
     department_name: str
     number: str
+    identifier: str | None = None  # GB/T 36904 licence identifier; null for older licences
     valid_from: dt.datetime
     valid_until: dt.datetime
     status: ShownStatus

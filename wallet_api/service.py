@@ -16,9 +16,11 @@ from credential import (
     LicenceStatus,
     encode_presentation_qr,
     encode_static_qr,
+    parse_licence_identifier,
     read_credential,
     sign_holder_proof,
 )
+from credential.errors import InvalidLicenceIdentifier
 from keys import KeyStoreError
 from registry.holder_keys import HolderKeyBox, load_holder_signer
 from registry.models import Licence, VerificationCheck
@@ -51,13 +53,24 @@ def current_status(licence: Licence, *, now: dt.datetime) -> schemas.ShownStatus
     return "valid"
 
 
-def list_licences(*, session: Session, id_index: str) -> Sequence[Licence]:
-    """Every licence issued to the citizen, any department, newest first."""
+def list_licences(
+    *, session: Session, id_index: str, identifier: str | None = None
+) -> Sequence[Licence]:
+    """Every licence issued to the citizen, any department, newest first; with
+    ``identifier``, only the licence with that identifier (GB/T 36904).
+
+    Raises ``InvalidLicenceIdentifier`` (its message ends with the wrong segment's name)."""
+    statement = select(Licence).where(Licence.id_index == id_index)
+    if identifier is not None:
+        try:
+            parsed = parse_licence_identifier(identifier)
+        except InvalidLicenceIdentifier as exc:
+            raise InvalidLicenceIdentifier(exc.reason, f"{exc.detail} ({exc.reason})") from None
+        statement = statement.where(Licence.identifier == str(parsed))
     return session.scalars(
-        select(Licence)
-        .where(Licence.id_index == id_index)
-        .options(selectinload(Licence.department), selectinload(Licence.licence_type))
-        .order_by(Licence.issued_at.desc(), Licence.id)
+        statement.options(
+            selectinload(Licence.department), selectinload(Licence.licence_type)
+        ).order_by(Licence.issued_at.desc(), Licence.id)
     ).all()
 
 
@@ -81,6 +94,7 @@ def summary(licence: Licence, *, now: dt.datetime) -> schemas.LicenceSummary:
         department_code=licence.department.code,
         department_name=licence.department.name,
         number=licence.number,
+        identifier=licence.identifier,
         valid_from=utc(licence.valid_from),
         valid_until=utc(licence.valid_until),
         status=status,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from sqlalchemy.orm import Session
 
+from credential import ALG_ES256
 from registry.models import Department, DepartmentApiKey, LicenceType
 
 from ..auth import AdminDep, DepartmentDep
@@ -21,8 +22,10 @@ from .schemas import (
     DepartmentRead,
     FieldSpec,
     KeyRead,
+    KeyRotate,
     LicenceTypeCreate,
     LicenceTypeRead,
+    defining_body,
 )
 
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
@@ -36,7 +39,12 @@ PrefixPath = Annotated[
 def _department_read(session: Session, department: Department) -> DepartmentRead:
     key = service.active_signing_key(session=session, department_id=department.id)
     return DepartmentRead(
-        code=department.code, name=department.name, active_kid=key.kid if key else None
+        code=department.code,
+        name=department.name,
+        active_kid=key.kid if key else None,
+        credit_code=department.credit_code,
+        jurisdiction_code=department.jurisdiction_code,
+        alg=key.alg if key else None,
     )
 
 
@@ -48,6 +56,9 @@ def licence_type_read(department_code: str, licence_type: LicenceType) -> Licenc
         fields=[FieldSpec.model_validate(f) for f in licence_type.fields],
         validity_days=licence_type.default_validity_days,
         categories=list(licence_type.categories or []),
+        catalogue_code=licence_type.catalogue_code,
+        defining_body=defining_body(licence_type),
+        holder_code_type=licence_type.holder_code_type,
     )
 
 
@@ -55,7 +66,8 @@ def licence_type_read(department_code: str, licence_type: LicenceType) -> Licenc
 async def create_department(
     body: DepartmentCreate, actor: AdminDep, runtime: RuntimeDep
 ) -> DepartmentRead:
-    """Create a department and its first signing key."""
+    """Create a department (its credit and jurisdiction codes) and its first signing key
+    (``alg``: ES256, EdDSA or SM2)."""
 
     def work(session: Session) -> DepartmentRead:
         department = service.create_department(
@@ -64,6 +76,9 @@ async def create_department(
             name=body.name,
             actor=actor,
             key_secret=runtime.key_secret,
+            credit_code=body.credit_code,
+            jurisdiction_code=body.jurisdiction_code,
+            alg=body.alg,
         )
         return _department_read(session, department)
 
@@ -129,14 +144,22 @@ async def create_licence_type(
 
 
 @admin_router.post("/departments/{code}/keys/rotate", status_code=status.HTTP_201_CREATED)
-async def rotate_key(code: CodePath, actor: AdminDep, runtime: RuntimeDep) -> KeyRead:
-    """A new signing key for the department; the old one retires but still verifies."""
+async def rotate_key(
+    code: CodePath, actor: AdminDep, runtime: RuntimeDep, body: KeyRotate | None = None
+) -> KeyRead:
+    """A new signing key for the department (body ``{"alg": "SM2"}`` for another algorithm
+    than ES256); the old one retires but still verifies."""
+    alg = body.alg if body is not None else ALG_ES256
 
     def work(session: Session) -> KeyRead:
         key = service.rotate_key(
-            session=session, department_code=code, actor=actor, key_secret=runtime.key_secret
+            session=session,
+            department_code=code,
+            actor=actor,
+            key_secret=runtime.key_secret,
+            alg=alg,
         )
-        return KeyRead(kid=key.kid, state=key.state)
+        return KeyRead(kid=key.kid, state=key.state, alg=key.alg)
 
     return await runtime.database.write(work)
 
@@ -158,7 +181,7 @@ async def compromise_key(
             actor=actor,
             key_secret=runtime.key_secret,
         )
-        return KeyRead(kid=key.kid, state=key.state)
+        return KeyRead(kid=key.kid, state=key.state, alg=key.alg)
 
     return await runtime.database.write(work)
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from credential import ALGORITHMS, is_division_code, parse_credit_code, parse_licence_type_code
+from credential.errors import InvalidCode
+from registry.models import HOLDER_CODE_ID_NUMBER, LicenceType
 
 from ..auth import API_KEY_PREFIX
 
@@ -31,7 +35,7 @@ RESERVED_FIELD_NAMES = frozenset(
         "type_code", "licence_type", "number", "holder_name", "masked_id", "id_number",
         "categories", "fields", "valid_from", "valid_until",
         # the rows `elicence verify` prints before the fields
-        "holder", "licence", "department", "valid",
+        "holder", "licence", "department", "valid", "identifier",
         # registered CWT/JWT and SD-JWT VC claims
         "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "cnf", "vct", "status",
     }
@@ -57,15 +61,70 @@ def _printable(text: str) -> str:
 DisplayName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
 
 
+def _code(parse: Callable[[str], object]) -> Callable[[str], str]:
+    """A validator: ``parse`` (a credential parser) accepts the value, else the refusal names
+    the part that is wrong (the parser's ``reason``)."""
+
+    def check(value: str) -> str:
+        try:
+            parse(value)
+        except InvalidCode as exc:
+            raise PydanticCustomError(
+                exc.code, "{detail} ({reason})", {"detail": exc.detail, "reason": exc.reason}
+            ) from None
+        return value
+
+    return check
+
+
+def _division_code(value: str) -> str:
+    if not is_division_code(value):
+        raise _refused("a jurisdiction code is a 6-digit administrative division code (GB/T 2260)")
+    return value
+
+
+# A unified social credit code (GB 32100); a licence type code of the catalogue (GB/T 36904).
+CreditCodeText = Annotated[str, Field(max_length=32), AfterValidator(_code(parse_credit_code))]
+CatalogueCode = Annotated[str, Field(max_length=32), AfterValidator(_code(parse_licence_type_code))]
+JurisdictionCode = Annotated[str, Field(max_length=6), AfterValidator(_division_code)]
+
+
+def _known_algorithm(alg: str) -> str:
+    if alg not in ALGORITHMS:
+        raise _refused(
+            f"unknown signature algorithm {_shown(alg)}: one of {', '.join(sorted(ALGORITHMS))}"
+        )
+    return alg
+
+
+SigningAlgorithm = Annotated[str, Field(max_length=200), AfterValidator(_known_algorithm)]
+
+
 class DepartmentCreate(_Strict):
+    """A new department. ``credit_code`` and ``jurisdiction_code`` are optional so that
+    deployments made before the national profile keep working; its licences get identifiers
+    only once it has a credit code. ``alg``: its first signing key's algorithm."""
+
     code: str = Field(pattern=CODE_PATTERN, description="Short upper-case code, e.g. TRANSPORT")
     name: DisplayName
+    credit_code: CreditCodeText | None = None
+    jurisdiction_code: JurisdictionCode | None = None
+    alg: SigningAlgorithm = "ES256"
 
 
 class DepartmentRead(BaseModel):
     code: str
     name: str
     active_kid: str | None
+    credit_code: str | None = None
+    jurisdiction_code: str | None = None
+    alg: str | None = None
+
+
+class KeyRotate(_Strict):
+    """The new key's algorithm (default ES256)."""
+
+    alg: SigningAlgorithm = "ES256"
 
 
 class ApiKeyRead(BaseModel):
@@ -141,10 +200,18 @@ def _checked_field(spec: FieldSpec) -> FieldSpec:
 
 class LicenceTypeCreate(_Strict):
     """A new licence type. Refused: a field named twice or like a built-in claim, a choice
-    field without choices or with empty, repeated or overlong ones, a category likewise."""
+    field without choices or with empty, repeated or overlong ones, a category likewise; a
+    catalogue code without its defining body's name.
+
+    ``catalogue_code``: the 21-character type code of its licence identifiers (GB/T 36904: the
+    defining body's credit code and a 3-digit serial); optional (then its licences get no
+    identifier), like the department's credit code."""
 
     code: str = Field(pattern=CODE_PATTERN)
     name: DisplayName
+    catalogue_code: CatalogueCode | None = None
+    defining_body_name: DisplayName | None = None
+    holder_code_type: Literal["111"] = "111"  # HOLDER_CODE_ID_NUMBER
     fields: list[Annotated[FieldSpec, AfterValidator(_checked_field)]] = Field(
         default_factory=list, max_length=32
     )
@@ -161,6 +228,12 @@ class LicenceTypeCreate(_Strict):
             )
         return fields
 
+    @model_validator(mode="after")
+    def _defining_body_named(self) -> LicenceTypeCreate:
+        if self.catalogue_code is not None and self.defining_body_name is None:
+            raise _refused("a catalogue code needs the defining body's name (defining_body_name)")
+        return self
+
     @field_validator("categories")
     @classmethod
     def _categories_sound(cls, categories: list[str]) -> list[str]:
@@ -170,6 +243,22 @@ class LicenceTypeCreate(_Strict):
         return categories
 
 
+class DefiningBody(BaseModel):
+    """The body that defined a licence type (GB/T 36902 定义机构)."""
+
+    name: str
+    credit_code: str
+
+
+def defining_body(licence_type: LicenceType) -> DefiningBody | None:
+    """The type's defining body: its name and credit code (the catalogue code's first 18)."""
+    if licence_type.catalogue_code is None or licence_type.defining_body_name is None:
+        return None
+    return DefiningBody(
+        name=licence_type.defining_body_name, credit_code=licence_type.catalogue_code[:18]
+    )
+
+
 class LicenceTypeRead(BaseModel):
     department: str
     code: str
@@ -177,8 +266,12 @@ class LicenceTypeRead(BaseModel):
     fields: list[FieldSpec]
     validity_days: int
     categories: list[str]
+    catalogue_code: str | None = None
+    defining_body: DefiningBody | None = None
+    holder_code_type: str = HOLDER_CODE_ID_NUMBER
 
 
 class KeyRead(BaseModel):
     kid: str
     state: str
+    alg: str | None = None

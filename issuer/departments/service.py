@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credential import KeyState
-from keys import generate_signing_key
+from credential import ALG_ES256, KeyState
+from keys import PrivateKey, UnknownSigningAlgorithm, generate_signing_key
 from registry.audit import append_audit
 from registry.errors import Conflict, NotFound
 from registry.models import Department, DepartmentApiKey, LicenceType, SigningKey, utcnow
@@ -47,12 +47,30 @@ def active_signing_key(*, session: Session, department_id: int) -> SigningKey | 
 
 
 def create_department(
-    *, session: Session, code: str, name: str, actor: str, key_secret: bytes
+    *,
+    session: Session,
+    code: str,
+    name: str,
+    actor: str,
+    key_secret: bytes,
+    credit_code: str | None = None,
+    jurisdiction_code: str | None = None,
+    alg: str = ALG_ES256,
 ) -> Department:
-    """Add a department with its first signing key. Raises ``Conflict`` if the code is taken."""
+    """Add a department with its first signing key (``alg``). Raises ``Conflict`` if the code
+    or the credit code is taken, ``InvalidRequest`` for an unknown algorithm."""
     if session.scalars(select(Department.id).where(Department.code == code)).first():
         raise Conflict(f"department {code!r} already exists")
-    department = Department(code=code, name=name)
+    if credit_code is not None:
+        holder = session.scalars(
+            select(Department.code).where(Department.credit_code == credit_code)
+        ).first()
+        if holder is not None:
+            raise Conflict(f"department {holder} already has credit code {credit_code}")
+    private_key = _generate(alg)
+    department = Department(
+        code=code, name=name, credit_code=credit_code, jurisdiction_code=jurisdiction_code
+    )
     session.add(department)
     session.flush()
     append_audit(
@@ -61,18 +79,28 @@ def create_department(
         act="department.create",
         object_type="department",
         object_id=code,
-        detail={"name": name},
+        detail={"name": name, "credit_code": credit_code, "jurisdiction_code": jurisdiction_code},
     )
-    key = _new_signing_key(session=session, department_id=department.id, key_secret=key_secret)
+    key = store_signing_key(
+        session, private_key=private_key, key_secret=key_secret, department_id=department.id
+    )
     append_audit(
         session,
         actor=actor,
         act="key.create",
         object_type="signing_key",
         object_id=key.kid,
-        detail={"department": code},
+        detail={"department": code, "alg": key.alg},
     )
     return department
+
+
+def _generate(alg: str) -> PrivateKey:
+    """A fresh private key for ``alg``. Raises ``InvalidRequest`` naming an unknown one."""
+    try:
+        return generate_signing_key(alg)
+    except UnknownSigningAlgorithm as exc:
+        raise InvalidRequest(str(exc), code="unknown_algorithm") from None
 
 
 def create_api_key(
@@ -172,6 +200,9 @@ def create_licence_type(
         fields=[f.model_dump(exclude_none=True) for f in licence_type_in.fields],
         categories=list(licence_type_in.categories) or None,
         default_validity_days=licence_type_in.validity_days,
+        catalogue_code=licence_type_in.catalogue_code,
+        defining_body_name=licence_type_in.defining_body_name,
+        holder_code_type=licence_type_in.holder_code_type,
     )
     session.add(licence_type)
     session.flush()
@@ -181,7 +212,11 @@ def create_licence_type(
         act="licence_type.create",
         object_type="licence_type",
         object_id=f"{department.code}/{licence_type.code}",
-        detail={"name": licence_type.name, "validity_days": licence_type.default_validity_days},
+        detail={
+            "name": licence_type.name,
+            "validity_days": licence_type.default_validity_days,
+            "catalogue_code": licence_type.catalogue_code,
+        },
     )
     return licence_type
 
@@ -196,15 +231,26 @@ def list_licence_types(*, session: Session, department_id: int) -> Sequence[Lice
 
 
 def rotate_key(
-    *, session: Session, department_code: str, actor: str, key_secret: bytes
+    *,
+    session: Session,
+    department_code: str,
+    actor: str,
+    key_secret: bytes,
+    alg: str = ALG_ES256,
 ) -> SigningKey:
-    """A new active key signs from now on; the old ones retire (``not_after`` = now) and still
-    verify what they signed."""
+    """A new active key (``alg``) signs from now on; the old ones retire (``not_after`` = now)
+    and still verify what they signed. Raises ``NotFound``, ``InvalidRequest`` for an unknown
+    algorithm."""
     department = get_department(session=session, code=department_code)
+    private_key = _generate(alg)
     now = utcnow()
     retired = _retire_active(session=session, department_id=department.id, now=now)
-    key = _new_signing_key(
-        session=session, department_id=department.id, key_secret=key_secret, not_before=now
+    key = store_signing_key(
+        session,
+        private_key=private_key,
+        key_secret=key_secret,
+        department_id=department.id,
+        not_before=now,
     )
     append_audit(
         session,
@@ -212,7 +258,7 @@ def rotate_key(
         act="key.rotate",
         object_type="signing_key",
         object_id=key.kid,
-        detail={"department": department.code, "retired": retired},
+        detail={"department": department.code, "retired": retired, "alg": key.alg},
     )
     return key
 
@@ -246,8 +292,12 @@ def compromise_key(
     )
     replacement = None
     if was_active and active_signing_key(session=session, department_id=department.id) is None:
-        replacement = _new_signing_key(
-            session=session, department_id=department.id, key_secret=key_secret, not_before=now
+        replacement = store_signing_key(  # the same algorithm as the key it replaces
+            session,
+            private_key=_generate(key.alg),
+            key_secret=key_secret,
+            department_id=department.id,
+            not_before=now,
         )
         append_audit(
             session,
@@ -258,23 +308,6 @@ def compromise_key(
             detail={"department": department.code, "replaces": key.kid},
         )
     return key, replacement
-
-
-def _new_signing_key(
-    *,
-    session: Session,
-    department_id: int,
-    key_secret: bytes,
-    not_before: dt.datetime | None = None,
-) -> SigningKey:
-    """A fresh ES256 key for the department, stored encrypted (active from ``not_before``)."""
-    return store_signing_key(
-        session,
-        private_key=generate_signing_key(),
-        key_secret=key_secret,
-        department_id=department_id,
-        not_before=not_before,
-    )
 
 
 def _retire_active(*, session: Session, department_id: int, now: dt.datetime) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Path, Response, status
 from sqlalchemy.orm import Session
 
 from registry.models import Licence
@@ -68,6 +68,16 @@ async def issue_licence(
         masked_id=citizen.masked_id if citizen is not None else None,
         fresh=True,
     )
+
+
+@router.get("/by-identifier/{identifier}")
+def read_licence_by_identifier(
+    identifier: Annotated[str, Path(max_length=256)], session: ReadSessionDep, caller: DepartmentDep
+) -> LicenceRead:
+    """One of the caller's licences by its licence identifier (GB/T 36904; it names no person,
+    so it may travel in the path). A malformed one is a 422 naming the wrong segment."""
+    licence = service.find_by_identifier(session=session, caller=caller, identifier=identifier)
+    return service.licence_read(session=session, licence=licence)
 
 
 @router.get("/{licence_id}")

@@ -35,6 +35,7 @@ class LicenceSearch(_Strict):
 class LicenceRead(BaseModel):
     id: uuid.UUID
     number: str
+    identifier: str | None = None  # GB/T 36904 licence identifier; null for older licences
     department: str
     licence_type: str
     holder_name: str

@@ -17,20 +17,25 @@ from credential import (
     CredentialClaims,
     KeyState,
     LicenceClaims,
+    LicenceIdentifier,
     LicenceStatus,
     StatusReference,
     encode_static_qr,
+    identifier_credential_id,
+    make_licence_identifier,
     mask_id_number,
+    new_licence_serial,
     parse_id_number,
+    parse_licence_identifier,
     read_credential,
     sign_credential,
 )
-from credential.errors import InvalidIdNumber
+from credential.errors import InvalidIdNumber, InvalidLicenceIdentifier
 from registry.audit import append_audit
 from registry.db import insert_unless_taken
 from registry.errors import Conflict, NotFound, ServiceError
 from registry.holder_keys import PreparedHolderKey, holder_public_key, prepare_holder_key
-from registry.models import Licence, LicenceType, SigningKey, utcnow
+from registry.models import Department, Licence, LicenceType, SigningKey, utcnow
 
 from ..auth import DepartmentCaller
 from ..errors import InvalidRequest
@@ -39,6 +44,7 @@ from ..status_lists.service import allocate_index
 from .schemas import LicenceCreate, LicenceRead, LicenceSearch
 
 _MAX_TEXT_FIELD = 200
+MAX_IDENTIFIER_VERSION = 999
 _ALLOCATION_ATTEMPTS = 5
 
 
@@ -98,6 +104,8 @@ class TypeRules:
     fields: list[dict[str, Any]]
     categories: list[str] | None
     default_validity_days: int
+    # (catalogue code, issuing department's credit code): its licences get identifiers
+    identifier_codes: tuple[str, str] | None = None
 
 
 def check_fields(licence_type: TypeRules, fields: dict[str, Any]) -> dict[str, str | int]:
@@ -170,14 +178,21 @@ def check_validity(
 
 
 # Built once: issuance runs these on every request (see registry.audit).
-_LICENCE_TYPE = select(
-    LicenceType.id,
-    LicenceType.code,
-    LicenceType.fields,
-    LicenceType.categories,
-    LicenceType.default_validity_days,
-).where(
-    LicenceType.department_id == bindparam("department_id"), LicenceType.code == bindparam("code")
+_LICENCE_TYPE = (
+    select(
+        LicenceType.id,
+        LicenceType.code,
+        LicenceType.fields,
+        LicenceType.categories,
+        LicenceType.default_validity_days,
+        LicenceType.catalogue_code,
+        Department.credit_code,
+    )
+    .join(Department, LicenceType.department_id == Department.id)
+    .where(
+        LicenceType.department_id == bindparam("department_id"),
+        LicenceType.code == bindparam("code"),
+    )
 )
 _ACTIVE_KEY = (
     select(SigningKey.id, SigningKey.kid, SigningKey.allowed_types)
@@ -198,7 +213,10 @@ def find_licence_type(*, session: Session, department_id: int, code: str) -> Typ
     )
     if row is None:
         raise NotFound(f"your department has no licence type {code!r}")
-    return TypeRules(row.id, row.code, row.fields, row.categories, row.default_validity_days)
+    codes = (
+        (row.catalogue_code, row.credit_code) if row.catalogue_code and row.credit_code else None
+    )
+    return TypeRules(row.id, row.code, row.fields, row.categories, row.default_validity_days, codes)
 
 
 def _idempotent_replay(
@@ -275,6 +293,7 @@ def issue_licence(
     tried: set[tuple[int, int]] = set()
     for _attempt in range(_ALLOCATION_ATTEMPTS):
         number = f"{caller.code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
+        identifier, credential_id, carried = _identifier(licence_type, replaces)
         list_id, index = allocate_index(
             session=session, department_id=caller.department_id, size=size, avoid=tried
         )
@@ -283,7 +302,7 @@ def issue_licence(
             issued_at=int(now.timestamp()),
             not_before=int(valid_from.timestamp()),
             expires_at=int(valid_until.timestamp()),
-            credential_id=secrets.token_bytes(8),
+            credential_id=credential_id,
             holder_key=holder_key,
             status=StatusReference(uri=str(list_id), index=index),
             licence=LicenceClaims(
@@ -293,6 +312,7 @@ def issue_licence(
                 masked_id=masked,
                 categories=tuple(categories),
                 fields=fields,
+                identifier=carried,
             ),
         )
         row: dict[str, Any] = {
@@ -300,6 +320,7 @@ def issue_licence(
             "department_id": caller.department_id,
             "licence_type_id": licence_type.id,
             "number": number,
+            "identifier": identifier,
             "holder_name": licence_in.holder_name,
             "id_index": id_index,
             "id_ciphertext": citizen.id_ciphertext,
@@ -317,8 +338,8 @@ def issue_licence(
             "replaces_id": replaces.id if replaces is not None else None,
             "idempotency_key": idempotency_key,
         }
-        # A concurrent issuer (PostgreSQL) may take the same status index, number or
-        # Idempotency-Key between the probe and this insert: then try again.
+        # A concurrent issuer (PostgreSQL) may take the same status index, number,
+        # Idempotency-Key or identifier serial between the probe and this insert: try again.
         if insert_unless_taken(connection, Licence, row):
             break
         tried.add((list_id, index))
@@ -329,6 +350,7 @@ def issue_licence(
         raise Conflict("could not allocate a status index; retry the request")
     detail: dict[str, Any] = {
         "number": number,
+        "identifier": row["identifier"],
         "licence_type": licence_type.code,
         "masked_id": masked,
         "kid": key.kid,
@@ -345,6 +367,53 @@ def issue_licence(
     # Written with a Core insert, so the returned object is not in the session (transient):
     # ``session.get(Licence, licence.id)`` loads the stored row when relationships are needed.
     return Licence(**row), False
+
+
+def _identifier(
+    licence_type: TypeRules, replaces: Licence | None
+) -> tuple[str | None, bytes, tuple[str, int] | None]:
+    """(identifier, cti, ``lic/7`` value) of a new licence: a fresh serial at version 1, or the
+    next version of the licence it corrects; no identifier without the type's catalogue code
+    and the department's credit code. Raises ``Conflict`` after version 999."""
+    if licence_type.identifier_codes is None:
+        return None, secrets.token_bytes(8), None
+    type_code, issuer_code = licence_type.identifier_codes
+    serial, version = new_licence_serial(), 1
+    if replaces is not None and replaces.identifier is not None:
+        previous = parse_licence_identifier(replaces.identifier)
+        if previous.version >= MAX_IDENTIFIER_VERSION:
+            raise Conflict("the licence has had 999 versions: issue a new licence instead")
+        serial, version = previous.serial, previous.version + 1
+    identifier = make_licence_identifier(
+        type_code=type_code, issuer_code=issuer_code, serial=serial, version=version
+    )
+    credential_id = identifier_credential_id(serial, version)
+    if credential_id is None:  # a serial the cti cannot carry (an imported licence's)
+        return str(identifier), secrets.token_bytes(8), (serial, version)
+    return str(identifier), credential_id, None
+
+
+def find_by_identifier(*, session: Session, caller: DepartmentCaller, identifier: str) -> Licence:
+    """One of the caller's licences by its identifier (any version). Raises
+    ``InvalidRequest`` (invalid_licence_identifier) naming the wrong segment, ``NotFound``."""
+    parsed = parse_identifier(identifier)
+    licence = session.scalars(
+        select(Licence).where(
+            Licence.identifier == str(parsed), Licence.department_id == caller.department_id
+        )
+    ).first()
+    if licence is None:
+        raise NotFound("your department has no licence with this identifier")
+    return licence
+
+
+def parse_identifier(text: str) -> LicenceIdentifier:
+    """A licence identifier from a request. Raises ``InvalidRequest``
+    (invalid_licence_identifier) whose message ends with the wrong segment's name."""
+    try:
+        return parse_licence_identifier(text)
+    except InvalidLicenceIdentifier as exc:
+        raise InvalidRequest(f"{exc.detail} ({exc.reason})", code=exc.code) from None
 
 
 def get_licence(*, session: Session, caller: DepartmentCaller, licence_id: str) -> Licence:
@@ -392,6 +461,7 @@ def licence_read(
     return LicenceRead(
         id=licence.id,  # type: ignore[arg-type]
         number=licence.number,
+        identifier=licence.identifier,
         department=department_code or licence.department.code,
         licence_type=licence_type_code or licence.licence_type.code,
         holder_name=licence.holder_name,

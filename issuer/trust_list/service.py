@@ -56,17 +56,18 @@ def trust_list_content(*, session: Session) -> list[dict[str, Any]]:
     content = []
     for department in departments:
         type_codes = [t.code for t in types.get(department.id, [])]
+        entry: dict[str, Any] = {"code": department.code, "name": department.name}
+        if department.credit_code is not None:  # the issuer code of its licence identifiers
+            entry["credit_code"] = department.credit_code
         content.append(
             {
-                "code": department.code,
-                "name": department.name,
-                "licence_types": [
-                    {"code": t.code, "name": t.name} for t in types.get(department.id, [])
-                ],
+                **entry,
+                "licence_types": [_licence_type_entry(t) for t in types.get(department.id, [])],
                 "status_lists": [str(i) for i in lists.get(department.id, [])],
                 "keys": [
                     {
                         "kid": key.kid,
+                        "alg": key.alg,
                         "jwk": key.public_jwk,
                         "not_before": _epoch(key.not_before),
                         "not_after": _epoch(key.not_after),
@@ -80,6 +81,13 @@ def trust_list_content(*, session: Session) -> list[dict[str, Any]]:
             }
         )
     return content
+
+
+def _licence_type_entry(licence_type: LicenceType) -> dict[str, Any]:
+    entry = {"code": licence_type.code, "name": licence_type.name}
+    if licence_type.catalogue_code is not None:  # the type code of its licence identifiers
+        entry["catalogue_code"] = licence_type.catalogue_code
+    return entry
 
 
 def _root(session: Session) -> SigningKey:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
@@ -11,6 +13,8 @@ from credential import (
     StatusReference,
     encode_presentation_qr,
     encode_static_qr,
+    identifier_credential_id,
+    new_licence_serial,
     sign_credential,
     sign_holder_proof,
 )
@@ -25,10 +29,18 @@ def qr_version(text: str) -> int:
     return int(qr.version)
 
 
-def _sizes(alg: str, seed: int, index: int, holder_alg: str | None = None) -> tuple[int, int]:
+def _sizes(
+    alg: str,
+    seed: int,
+    index: int,
+    holder_alg: str | None = None,
+    credential_id: bytes | None = None,
+) -> tuple[int, int]:
     issuer = TestSigner.from_seed(alg, 1000 + seed)
     holder = TestSigner.from_seed(holder_alg or alg, 2000 + seed)
     claims = driving_licence(holder.public_key, status=StatusReference("12", index))
+    if credential_id is not None:
+        claims = replace(claims, credential_id=credential_id)
     assert claims.expires_at - claims.issued_at >= 6 * 365 * 86400
     assert len(claims.licence.number) == 15 and len(claims.licence.holder_name) == 3
     credential = sign_credential(claims, issuer)
@@ -45,6 +57,20 @@ def test_es256_driving_licence_fits(index: int, seed: int) -> None:
     static, presentation = _sizes("ES256", seed, index)
     assert static <= 11
     assert presentation <= 13
+
+
+@pytest.mark.parametrize("version", [1, 2, 999])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_es256_driving_licence_with_its_identifier_fits(seed: int, version: int) -> None:
+    """With a licence identifier (serial and version in a 7-byte cti, wire format section
+    15) the presentation still takes ≤ 13-M: the cti is a byte shorter than the 8 random bytes
+    of a licence without one. Random serials, the largest status index."""
+    for _ in range(4):
+        cti = identifier_credential_id(new_licence_serial(), version)
+        assert cti is not None
+        static, presentation = _sizes("ES256", seed, 131_071, credential_id=cti)
+        assert static <= 11
+        assert presentation <= 13
 
 
 @pytest.mark.parametrize("index", [0, 131_071])

@@ -66,11 +66,12 @@ class Issuer:
         """A read-only transaction on the app's database."""
         return self.database.reading()
 
-    def department(self, code: str, name: str | None = None) -> str:
-        """Create a department and return a fresh API key for it."""
+    def department(self, code: str, name: str | None = None, **extra: Any) -> str:
+        """Create a department (``extra``: credit_code, jurisdiction_code, alg) and return a
+        fresh API key for it."""
         r = self.client.post(
             "/issuer/admin/departments",
-            json={"code": code, "name": name or code.title()},
+            json={"code": code, "name": name or code.title(), **extra},
             headers=self.admin,
         )
         assert r.status_code == 201, r.text

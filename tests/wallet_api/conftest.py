@@ -96,7 +96,10 @@ class Wallet:
                 department_id=None,
             )
 
-    def department(self, code: str, name: str, types: list[LicenceTypeCreate]) -> Department:
+    def department(
+        self, code: str, name: str, types: list[LicenceTypeCreate], **extra: Any
+    ) -> Department:
+        """A department (``extra``: credit_code, jurisdiction_code, alg) with ``types``."""
         with self.database.writing() as session:
             row = create_department(
                 session=session,
@@ -104,6 +107,7 @@ class Wallet:
                 name=name,
                 actor="test",
                 key_secret=self.context.key_secret,
+                **extra,
             )
             for licence_type in types:
                 create_licence_type(
