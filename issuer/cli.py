@@ -42,10 +42,6 @@ _LICENCE_TYPE_OPTIONS = {
     "catalogue_code": "--catalogue-code",
     "defining_body_name": "--defining-body",
 }
-<<<<<<< HEAD
-# name:type[=choices][:required|optional][:label]; the label is the rest of the text (it may hold
-# spaces and colons: "初次领证日期 First issued").
-=======
 _DEPARTMENT_OPTIONS = {
     "code": "CODE",
     "name": "--name",
@@ -54,7 +50,8 @@ _DEPARTMENT_OPTIONS = {
     "alg": "--alg",
 }
 _ALG_HELP = "Signature algorithm of the signing key: ES256 (default), EdDSA or SM2."
->>>>>>> h-gbt
+# name:type[=choices][:required|optional][:label]; the label is the rest of the text (it may hold
+# spaces and colons: "初次领证日期 First issued").
 _FIELD = re.compile(
     r"^([a-z][a-z0-9_]*):(text|int|date|choice)(?:=([^:]+))?(?::(required|optional)(?=:|$))?+(?::(.+))?$",
     re.S,
