@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -123,6 +125,8 @@ class LicenceType(Base):
     fields: Mapped[list[Any]] = mapped_column(default=list)
     categories: Mapped[list[Any] | None]
     default_validity_days: Mapped[int] = mapped_column(Integer, default=3650)
+    # A holder may hold at most one valid licence of this type (a driving licence), else many.
+    single_valid: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     department: Mapped[Department] = relationship(back_populates="licence_types")
 
@@ -182,12 +186,18 @@ def _new_licence_id() -> str:
 
 
 class Licence(Base):
-    """An issued licence. (``status_list_id``, ``status_index``) is unique: the allocation."""
+    """An issued licence. (``status_list_id``, ``status_index``) is unique: the allocation.
+
+    ``record_key``: for a licence imported in bulk (存量证照), the department's own number of it
+    (from its older system or the paper licence), unique per licence type: an import lands each
+    record once. ``number`` is always the registry's own.
+    """
 
     __tablename__ = "licences"
     __table_args__ = (
         UniqueConstraint("status_list_id", "status_index"),
         UniqueConstraint("department_id", "idempotency_key"),
+        UniqueConstraint("department_id", "licence_type_id", "record_key"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_licence_id)
@@ -210,6 +220,7 @@ class Licence(Base):
     kid: Mapped[str] = mapped_column(String(16))
     replaces_id: Mapped[str | None] = mapped_column(ForeignKey("licences.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    record_key: Mapped[str | None] = mapped_column(String(64))
 
     department: Mapped[Department] = relationship()
     licence_type: Mapped[LicenceType] = relationship()

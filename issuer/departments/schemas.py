@@ -63,6 +63,9 @@ class LicenceTypeCreate(_Strict):
     fields: list[FieldSpec] = Field(default_factory=list, max_length=32)
     validity_days: int = Field(gt=0, le=36600)
     categories: list[str] = Field(default_factory=list, max_length=64)
+    single_valid: bool = Field(
+        default=False, description="A holder may hold one valid licence of this type at most"
+    )
 
 
 class LicenceTypeRead(BaseModel):

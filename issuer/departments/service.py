@@ -171,6 +171,7 @@ def create_licence_type(
         fields=[f.model_dump(exclude_none=True) for f in licence_type_in.fields],
         categories=list(licence_type_in.categories) or None,
         default_validity_days=licence_type_in.validity_days,
+        single_valid=licence_type_in.single_valid,
     )
     session.add(licence_type)
     session.flush()

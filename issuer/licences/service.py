@@ -4,13 +4,14 @@ audit entry land in one transaction (the route's)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from credential import (
@@ -22,8 +23,10 @@ from credential import (
     parse_id_number,
     read_credential,
     sign_credential,
+    upgrade_15_digit,
 )
 from credential.errors import InvalidIdNumber
+from keys import LocalSigner
 from registry.audit import append_audit
 from registry.db import insert_unless_taken
 from registry.errors import Conflict, NotFound, ServiceError
@@ -31,9 +34,9 @@ from registry.holder_keys import PreparedHolderKey, holder_public_key, prepare_h
 from registry.models import Licence, LicenceType, SigningKey, utcnow
 
 from ..auth import DepartmentCaller
-from ..errors import InvalidRequest
+from ..errors import AlreadyHeld, InvalidRequest
 from ..runtime import IssuerRuntime
-from ..status_lists.service import allocate_index
+from ..status_lists.service import allocate_index, set_status
 from .schemas import LicenceCreate, LicenceRead, LicenceSearch
 
 _MAX_TEXT_FIELD = 200
@@ -41,8 +44,11 @@ _ALLOCATION_ATTEMPTS = 5
 
 
 def parse_citizen_id(text: str) -> str:
-    """The normalised 18-character ID number. Raises ``InvalidRequest`` (invalid_id_number)."""
+    """The normalised 18-character ID number; a first-generation 15-digit number is upgraded
+    (GB 11643). Raises ``InvalidRequest`` (invalid_id_number)."""
     try:
+        if len(text.strip()) == 15:
+            return upgrade_15_digit(text).value
         return parse_id_number(text).value
     except InvalidIdNumber as exc:
         raise InvalidRequest(f"{exc.detail} ({exc.reason})", code="invalid_id_number") from None
@@ -69,8 +75,8 @@ def prepare_citizen(*, runtime: IssuerRuntime, id_number: str) -> PreparedCitize
     """``PreparedCitizen`` for an ID number, or ``None`` if it is invalid (``issue_licence``
     then reports it in its usual order, after authentication and the licence type)."""
     try:
-        normalised = parse_id_number(id_number).value
-    except InvalidIdNumber:
+        normalised = parse_citizen_id(id_number)
+    except InvalidRequest:
         return None
     id_index = runtime.vault.blind_index(normalised)
     return PreparedCitizen(
@@ -96,6 +102,7 @@ class TypeRules:
     fields: list[dict[str, Any]]
     categories: list[str] | None
     default_validity_days: int
+    single_valid: bool = False
 
 
 def check_fields(licence_type: TypeRules, fields: dict[str, Any]) -> dict[str, str | int]:
@@ -167,6 +174,55 @@ def check_validity(
     return start, end
 
 
+@dataclass(frozen=True, slots=True)
+class LicenceDraft:
+    """The checked content of one licence, ready to be signed and stored: what issuance and bulk
+    import (which keeps a licence's original dates and status) both store."""
+
+    holder_name: str
+    fields: dict[str, str | int]
+    categories: list[str]
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    issued_at: dt.datetime
+    status: str = "valid"
+    status_reason: str | None = None
+    record_key: str | None = None
+
+
+def draft_licence(
+    licence_type: TypeRules,
+    *,
+    holder_name: str,
+    fields: dict[str, Any],
+    categories: Sequence[str],
+    valid_from: dt.datetime | None,
+    valid_until: dt.datetime | None,
+    now: dt.datetime,
+    issued_at: dt.datetime | None = None,
+    status: str = "valid",
+    status_reason: str | None = None,
+    record_key: str | None = None,
+) -> LicenceDraft:
+    """A licence's content checked against its type: fields, categories, validity window (the
+    type's default length when ``valid_until`` is absent). ``issued_at`` defaults to ``now``.
+    Raises ``InvalidRequest``."""
+    checked_fields = check_fields(licence_type, fields)
+    checked_categories = check_categories(licence_type, categories)
+    start, end = check_validity(licence_type, valid_from, valid_until, now)
+    return LicenceDraft(
+        holder_name=holder_name,
+        fields=checked_fields,
+        categories=checked_categories,
+        valid_from=start,
+        valid_until=end,
+        issued_at=_utc(issued_at) if issued_at is not None else now,
+        status=status,
+        status_reason=status_reason,
+        record_key=record_key,
+    )
+
+
 # Built once: issuance runs these on every request (see registry.audit).
 _LICENCE_TYPE = select(
     LicenceType.id,
@@ -174,6 +230,7 @@ _LICENCE_TYPE = select(
     LicenceType.fields,
     LicenceType.categories,
     LicenceType.default_validity_days,
+    LicenceType.single_valid,
 ).where(
     LicenceType.department_id == bindparam("department_id"), LicenceType.code == bindparam("code")
 )
@@ -183,6 +240,18 @@ _ACTIVE_KEY = (
     .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
     .limit(1)
 )
+_VALID_OF_TYPE = (
+    select(Licence.number)
+    .where(
+        Licence.licence_type_id == bindparam("licence_type_id"),
+        Licence.id_index == bindparam("id_index"),
+        Licence.status == "valid",
+        Licence.valid_until > bindparam("now"),
+    )
+    .order_by(Licence.issued_at)
+    .limit(1)
+)
+_PG_HOLDER_TYPE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def find_licence_type(*, session: Session, department_id: int, code: str) -> TypeRules:
@@ -194,7 +263,146 @@ def find_licence_type(*, session: Session, department_id: int, code: str) -> Typ
     )
     if row is None:
         raise NotFound(f"your department has no licence type {code!r}")
-    return TypeRules(row.id, row.code, row.fields, row.categories, row.default_validity_days)
+    return TypeRules(
+        row.id, row.code, row.fields, row.categories, row.default_validity_days, row.single_valid
+    )
+
+
+def check_single_valid(
+    *, session: Session, licence_type: TypeRules, id_index: str, now: dt.datetime
+) -> None:
+    """For a type whose holder may hold one valid licence only: raise ``AlreadyHeld`` (409)
+    naming the holder's current one. On PostgreSQL it first takes a transaction lock on (type,
+    holder), so two concurrent issuances cannot both pass (SQLite writers take turns anyway)."""
+    if not licence_type.single_valid:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"{licence_type.id}:{id_index}".encode("ascii")).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        connection.execute(_PG_HOLDER_TYPE_LOCK, {"key": key})
+    number = connection.execute(
+        _VALID_OF_TYPE, {"licence_type_id": licence_type.id, "id_index": id_index, "now": now}
+    ).scalar()
+    if number is not None:
+        raise AlreadyHeld(
+            f"the holder already has a valid {licence_type.code} licence, {number}: a holder "
+            "may hold one valid licence of this type (revoke or let it expire first)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuingKey:
+    """The department's current signing key, decrypted."""
+
+    id: int
+    kid: str
+    signer: LocalSigner
+
+    def __repr__(self) -> str:
+        return f"IssuingKey(kid={self.kid!r})"
+
+
+def issuing_key(
+    *, session: Session, runtime: IssuerRuntime, department_id: int, licence_type: TypeRules
+) -> IssuingKey:
+    """The key that signs the department's new licences of ``licence_type``. Raises
+    ``ServiceError`` when there is none or it may not sign this type."""
+    key = session.connection().execute(_ACTIVE_KEY, {"department_id": department_id}).first()
+    if key is None:
+        raise ServiceError("your department has no active signing key; ask the platform operator")
+    if key.allowed_types is not None and licence_type.code not in key.allowed_types:
+        raise ServiceError(f"the current key may not sign licence type {licence_type.code!r}")
+    return IssuingKey(
+        key.id, key.kid, runtime.signer_by_kid(session=session, kid=key.kid, key_id=key.id)
+    )
+
+
+def store_licence(
+    *,
+    session: Session,
+    runtime: IssuerRuntime,
+    department_id: int,
+    department_code: str,
+    licence_type: TypeRules,
+    citizen: PreparedCitizen,
+    draft: LicenceDraft,
+    key: IssuingKey,
+    replaces_id: str | None = None,
+    idempotency_key: str | None = None,
+    conflict_is_final: Callable[[], bool] | None = None,
+) -> dict[str, Any] | None:
+    """Sign and store one licence: the citizen's holder key (made on first issuance), a random
+    status index, the credential and the row; a draft that is not ``valid`` is also written
+    into the status list. Returns the stored row (no audit entry: the caller writes one).
+
+    A concurrent writer (PostgreSQL) may take the same status index or number between the probe
+    and the insert: then it tries again, unless ``conflict_is_final()`` says the conflict is on
+    the caller's own unique value (Idempotency-Key, record key), when it returns ``None``.
+    Raises ``Conflict`` when no index could be allocated.
+    """
+    connection = session.connection()
+    holder_key = holder_public_key(
+        session=session,
+        box=runtime.holder_box,
+        id_index=citizen.id_index,
+        prepared=citizen.holder_key,
+    )
+    size = max(runtime.settings.status_list_size, 131072)
+    tried: set[tuple[int, int]] = set()
+    for _attempt in range(_ALLOCATION_ATTEMPTS):
+        number = f"{department_code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
+        list_id, index = allocate_index(
+            session=session, department_id=department_id, size=size, avoid=tried
+        )
+        claims = CredentialClaims(
+            issuer=department_code,
+            issued_at=int(draft.issued_at.timestamp()),
+            not_before=int(draft.valid_from.timestamp()),
+            expires_at=int(draft.valid_until.timestamp()),
+            credential_id=secrets.token_bytes(8),
+            holder_key=holder_key,
+            status=StatusReference(uri=str(list_id), index=index),
+            licence=LicenceClaims(
+                type_code=licence_type.code,
+                number=number,
+                holder_name=draft.holder_name,
+                masked_id=citizen.masked_id,
+                categories=tuple(draft.categories),
+                fields=draft.fields,
+            ),
+        )
+        row: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "department_id": department_id,
+            "licence_type_id": licence_type.id,
+            "number": number,
+            "holder_name": draft.holder_name,
+            "id_index": citizen.id_index,
+            "id_ciphertext": citizen.id_ciphertext,
+            "fields": draft.fields,
+            "categories": draft.categories,
+            "valid_from": draft.valid_from,
+            "valid_until": draft.valid_until,
+            "issued_at": draft.issued_at,
+            "status": draft.status,
+            "status_reason": draft.status_reason,
+            "status_list_id": list_id,
+            "status_index": index,
+            "credential": sign_credential(claims, key.signer),
+            "kid": key.kid,
+            "replaces_id": replaces_id,
+            "idempotency_key": idempotency_key,
+            "record_key": draft.record_key,
+        }
+        if insert_unless_taken(connection, Licence, row):
+            if draft.status != "valid":
+                set_status(session=session, licence=Licence(**row), status=draft.status)
+            return row
+        tried.add((list_id, index))
+        if conflict_is_final is not None and conflict_is_final():
+            return None
+    raise Conflict("could not allocate a status index; retry the request")
 
 
 def _idempotent_replay(
@@ -225,7 +433,8 @@ def issue_licence(
 
     ``replayed`` is true when ``idempotency_key`` names an earlier licence, which is returned
     unchanged. ``citizen`` is ``prepare_citizen`` of ``licence_in.id_number`` when the caller
-    made it ahead. Raises ``InvalidRequest``, ``NotFound`` or ``Conflict``.
+    made it ahead. Raises ``InvalidRequest``, ``NotFound``, ``Conflict`` or ``AlreadyHeld``
+    (the type allows one valid licence per holder; a correction replaces it, so passes).
     """
     licence_type = find_licence_type(
         session=session, department_id=caller.department_id, code=licence_in.licence_type
@@ -235,98 +444,62 @@ def issue_licence(
         citizen = prepare_citizen(runtime=runtime, id_number=id_number)
         assert citizen is not None  # parsed above
     id_index = citizen.id_index
+    replayed: list[Licence] = []
 
-    def earlier_licence() -> Licence | None:  # the first licence of this Idempotency-Key
+    def earlier_licence() -> bool:  # the first licence of this Idempotency-Key, if any
         if idempotency_key is None:
-            return None
-        return _idempotent_replay(
+            return False
+        first = _idempotent_replay(
             session=session,
             caller=caller,
             key=idempotency_key,
             licence_type_id=licence_type.id,
             id_index=id_index,
         )
-
-    first = earlier_licence()
-    if first is not None:
-        return first, True
-    now = utcnow().replace(microsecond=0)
-    fields = check_fields(licence_type, licence_in.fields)
-    categories = check_categories(licence_type, licence_in.categories)
-    valid_from, valid_until = check_validity(
-        licence_type, licence_in.valid_from, licence_in.valid_until, now
-    )
-    connection = session.connection()
-    key = connection.execute(_ACTIVE_KEY, {"department_id": caller.department_id}).first()
-    if key is None:
-        raise ServiceError("your department has no active signing key; ask the platform operator")
-    if key.allowed_types is not None and licence_type.code not in key.allowed_types:
-        raise ServiceError(f"the current key may not sign licence type {licence_type.code!r}")
-    signer = runtime.signer_by_kid(session=session, kid=key.kid, key_id=key.id)
-    holder_key = holder_public_key(
-        session=session, box=runtime.holder_box, id_index=id_index, prepared=citizen.holder_key
-    )
-    masked = citizen.masked_id
-    size = max(runtime.settings.status_list_size, 131072)
-    tried: set[tuple[int, int]] = set()
-    for _attempt in range(_ALLOCATION_ATTEMPTS):
-        number = f"{caller.code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
-        list_id, index = allocate_index(
-            session=session, department_id=caller.department_id, size=size, avoid=tried
-        )
-        claims = CredentialClaims(
-            issuer=caller.code,
-            issued_at=int(now.timestamp()),
-            not_before=int(valid_from.timestamp()),
-            expires_at=int(valid_until.timestamp()),
-            credential_id=secrets.token_bytes(8),
-            holder_key=holder_key,
-            status=StatusReference(uri=str(list_id), index=index),
-            licence=LicenceClaims(
-                type_code=licence_type.code,
-                number=number,
-                holder_name=licence_in.holder_name,
-                masked_id=masked,
-                categories=tuple(categories),
-                fields=fields,
-            ),
-        )
-        row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "department_id": caller.department_id,
-            "licence_type_id": licence_type.id,
-            "number": number,
-            "holder_name": licence_in.holder_name,
-            "id_index": id_index,
-            "id_ciphertext": citizen.id_ciphertext,
-            "fields": fields,
-            "categories": categories,
-            "valid_from": valid_from,
-            "valid_until": valid_until,
-            "issued_at": now,
-            "status": "valid",
-            "status_reason": None,
-            "status_list_id": list_id,
-            "status_index": index,
-            "credential": sign_credential(claims, signer),
-            "kid": key.kid,
-            "replaces_id": replaces.id if replaces is not None else None,
-            "idempotency_key": idempotency_key,
-        }
-        # A concurrent issuer (PostgreSQL) may take the same status index, number or
-        # Idempotency-Key between the probe and this insert: then try again.
-        if insert_unless_taken(connection, Licence, row):
-            break
-        tried.add((list_id, index))
-        first = earlier_licence()  # a concurrent request with the same key won the race
         if first is not None:
-            return first, True
-    else:
-        raise Conflict("could not allocate a status index; retry the request")
+            replayed.append(first)
+        return first is not None
+
+    if earlier_licence():
+        return replayed[0], True
+    now = utcnow().replace(microsecond=0)
+    draft = draft_licence(
+        licence_type,
+        holder_name=licence_in.holder_name,
+        fields=licence_in.fields,
+        categories=licence_in.categories,
+        valid_from=licence_in.valid_from,
+        valid_until=licence_in.valid_until,
+        now=now,
+    )
+    if replaces is None:
+        check_single_valid(session=session, licence_type=licence_type, id_index=id_index, now=now)
+    key = issuing_key(
+        session=session,
+        runtime=runtime,
+        department_id=caller.department_id,
+        licence_type=licence_type,
+    )
+    row = store_licence(
+        session=session,
+        runtime=runtime,
+        department_id=caller.department_id,
+        department_code=caller.code,
+        licence_type=licence_type,
+        citizen=citizen,
+        draft=draft,
+        key=key,
+        replaces_id=replaces.id if replaces is not None else None,
+        idempotency_key=idempotency_key,
+        # a concurrent request with the same key won the race
+        conflict_is_final=earlier_licence if idempotency_key is not None else None,
+    )
+    if row is None:
+        return replayed[0], True
     detail: dict[str, Any] = {
-        "number": number,
+        "number": row["number"],
         "licence_type": licence_type.code,
-        "masked_id": masked,
+        "masked_id": citizen.masked_id,
         "kid": key.kid,
     }
     detail.update(audit_detail or {})
