@@ -23,7 +23,7 @@ from registry.settings import load_master_key
 
 from .departments import service
 from .departments.schemas import FieldSpec, LicenceTypeCreate
-from .imports.cli import import_command
+from .imports.cli import export_command, import_command
 
 department_app = typer.Typer(help="Departments and their API keys.", no_args_is_help=True)
 licence_type_app = typer.Typer(help="Licence types of a department.", no_args_is_help=True)
@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
     app.command("import")(import_command)
+    app.command("export")(export_command)
 
 
 def _actor() -> str:

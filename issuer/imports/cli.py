@@ -1,4 +1,5 @@
-"""``elicence import DEPT TYPE FILE``: load a department's existing licences (存量证照) in bulk.
+"""``elicence import DEPT TYPE FILE``: load a department's existing licences (存量证照) in bulk;
+``elicence export DEPT``: stream them out.
 
 Errors are a message on stderr and exit code 1, never a traceback. A progress bar (rows/s, ETA)
 shows on a terminal only.
@@ -7,6 +8,7 @@ shows on a terminal only.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -183,3 +185,54 @@ def import_command(
         typer.echo(summary.model_dump_json())
     else:
         _print_summary(summary)
+
+
+def export_command(
+    department: Annotated[str, typer.Argument(help="Department code.")],
+    licence_type: Annotated[
+        str | None, typer.Option("--type", help="Only this licence type.", show_default=False)
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only licences in this status: valid, suspended or revoked."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write to this file (mode 0600) instead of stdout.", show_default=False),
+    ] = None,
+    with_id_numbers: Annotated[
+        bool,
+        typer.Option(
+            "--with-id-numbers",
+            help="Full ID numbers instead of masked ones (written to the audit log).",
+        ),
+    ] = False,
+) -> None:
+    """Stream the department's licences as CSV or JSON Lines (ID numbers masked by default).
+
+    With --type the type's fields are columns of their own, as elicence import reads them.
+    """
+    from ..cli import _actor, _errors
+    from .export import ExportJob, export_licences
+
+    with _errors():
+        job = ExportJob(
+            department_code=department,
+            licence_type=licence_type,
+            status=status,
+            format=cast(SourceFormat, fmt),
+            with_id_numbers=with_id_numbers,
+            actor=_actor(),
+        )
+        with issuer_runtime() as runtime:
+            if output is None:
+                export_licences(database=runtime.database, runtime=runtime, job=job, out=sys.stdout)
+                return
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # an older file of the same name may have been looser
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+                count = export_licences(
+                    database=runtime.database, runtime=runtime, job=job, out=out
+                )
+        typer.echo(f"exported {count} licences to {output}", err=True)

@@ -35,6 +35,9 @@ class LicenceSearch(_Strict):
 class LicenceRead(BaseModel):
     id: uuid.UUID
     number: str
+    record_key: str | None = Field(
+        default=None, description="The department's own number of an imported licence"
+    )
     department: str
     licence_type: str
     holder_name: str

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
 from credential import (
@@ -524,6 +524,36 @@ def get_licence(*, session: Session, caller: DepartmentCaller, licence_id: str) 
     return licence
 
 
+def find_by_number(
+    *, session: Session, caller: DepartmentCaller, number: str, licence_type: str | None = None
+) -> Licence:
+    """One of the caller's licences by its printed number: the registry's number, or for an
+    imported licence the department's own (its record key, unique per licence type, so
+    ``licence_type`` picks one when several types use it). Raises ``NotFound`` or ``Conflict``
+    (the record key is used by several types and none was given)."""
+    if not number or len(number) > 64:
+        raise NotFound("no licence with this number")
+    statement = select(Licence).where(
+        Licence.department_id == caller.department_id,
+        or_(Licence.number == number, Licence.record_key == number),
+    )
+    if licence_type is not None:
+        statement = statement.join(LicenceType).where(LicenceType.code == licence_type)
+    found = session.scalars(statement.limit(10)).all()
+    exact = [licence for licence in found if licence.number == number]
+    if exact:
+        return exact[0]
+    if not found:
+        raise NotFound("no licence with this number")
+    if len(found) > 1:
+        types = sorted(licence.licence_type.code for licence in found)
+        raise Conflict(
+            f"licences of several types have this number ({', '.join(types)}): "
+            "name one with ?licence_type="
+        )
+    return found[0]
+
+
 def search_licences(
     *, session: Session, runtime: IssuerRuntime, caller: DepartmentCaller, query: LicenceSearch
 ) -> Sequence[Licence]:
@@ -561,6 +591,7 @@ def licence_read(
     return LicenceRead(
         id=licence.id,  # type: ignore[arg-type]
         number=licence.number,
+        record_key=licence.record_key,
         department=department_code or licence.department.code,
         licence_type=licence_type_code or licence.licence_type.code,
         holder_name=licence.holder_name,
