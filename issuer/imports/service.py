@@ -18,6 +18,7 @@ go to the rejects file with a reason code; they never stop the others.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import time
@@ -36,6 +37,7 @@ from registry.models import Department, Licence, utcnow
 from ..errors import AlreadyHeld, InvalidRequest
 from ..licences.service import (
     LicenceDraft,
+    LicenceTarget,
     PreparedCitizen,
     TypeRules,
     check_single_valid,
@@ -45,6 +47,7 @@ from ..licences.service import (
     parse_citizen_id,
     prepare_citizen,
     store_licence,
+    store_licences,
 )
 from ..runtime import IssuerRuntime
 from .rejects import RejectsFile
@@ -284,16 +287,16 @@ class _Importer:
                 self.reject(row.line, row.original, exc.code, exc.detail)
         return good
 
-    def stored_keys(self, session: Session, rows: list[ImportRow]) -> dict[str, str]:
-        """Record key -> holder blind index of the rows already stored."""
-        if not rows:
+    def stored_keys(self, session: Session, record_keys: list[str]) -> dict[str, str]:
+        """Record key -> holder blind index of those already stored."""
+        if not record_keys:
             return {}
         result = session.connection().execute(
             _STORED_KEYS,
             {
                 "department_id": self.department_id,
                 "licence_type_id": self.licence_type.id,
-                "record_keys": sorted({r.record_key for r in rows}),
+                "record_keys": sorted(set(record_keys)),
             },
         )
         return {key: id_index for key, id_index in result if key is not None}
@@ -335,7 +338,12 @@ class _Importer:
                     continue
             self.counts.imported += 1
 
-    def write(self, rows: list[tuple[ImportRow, PreparedCitizen]], now: dt.datetime) -> None:
+    def write(
+        self,
+        rows: list[tuple[ImportRow, PreparedCitizen]],
+        now: dt.datetime,
+        lines: tuple[int, int],
+    ) -> None:
         created: list[str] = []
         outcome: list[tuple[ImportRow, str | None, AlreadyHeld | None]] = []
         with self.database.writing() as session:
@@ -351,39 +359,50 @@ class _Importer:
                 department_id=self.department_id,
                 licence_type=licence_type,
             )
-            for row, citizen in rows:
+            target = LicenceTarget(
+                self.department_id, self.job.target.department_code, licence_type, key
+            )
 
-                def landed_meanwhile(row: ImportRow = row) -> bool:
-                    # Another import of the same record committed meanwhile (PostgreSQL).
-                    return bool(self.stored_keys(session, [row]))
+            def landed_meanwhile(draft: LicenceDraft) -> bool:
+                # Another import of the same record committed meanwhile (PostgreSQL).
+                return bool(self.stored_keys(session, [draft.record_key or ""]))
 
-                if row.draft.status == "valid":
-                    try:
-                        check_single_valid(
-                            session=session,
-                            licence_type=licence_type,
-                            id_index=citizen.id_index,
-                            now=now,
-                        )
-                    except AlreadyHeld as exc:
-                        outcome.append((row, None, exc))
-                        continue
-                stored = store_licence(
+            if licence_type.single_valid:
+                # One at a time: each row's check must see the rows stored before it.
+                for row, citizen in rows:
+                    if row.draft.status == "valid":
+                        try:
+                            check_single_valid(
+                                session=session,
+                                licence_type=licence_type,
+                                id_index=citizen.id_index,
+                                now=now,
+                            )
+                        except AlreadyHeld as exc:
+                            outcome.append((row, None, exc))
+                            continue
+                    stored = store_licence(
+                        session=session,
+                        runtime=self.runtime,
+                        target=target,
+                        citizen=citizen,
+                        draft=row.draft,
+                        conflict_is_final=functools.partial(landed_meanwhile, row.draft),
+                    )
+                    outcome.append((row, stored["id"] if stored else None, None))
+            else:
+                stored_rows = store_licences(
                     session=session,
                     runtime=self.runtime,
-                    department_id=self.department_id,
-                    department_code=self.job.target.department_code,
-                    licence_type=licence_type,
-                    citizen=citizen,
-                    draft=row.draft,
-                    key=key,
+                    target=target,
+                    licences=[(citizen, row.draft) for row, citizen in rows],
                     conflict_is_final=landed_meanwhile,
                 )
-                outcome.append((row, stored["id"] if stored else None, None))
-                if stored is not None:
-                    created.append(stored["id"])
+                for (row, _), stored in zip(rows, stored_rows, strict=True):
+                    outcome.append((row, stored["id"] if stored else None, None))
+            created = [licence_id for _, licence_id, _ in outcome if licence_id is not None]
             if created:
-                first, last = rows[0][0].line, rows[-1][0].line
+                first, last = lines
                 append_audit(
                     session,
                     actor=self.job.actor,
@@ -415,7 +434,8 @@ class _Importer:
             self.counts.rows += len(batch)
             rows = self.checked(batch, now)
             with self.database.reading() as session:
-                rows = self.new_rows(rows, self.stored_keys(session, rows))
+                stored = self.stored_keys(session, [row.record_key for row in rows])
+                rows = self.new_rows(rows, stored)
                 if self.job.dry_run:
                     self.dry_run(session, rows, now)
             if rows and not self.job.dry_run:
@@ -426,7 +446,7 @@ class _Importer:
                     citizen = prepare_citizen(runtime=self.runtime, id_number=row.id_number)
                     assert citizen is not None  # checked in check_row
                     prepared.append((row, citizen))
-                self.write(prepared, now)
+                self.write(prepared, now, (batch[0].line, batch[-1].line))
             progress(len(batch))
 
 

@@ -4,6 +4,7 @@ audit entry land in one transaction (the route's)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import uuid
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from credential import (
     CredentialClaims,
     LicenceClaims,
+    PublicKey,
     StatusReference,
     encode_static_qr,
     mask_id_number,
@@ -28,15 +30,20 @@ from credential import (
 from credential.errors import InvalidIdNumber
 from keys import LocalSigner
 from registry.audit import append_audit
-from registry.db import insert_unless_taken
+from registry.db import insert_all_unless_taken, insert_unless_taken
 from registry.errors import Conflict, NotFound, ServiceError
-from registry.holder_keys import PreparedHolderKey, holder_public_key, prepare_holder_key
+from registry.holder_keys import (
+    PreparedHolderKey,
+    holder_public_key,
+    holder_public_keys,
+    prepare_holder_key,
+)
 from registry.models import Licence, LicenceType, SigningKey, utcnow
 
 from ..auth import DepartmentCaller
 from ..errors import AlreadyHeld, InvalidRequest
 from ..runtime import IssuerRuntime
-from ..status_lists.service import allocate_index, set_status
+from ..status_lists.service import allocate_index, allocate_indices, set_status
 from .schemas import LicenceCreate, LicenceRead, LicenceSearch
 
 _MAX_TEXT_FIELD = 200
@@ -318,16 +325,83 @@ def issuing_key(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LicenceTarget:
+    """Where new licences go: the department and the type, and the key that signs them."""
+
+    department_id: int
+    department_code: str
+    licence_type: TypeRules
+    key: IssuingKey
+
+
+def _signed_row(
+    target: LicenceTarget,
+    *,
+    citizen: PreparedCitizen,
+    draft: LicenceDraft,
+    holder_key: PublicKey,
+    status_list: tuple[int, int],
+    replaces_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """The row of a new licence with its signed credential (a fresh number and credential id)."""
+    licence_type = target.licence_type
+    list_id, index = status_list
+    number = f"{target.department_code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
+    claims = CredentialClaims(
+        issuer=target.department_code,
+        issued_at=int(draft.issued_at.timestamp()),
+        not_before=int(draft.valid_from.timestamp()),
+        expires_at=int(draft.valid_until.timestamp()),
+        credential_id=secrets.token_bytes(8),
+        holder_key=holder_key,
+        status=StatusReference(uri=str(list_id), index=index),
+        licence=LicenceClaims(
+            type_code=licence_type.code,
+            number=number,
+            holder_name=draft.holder_name,
+            masked_id=citizen.masked_id,
+            categories=tuple(draft.categories),
+            fields=draft.fields,
+        ),
+    )
+    return {
+        "id": str(uuid.uuid4()),
+        "department_id": target.department_id,
+        "licence_type_id": licence_type.id,
+        "number": number,
+        "holder_name": draft.holder_name,
+        "id_index": citizen.id_index,
+        "id_ciphertext": citizen.id_ciphertext,
+        "fields": draft.fields,
+        "categories": draft.categories,
+        "valid_from": draft.valid_from,
+        "valid_until": draft.valid_until,
+        "issued_at": draft.issued_at,
+        "status": draft.status,
+        "status_reason": draft.status_reason,
+        "status_list_id": list_id,
+        "status_index": index,
+        "credential": sign_credential(claims, target.key.signer),
+        "kid": target.key.kid,
+        "replaces_id": replaces_id,
+        "idempotency_key": idempotency_key,
+        "record_key": draft.record_key,
+    }
+
+
+def _status_list_size(runtime: IssuerRuntime) -> int:
+    return max(runtime.settings.status_list_size, 131072)
+
+
 def store_licence(
     *,
     session: Session,
     runtime: IssuerRuntime,
-    department_id: int,
-    department_code: str,
-    licence_type: TypeRules,
+    target: LicenceTarget,
     citizen: PreparedCitizen,
     draft: LicenceDraft,
-    key: IssuingKey,
     replaces_id: str | None = None,
     idempotency_key: str | None = None,
     conflict_is_final: Callable[[], bool] | None = None,
@@ -348,61 +422,90 @@ def store_licence(
         id_index=citizen.id_index,
         prepared=citizen.holder_key,
     )
-    size = max(runtime.settings.status_list_size, 131072)
     tried: set[tuple[int, int]] = set()
     for _attempt in range(_ALLOCATION_ATTEMPTS):
-        number = f"{department_code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
-        list_id, index = allocate_index(
-            session=session, department_id=department_id, size=size, avoid=tried
+        allocated = allocate_index(
+            session=session,
+            department_id=target.department_id,
+            size=_status_list_size(runtime),
+            avoid=tried,
         )
-        claims = CredentialClaims(
-            issuer=department_code,
-            issued_at=int(draft.issued_at.timestamp()),
-            not_before=int(draft.valid_from.timestamp()),
-            expires_at=int(draft.valid_until.timestamp()),
-            credential_id=secrets.token_bytes(8),
+        row = _signed_row(
+            target,
+            citizen=citizen,
+            draft=draft,
             holder_key=holder_key,
-            status=StatusReference(uri=str(list_id), index=index),
-            licence=LicenceClaims(
-                type_code=licence_type.code,
-                number=number,
-                holder_name=draft.holder_name,
-                masked_id=citizen.masked_id,
-                categories=tuple(draft.categories),
-                fields=draft.fields,
-            ),
+            status_list=allocated,
+            replaces_id=replaces_id,
+            idempotency_key=idempotency_key,
         )
-        row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "department_id": department_id,
-            "licence_type_id": licence_type.id,
-            "number": number,
-            "holder_name": draft.holder_name,
-            "id_index": citizen.id_index,
-            "id_ciphertext": citizen.id_ciphertext,
-            "fields": draft.fields,
-            "categories": draft.categories,
-            "valid_from": draft.valid_from,
-            "valid_until": draft.valid_until,
-            "issued_at": draft.issued_at,
-            "status": draft.status,
-            "status_reason": draft.status_reason,
-            "status_list_id": list_id,
-            "status_index": index,
-            "credential": sign_credential(claims, key.signer),
-            "kid": key.kid,
-            "replaces_id": replaces_id,
-            "idempotency_key": idempotency_key,
-            "record_key": draft.record_key,
-        }
         if insert_unless_taken(connection, Licence, row):
             if draft.status != "valid":
                 set_status(session=session, licence=Licence(**row), status=draft.status)
             return row
-        tried.add((list_id, index))
+        tried.add(allocated)
         if conflict_is_final is not None and conflict_is_final():
             return None
     raise Conflict("could not allocate a status index; retry the request")
+
+
+def store_licences(
+    *,
+    session: Session,
+    runtime: IssuerRuntime,
+    target: LicenceTarget,
+    licences: Sequence[tuple[PreparedCitizen, LicenceDraft]],
+    conflict_is_final: Callable[[LicenceDraft], bool],
+) -> list[dict[str, Any] | None]:
+    """``store_licence`` for many licences at once (bulk import): the holder keys, the status
+    indices and the rows each go in with a few statements for the whole batch instead of a few
+    per licence. A row whose insert conflicted (a concurrent writer took its index or number,
+    or ``conflict_is_final(draft)``: its own unique value) goes through ``store_licence``.
+    Returns the stored rows (``None`` where ``conflict_is_final``), in order."""
+    if not licences:
+        return []
+    holder_keys = holder_public_keys(
+        session=session,
+        box=runtime.holder_box,
+        prepared=[citizen.holder_key for citizen, _ in licences],
+    )
+    indices = allocate_indices(
+        session=session,
+        department_id=target.department_id,
+        size=_status_list_size(runtime),
+        count=len(licences),
+    )
+    rows = [
+        _signed_row(
+            target,
+            citizen=citizen,
+            draft=draft,
+            holder_key=holder_keys[citizen.id_index],
+            status_list=allocated,
+        )
+        for (citizen, draft), allocated in zip(licences, indices, strict=True)
+    ]
+    landed = insert_all_unless_taken(session.connection(), Licence, rows)
+    stored: list[dict[str, Any] | None] = []
+    for row, (citizen, draft) in zip(rows, licences, strict=True):
+        if row["id"] not in landed:
+            stored.append(
+                None
+                if conflict_is_final(draft)
+                else store_licence(
+                    session=session,
+                    runtime=runtime,
+                    target=target,
+                    citizen=citizen,
+                    draft=draft,
+                    conflict_is_final=functools.partial(conflict_is_final, draft),
+                )
+            )
+            continue
+        if draft.status != "valid":
+            set_status(session=session, licence=Licence(**row), status=draft.status)
+        stored.append(row)
+    return stored
 
 
 def _idempotent_replay(
@@ -483,12 +586,9 @@ def issue_licence(
     row = store_licence(
         session=session,
         runtime=runtime,
-        department_id=caller.department_id,
-        department_code=caller.code,
-        licence_type=licence_type,
+        target=LicenceTarget(caller.department_id, caller.code, licence_type, key),
         citizen=citizen,
         draft=draft,
-        key=key,
         replaces_id=replaces.id if replaces is not None else None,
         idempotency_key=idempotency_key,
         # a concurrent request with the same key won the race
