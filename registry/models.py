@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -197,7 +198,8 @@ class Licence(Base):
     __table_args__ = (
         UniqueConstraint("status_list_id", "status_index"),
         UniqueConstraint("department_id", "idempotency_key"),
-        UniqueConstraint("department_id", "licence_type_id", "record_key"),
+        # A unique index rather than a constraint: SQLite adds it to an existing table in place.
+        Index(None, "department_id", "licence_type_id", "record_key", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_licence_id)

@@ -18,24 +18,22 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Batch mode: SQLite cannot add a constraint to a table in place (it copies the table).
-    with op.batch_alter_table("licences") as batch:
-        batch.add_column(sa.Column("record_key", sa.String(length=64), nullable=True))
-        batch.create_unique_constraint(
-            op.f("uq_licences_department_id_licence_type_id_record_key"),
-            ["department_id", "licence_type_id", "record_key"],
-        )
-    with op.batch_alter_table("licence_types") as batch:
-        batch.add_column(
-            sa.Column("single_valid", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # No batch mode: on SQLite it copies a table and drops the old one, which foreign keys from
+    # existing rows refuse. A new column and a unique index go in place on both databases.
+    op.add_column("licences", sa.Column("record_key", sa.String(length=64), nullable=True))
+    op.create_index(
+        op.f("ix_licences_department_id_licence_type_id_record_key"),
+        "licences",
+        ["department_id", "licence_type_id", "record_key"],
+        unique=True,
+    )
+    op.add_column(
+        "licence_types",
+        sa.Column("single_valid", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("licence_types") as batch:
-        batch.drop_column("single_valid")
-    with op.batch_alter_table("licences") as batch:
-        batch.drop_constraint(
-            op.f("uq_licences_department_id_licence_type_id_record_key"), type_="unique"
-        )
-        batch.drop_column("record_key")
+    op.drop_column("licence_types", "single_valid")
+    op.drop_index(op.f("ix_licences_department_id_licence_type_id_record_key"), "licences")
+    op.drop_column("licences", "record_key")
