@@ -436,3 +436,21 @@ def test_progress_bar_on_a_terminal(world: World) -> None:
     shown = terminal.decode(errors="replace")
     assert "rows/s" in shown and "ETA" in shown and "30/30" in shown
     assert b"imported 30" in done.stdout
+
+
+def test_issuance_upgrades_a_15_digit_id_number_as_import_does(issuer: Any) -> None:
+    from tests.issuer.conftest import bearer, licence_body
+
+    key = issuer.department("TRANSPORT")
+    issuer.licence_type("TRANSPORT")
+    issued = issuer.client.post(
+        "/issuer/licences", json=licence_body(id_number="110105491231002"), headers=bearer(key)
+    )
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["masked_id"] == "110105********002X"
+    for bad in ("11010549123100", "110105491331002", "11010549123100X"):
+        refused = issuer.client.post(
+            "/issuer/licences", json=licence_body(id_number=bad), headers=bearer(key)
+        )
+        assert refused.status_code == 422 and refused.json()["error"] == "invalid_id_number"
+        assert bad not in refused.text
