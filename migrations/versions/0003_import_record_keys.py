@@ -1,8 +1,8 @@
 """Bulk import (存量证照) and the duplicates policy: ``licences.record_key`` (the department's own
 number of an imported licence, unique per licence type) and ``licence_types.single_valid``.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0001 (main has 0002_status_vocabulary: on merging, this revises 0002)
 Create Date: 2026-12-01 23:20:00.000000
 """
 
@@ -11,7 +11,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
+# Numbered 0003 because main has a 0002 (status vocabulary) this branch does not have yet: when
+# the branches meet, down_revision becomes "0002".
+revision = "0003"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

@@ -1,4 +1,4 @@
-"""Migration 0002 (issue 13): ``licences.record_key`` unique per (department, licence type) and
+"""Migration 0003 (issue 13): ``licences.record_key`` unique per (department, licence type) and
 ``licence_types.single_valid``, upgraded over existing rows and back, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def test_upgrade_over_existing_rows_then_record_keys_are_unique_per_type(
         with engine.begin() as connection:
             _seed(connection)
         upgrade(database_url)
-        assert current_revision(database_url) == "0002"
+        assert current_revision(database_url) == "0003"
         with engine.begin() as connection:
             keys = connection.execute(text("SELECT record_key FROM licences")).scalars().all()
             flags = connection.execute(text("SELECT single_valid FROM licence_types")).all()
@@ -89,6 +89,6 @@ def test_upgrade_over_existing_rows_then_record_keys_are_unique_per_type(
             assert connection.execute(text("SELECT count(*) FROM licences")).scalar() == 4
             _licence(connection, 6, type_id=1, record_key=None)
         upgrade(database_url)
-        assert current_revision(database_url) == "0002"
+        assert current_revision(database_url) == "0003"
     finally:
         engine.dispose()
