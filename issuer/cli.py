@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import re
 from collections.abc import Iterator, Sequence
 from typing import Annotated
@@ -18,13 +17,14 @@ from sqlalchemy.orm import Session
 
 from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey
 from registry.audit import verify_audit_chain
-from registry.cli_support import cli_errors, load_settings
+from registry.cli_support import cli_errors, load_settings, operator_actor
 from registry.database import Database
 from registry.settings import load_master_key
 
 from .catalogue import service as catalogue_service
 from .departments import service
 from .departments.schemas import DepartmentCreate, KeyRotate, LicenceTypeCreate
+from .imports.cli import export_command, import_command
 
 department_app = typer.Typer(help="Departments and their API keys.", no_args_is_help=True)
 licence_type_app = typer.Typer(help="Licence types of a department.", no_args_is_help=True)
@@ -64,13 +64,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(licence_type_app, name="licence-type")
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:operator"
+    app.command("import")(import_command)
+    app.command("export")(export_command)
 
 
 @contextlib.contextmanager
@@ -94,10 +89,6 @@ def _database() -> Iterator[Database]:
         database.close()
 
 
-def _errors() -> contextlib.AbstractContextManager[None]:
-    return cli_errors()
-
-
 @department_app.command("add")
 def department_add(
     code: Annotated[str, typer.Argument(help="Upper-case code, e.g. TRANSPORT.")],
@@ -117,7 +108,7 @@ def department_add(
     A malformed credit or jurisdiction code, or an unknown algorithm, exits 1 naming what is
     wrong; nothing is stored.
     """
-    with _errors():
+    with cli_errors():
         try:
             body = DepartmentCreate(
                 code=code,
@@ -133,7 +124,7 @@ def department_add(
                 session=session,
                 code=body.code,
                 name=body.name,
-                actor=_actor(),
+                actor=operator_actor(),
                 key_secret=key_secret,
                 credit_code=body.credit_code,
                 jurisdiction_code=body.jurisdiction_code,
@@ -147,9 +138,9 @@ def department_add(
 @department_app.command("key")
 def department_key(code: Annotated[str, typer.Argument(help="Department code.")]) -> None:
     """Make a new API key for the department and print it once (only its hash is kept)."""
-    with _errors(), _transaction() as (session, _):
+    with cli_errors(), _transaction() as (session, _):
         department, key = service.create_api_key(
-            session=session, department_code=code, actor=_actor()
+            session=session, department_code=code, actor=operator_actor()
         )
     typer.echo(f"API key for {department.code} (shown once, store it now):")
     typer.echo(key.text)
@@ -161,7 +152,7 @@ def department_keys(code: Annotated[str, typer.Argument(help="Department code.")
 
     Only prefixes are shown (a key's secret is never stored); pass one to revoke-key.
     """
-    with _errors(), _transaction() as (session, _):
+    with cli_errors(), _transaction() as (session, _):
         department, keys = service.list_api_keys(session=session, department_code=code)
         name = department.code
         rows = [
@@ -193,9 +184,9 @@ def department_revoke_key(
 
     Exit code 1 if the department has no key with this prefix or it is already revoked.
     """
-    with _errors(), _transaction() as (session, _):
+    with cli_errors(), _transaction() as (session, _):
         key = service.revoke_api_key(
-            session=session, department_code=code, prefix=prefix, actor=_actor()
+            session=session, department_code=code, prefix=prefix, actor=operator_actor()
         )
         revoked_at = _when(key.revoked_at)
     typer.echo(f"{code}: API key {prefix} revoked at {revoked_at}")
@@ -208,7 +199,7 @@ def _when(moment: dt.datetime | None) -> str:
 @department_app.command("list")
 def department_list() -> None:
     """List the departments and their current signing keys."""
-    with _errors(), _transaction() as (session, _):
+    with cli_errors(), _transaction() as (session, _):
         for department in service.list_departments(session=session):
             key = service.active_signing_key(session=session, department_id=department.id)
             typer.echo(f"{department.code}\t{department.name}\t{key.kid if key else '-'}")
@@ -295,7 +286,7 @@ def licence_type_add(
     without choices or with empty, repeated or overlong ones, ...) prints one line per problem
     and exits 1; nothing is stored.
     """
-    with _errors():
+    with cli_errors():
         parsed = [(text, _field(text)) for text in field or []]
         well_formed = [(text, spec) for text, spec in parsed if spec is not None]
         try:
@@ -316,7 +307,10 @@ def licence_type_add(
             raise typer.Exit(1)
         with _transaction() as (session, _):
             service.create_licence_type(
-                session=session, department_code=department, licence_type_in=body, actor=_actor()
+                session=session,
+                department_code=department,
+                licence_type_in=body,
+                actor=operator_actor(),
             )
         typer.echo(f"added licence type {department}/{body.code} ({len(body.fields)} fields)")
 
@@ -325,7 +319,7 @@ def licence_type_add(
 def licence_type_list() -> None:
     """The catalogue: every licence type with its catalogue code, name, defining body,
     holder-code type and issuing departments (as ``GET /catalogue/licence-types``)."""
-    with _errors(), _database() as database, database.reading() as session:
+    with cli_errors(), _database() as database, database.reading() as session:
         entries = catalogue_service.licence_catalogue(session=session)
     if not entries:
         typer.echo("no licence types")
@@ -353,7 +347,7 @@ def keys_rotate(
 
     An unknown algorithm exits 1 naming it; nothing changes.
     """
-    with _errors():
+    with cli_errors():
         try:
             chosen = KeyRotate(alg=alg)
         except ValidationError as exc:
@@ -362,7 +356,7 @@ def keys_rotate(
             key = service.rotate_key(
                 session=session,
                 department_code=department,
-                actor=_actor(),
+                actor=operator_actor(),
                 key_secret=key_secret,
                 alg=chosen.alg,
             )
@@ -376,12 +370,12 @@ def keys_compromise(
     kid: Annotated[str, typer.Argument(help="Key id (as in the trust list).")],
 ) -> None:
     """Mark a key compromised: verifiers reject everything it signed."""
-    with _errors(), _transaction() as (session, key_secret):
+    with cli_errors(), _transaction() as (session, key_secret):
         key, replacement = service.compromise_key(
             session=session,
             department_code=department,
             kid=kid,
-            actor=_actor(),
+            actor=operator_actor(),
             key_secret=key_secret,
         )
     typer.echo(f"{department}: key {key.kid} marked compromised")
@@ -405,7 +399,7 @@ def audit_verify(
     Prints the head hash: keep it somewhere else (a ticket, a log server) and pass it back
     with --anchor later, since a chain cut at its end still looks intact by itself.
     """
-    with _errors(), _database() as database, database.reading() as session:
+    with cli_errors(), _database() as database, database.reading() as session:
         report = verify_audit_chain(session, anchors=anchor or ())
     if report.ok:
         typer.echo(f"OK: {report.rows_checked} audit entries, chain intact")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.errors import ServiceError
+from registry.errors import Conflict, ServiceError
 
 
 class InvalidRequest(ServiceError):
@@ -15,3 +15,9 @@ class InvalidRequest(ServiceError):
         if code is not None:
             self.code = code
         super().__init__(detail)
+
+
+class AlreadyHeld(Conflict):
+    """The holder already has a valid licence of a type that allows one per holder."""
+
+    code = "already_holds_valid"

@@ -4,6 +4,7 @@ into one message on stderr and exit code 1, never a traceback (``with cli_errors
 from __future__ import annotations
 
 import contextlib
+import getpass
 from collections.abc import Iterator
 
 import typer
@@ -59,3 +60,11 @@ def load_settings() -> Settings:
     """The settings, read afresh from the environment for this invocation."""
     get_settings.cache_clear()
     return get_settings()
+
+
+def operator_actor() -> str:
+    """The audit actor of an operator command: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:operator"

@@ -154,3 +154,22 @@ def insert_unless_taken(connection: Connection, model: type[Any], row: dict[str,
         statement = ignoring.returning(*table.primary_key.columns)
         _INSERTS_UNLESS_TAKEN[(dialect, table.name)] = statement
     return connection.execute(statement, row).first() is not None
+
+
+def insert_all_unless_taken(
+    connection: Connection, model: type[Any], rows: list[dict[str, Any]]
+) -> set[Any]:
+    """``insert_unless_taken`` for many rows in one statement (bulk import): returns the primary
+    keys (single-column) of the rows that went in; the others hit a taken unique value."""
+    if not rows:
+        return set()
+    dialect = connection.dialect.name
+    table = model.__table__
+    (key,) = table.primary_key.columns
+    ignoring = (
+        postgresql.insert(table).on_conflict_do_nothing()
+        if dialect == "postgresql"
+        else sqlite.insert(table).on_conflict_do_nothing()
+    )
+    # One INSERT ... VALUES (...), (...) ... RETURNING per page (SQLAlchemy's insertmanyvalues).
+    return set(connection.execute(ignoring.returning(key), rows).scalars())

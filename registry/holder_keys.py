@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from credential import PublicKey, cose_key_to_public_key, public_key_to_cose_key
 from keys import KeyStoreError, LocalSigner
-from registry.db import insert_unless_taken
+from registry.db import insert_all_unless_taken, insert_unless_taken
 from registry.models import HolderKey
 
 PURPOSE_HOLDER_KEY = "elicence/holder-key-encryption/v1"
@@ -138,6 +138,41 @@ def holder_public_key(
     if stored is None:
         raise RuntimeError("a holder key conflicted but none is stored")
     return cose_key_to_public_key(cbor2.loads(stored))
+
+
+_STORED_PUBLIC_KEYS = select(HolderKey.id_index, HolderKey.public_cose_key).where(
+    HolderKey.id_index.in_(bindparam("id_indexes", expanding=True))
+)
+
+
+def holder_public_keys(
+    *, session: Session, box: HolderKeyBox, prepared: list[PreparedHolderKey]
+) -> dict[str, PublicKey]:
+    """``holder_public_key`` for many citizens at once (bulk import): blind index -> public
+    key, storing the ``prepared`` key pair of each citizen who has none yet (the first one
+    when a citizen appears twice). One read and one insert for the lot."""
+    connection = session.connection()
+    wanted = {key.id_index: key for key in reversed(prepared)}  # the first of a citizen wins
+
+    def stored(id_indexes: list[str]) -> dict[str, PublicKey]:
+        result = connection.execute(_STORED_PUBLIC_KEYS, {"id_indexes": id_indexes})
+        return {i: cose_key_to_public_key(cbor2.loads(cose)) for i, cose in result}
+
+    keys = stored(sorted(wanted))
+    new = [wanted[i] for i in sorted(wanted) if i not in keys]
+    rows = [
+        {
+            "id_index": key.id_index,
+            "encrypted_private_key": key.encrypted_private_key,
+            "public_cose_key": key.public_cose_key,
+        }
+        for key in new
+    ]
+    landed = insert_all_unless_taken(connection, HolderKey, rows)
+    keys.update((key.id_index, key.public_key) for key in new)
+    if len(landed) < len(new):  # others made some of these citizens' keys meanwhile: use theirs
+        keys.update(stored([key.id_index for key in new]))
+    return keys
 
 
 def load_holder_signer(*, session: Session, box: HolderKeyBox, id_index: str) -> LocalSigner:

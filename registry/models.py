@@ -15,10 +15,12 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -177,6 +180,8 @@ class LicenceType(Base):
     holder_code_type: Mapped[str] = mapped_column(
         String(3), default=HOLDER_CODE_ID_NUMBER, server_default=HOLDER_CODE_ID_NUMBER
     )
+    # A holder may hold at most one valid licence of this type (a driving licence), else many.
+    single_valid: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     department: Mapped[Department] = relationship(back_populates="licence_types")
 
@@ -240,13 +245,19 @@ class Licence(Base):
     """An issued licence. (``status_list_id``, ``status_index``) is unique: the allocation.
 
     ``identifier``: its licence identifier (GB/T 36904), unique; null for licences issued
-    before their department and type had catalogue codes (their credentials carry none)."""
+    before their department and type had catalogue codes (their credentials carry none).
+    ``record_key``: for a licence imported in bulk (存量证照), the department's own number of it
+    (from its older system or the paper licence), unique per licence type: an import lands each
+    record once. ``number`` is always the registry's own.
+    """
 
     __tablename__ = "licences"
     __table_args__ = (
         UniqueConstraint("status_list_id", "status_index"),
         UniqueConstraint("department_id", "idempotency_key"),
         allowed_values_check("status", LicenceStatus),
+        # A unique index rather than a constraint: SQLite adds it to an existing table in place.
+        Index(None, "department_id", "licence_type_id", "record_key", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_licence_id)
@@ -272,6 +283,7 @@ class Licence(Base):
     kid: Mapped[str] = mapped_column(String(16))
     replaces_id: Mapped[str | None] = mapped_column(ForeignKey("licences.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    record_key: Mapped[str | None] = mapped_column(String(64))
 
     department: Mapped[Department] = relationship()
     licence_type: Mapped[LicenceType] = relationship()

@@ -217,6 +217,9 @@ class LicenceTypeCreate(_Strict):
     )
     validity_days: int = Field(gt=0, le=36600)
     categories: list[str] = Field(default_factory=list, max_length=MAX_CATEGORIES)
+    single_valid: bool = Field(
+        default=False, description="A holder may hold one valid licence of this type at most"
+    )
 
     @field_validator("fields")
     @classmethod

@@ -203,6 +203,7 @@ def create_licence_type(
         catalogue_code=licence_type_in.catalogue_code,
         defining_body_name=licence_type_in.defining_body_name,
         holder_code_type=licence_type_in.holder_code_type,
+        single_valid=licence_type_in.single_valid,
     )
     session.add(licence_type)
     session.flush()

@@ -80,6 +80,18 @@ def read_licence_by_identifier(
     return service.licence_read(session=session, licence=licence)
 
 
+@router.get("/by-number/{number}")
+def read_licence_by_number(
+    number: str, session: ReadSessionDep, caller: DepartmentDep, licence_type: str | None = None
+) -> LicenceRead:
+    """One of the caller's licences by its printed number: the registry's, or the department's
+    own number of an imported licence (``licence_type`` picks one when several types use it)."""
+    licence = service.find_by_number(
+        session=session, caller=caller, number=number, licence_type=licence_type
+    )
+    return service.licence_read(session=session, licence=licence)
+
+
 @router.get("/{licence_id}")
 def read_licence(licence_id: str, session: ReadSessionDep, caller: DepartmentDep) -> LicenceRead:
     """One of the caller's licences."""

@@ -36,6 +36,9 @@ class LicenceRead(BaseModel):
     id: uuid.UUID
     number: str
     identifier: str | None = None  # GB/T 36904 licence identifier; null for older licences
+    record_key: str | None = Field(
+        default=None, description="The department's own number of an imported licence"
+    )
     department: str
     licence_type: str
     holder_name: str

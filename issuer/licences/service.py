@@ -4,13 +4,15 @@ audit entry land in one transaction (the route's)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
 from credential import (
@@ -19,6 +21,7 @@ from credential import (
     LicenceClaims,
     LicenceIdentifier,
     LicenceStatus,
+    PublicKey,
     StatusReference,
     encode_static_qr,
     identifier_credential_id,
@@ -29,18 +32,25 @@ from credential import (
     parse_licence_identifier,
     read_credential,
     sign_credential,
+    upgrade_15_digit,
 )
 from credential.errors import InvalidIdNumber, InvalidLicenceIdentifier
+from keys import LocalSigner
 from registry.audit import append_audit
-from registry.db import insert_unless_taken
+from registry.db import insert_all_unless_taken, insert_unless_taken
 from registry.errors import Conflict, NotFound, ServiceError
-from registry.holder_keys import PreparedHolderKey, holder_public_key, prepare_holder_key
+from registry.holder_keys import (
+    PreparedHolderKey,
+    holder_public_key,
+    holder_public_keys,
+    prepare_holder_key,
+)
 from registry.models import Department, Licence, LicenceType, SigningKey, utcnow
 
 from ..auth import DepartmentCaller
-from ..errors import InvalidRequest
+from ..errors import AlreadyHeld, InvalidRequest
 from ..runtime import IssuerRuntime
-from ..status_lists.service import allocate_index
+from ..status_lists.service import allocate_index, allocate_indices, set_status
 from .schemas import LicenceCreate, LicenceRead, LicenceSearch
 
 _MAX_TEXT_FIELD = 200
@@ -49,8 +59,11 @@ _ALLOCATION_ATTEMPTS = 5
 
 
 def parse_citizen_id(text: str) -> str:
-    """The normalised 18-character ID number. Raises ``InvalidRequest`` (invalid_id_number)."""
+    """The normalised 18-character ID number; a first-generation 15-digit number is upgraded
+    (GB 11643). Raises ``InvalidRequest`` (invalid_id_number)."""
     try:
+        if len(text.strip()) == 15:
+            return upgrade_15_digit(text).value
         return parse_id_number(text).value
     except InvalidIdNumber as exc:
         raise InvalidRequest(f"{exc.detail} ({exc.reason})", code="invalid_id_number") from None
@@ -77,8 +90,8 @@ def prepare_citizen(*, runtime: IssuerRuntime, id_number: str) -> PreparedCitize
     """``PreparedCitizen`` for an ID number, or ``None`` if it is invalid (``issue_licence``
     then reports it in its usual order, after authentication and the licence type)."""
     try:
-        normalised = parse_id_number(id_number).value
-    except InvalidIdNumber:
+        normalised = parse_citizen_id(id_number)
+    except InvalidRequest:
         return None
     id_index = runtime.vault.blind_index(normalised)
     return PreparedCitizen(
@@ -104,6 +117,7 @@ class TypeRules:
     fields: list[dict[str, Any]]
     categories: list[str] | None
     default_validity_days: int
+    single_valid: bool = False
     # (catalogue code, issuing department's credit code): its licences get identifiers
     identifier_codes: tuple[str, str] | None = None
 
@@ -177,6 +191,55 @@ def check_validity(
     return start, end
 
 
+@dataclass(frozen=True, slots=True)
+class LicenceDraft:
+    """The checked content of one licence, ready to be signed and stored: what issuance and bulk
+    import (which keeps a licence's original dates and status) both store."""
+
+    holder_name: str
+    fields: dict[str, str | int]
+    categories: list[str]
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    issued_at: dt.datetime
+    status: LicenceStatus = LicenceStatus.VALID
+    status_reason: str | None = None
+    record_key: str | None = None
+
+
+def draft_licence(
+    licence_type: TypeRules,
+    *,
+    holder_name: str,
+    fields: dict[str, Any],
+    categories: Sequence[str],
+    valid_from: dt.datetime | None,
+    valid_until: dt.datetime | None,
+    now: dt.datetime,
+    issued_at: dt.datetime | None = None,
+    status: str = LicenceStatus.VALID,
+    status_reason: str | None = None,
+    record_key: str | None = None,
+) -> LicenceDraft:
+    """A licence's content checked against its type: fields, categories, validity window (the
+    type's default length when ``valid_until`` is absent). ``issued_at`` defaults to ``now``.
+    Raises ``InvalidRequest``."""
+    checked_fields = check_fields(licence_type, fields)
+    checked_categories = check_categories(licence_type, categories)
+    start, end = check_validity(licence_type, valid_from, valid_until, now)
+    return LicenceDraft(
+        holder_name=holder_name,
+        fields=checked_fields,
+        categories=checked_categories,
+        valid_from=start,
+        valid_until=end,
+        issued_at=_utc(issued_at) if issued_at is not None else now,
+        status=LicenceStatus(status),
+        status_reason=status_reason,
+        record_key=record_key,
+    )
+
+
 # Built once: issuance runs these on every request (see registry.audit).
 _LICENCE_TYPE = (
     select(
@@ -185,6 +248,7 @@ _LICENCE_TYPE = (
         LicenceType.fields,
         LicenceType.categories,
         LicenceType.default_validity_days,
+        LicenceType.single_valid,
         LicenceType.catalogue_code,
         Department.credit_code,
     )
@@ -202,6 +266,18 @@ _ACTIVE_KEY = (
     .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
     .limit(1)
 )
+_VALID_OF_TYPE = (
+    select(Licence.number)
+    .where(
+        Licence.licence_type_id == bindparam("licence_type_id"),
+        Licence.id_index == bindparam("id_index"),
+        Licence.status == "valid",
+        Licence.valid_until > bindparam("now"),
+    )
+    .order_by(Licence.issued_at)
+    .limit(1)
+)
+_PG_HOLDER_TYPE_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def find_licence_type(*, session: Session, department_id: int, code: str) -> TypeRules:
@@ -216,7 +292,253 @@ def find_licence_type(*, session: Session, department_id: int, code: str) -> Typ
     codes = (
         (row.catalogue_code, row.credit_code) if row.catalogue_code and row.credit_code else None
     )
-    return TypeRules(row.id, row.code, row.fields, row.categories, row.default_validity_days, codes)
+    return TypeRules(
+        row.id,
+        row.code,
+        row.fields,
+        row.categories,
+        row.default_validity_days,
+        row.single_valid,
+        codes,
+    )
+
+
+def check_single_valid(
+    *, session: Session, licence_type: TypeRules, id_index: str, now: dt.datetime
+) -> None:
+    """For a type whose holder may hold one valid licence only: raise ``AlreadyHeld`` (409)
+    naming the holder's current one. On PostgreSQL it first takes a transaction lock on (type,
+    holder), so two concurrent issuances cannot both pass (SQLite writers take turns anyway)."""
+    if not licence_type.single_valid:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"{licence_type.id}:{id_index}".encode("ascii")).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        connection.execute(_PG_HOLDER_TYPE_LOCK, {"key": key})
+    number = connection.execute(
+        _VALID_OF_TYPE, {"licence_type_id": licence_type.id, "id_index": id_index, "now": now}
+    ).scalar()
+    if number is not None:
+        raise AlreadyHeld(
+            f"the holder already has a valid {licence_type.code} licence, {number}: a holder "
+            "may hold one valid licence of this type (revoke or let it expire first)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuingKey:
+    """The department's current signing key, decrypted."""
+
+    id: int
+    kid: str
+    signer: LocalSigner
+
+    def __repr__(self) -> str:
+        return f"IssuingKey(kid={self.kid!r})"
+
+
+def issuing_key(
+    *, session: Session, runtime: IssuerRuntime, department_id: int, licence_type: TypeRules
+) -> IssuingKey:
+    """The key that signs the department's new licences of ``licence_type``. Raises
+    ``ServiceError`` when there is none or it may not sign this type."""
+    key = session.connection().execute(_ACTIVE_KEY, {"department_id": department_id}).first()
+    if key is None:
+        raise ServiceError("your department has no active signing key; ask the platform operator")
+    if key.allowed_types is not None and licence_type.code not in key.allowed_types:
+        raise ServiceError(f"the current key may not sign licence type {licence_type.code!r}")
+    return IssuingKey(
+        key.id, key.kid, runtime.signer_by_kid(session=session, kid=key.kid, key_id=key.id)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceTarget:
+    """Where new licences go: the department and the type, and the key that signs them."""
+
+    department_id: int
+    department_code: str
+    licence_type: TypeRules
+    key: IssuingKey
+
+
+def _signed_row(
+    target: LicenceTarget,
+    *,
+    citizen: PreparedCitizen,
+    draft: LicenceDraft,
+    holder_key: PublicKey,
+    status_list: tuple[int, int],
+    replaces: Licence | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """The row of a new licence with its signed credential (a fresh number and credential id;
+    its licence identifier, a fresh serial or the next version of the licence it corrects)."""
+    licence_type = target.licence_type
+    list_id, index = status_list
+    number = f"{target.department_code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
+    identifier, credential_id, carried = _identifier(licence_type, replaces)
+    claims = CredentialClaims(
+        issuer=target.department_code,
+        issued_at=int(draft.issued_at.timestamp()),
+        not_before=int(draft.valid_from.timestamp()),
+        expires_at=int(draft.valid_until.timestamp()),
+        credential_id=credential_id,
+        holder_key=holder_key,
+        status=StatusReference(uri=str(list_id), index=index),
+        licence=LicenceClaims(
+            type_code=licence_type.code,
+            number=number,
+            holder_name=draft.holder_name,
+            masked_id=citizen.masked_id,
+            categories=tuple(draft.categories),
+            fields=draft.fields,
+            identifier=carried,
+        ),
+    )
+    return {
+        "id": str(uuid.uuid4()),
+        "department_id": target.department_id,
+        "licence_type_id": licence_type.id,
+        "number": number,
+        "identifier": identifier,
+        "holder_name": draft.holder_name,
+        "id_index": citizen.id_index,
+        "id_ciphertext": citizen.id_ciphertext,
+        "fields": draft.fields,
+        "categories": draft.categories,
+        "valid_from": draft.valid_from,
+        "valid_until": draft.valid_until,
+        "issued_at": draft.issued_at,
+        "status": draft.status,
+        "status_reason": draft.status_reason,
+        "status_list_id": list_id,
+        "status_index": index,
+        "credential": sign_credential(claims, target.key.signer),
+        "kid": target.key.kid,
+        "replaces_id": replaces.id if replaces is not None else None,
+        "idempotency_key": idempotency_key,
+        "record_key": draft.record_key,
+    }
+
+
+def _status_list_size(runtime: IssuerRuntime) -> int:
+    return max(runtime.settings.status_list_size, 131072)
+
+
+def store_licence(
+    *,
+    session: Session,
+    runtime: IssuerRuntime,
+    target: LicenceTarget,
+    citizen: PreparedCitizen,
+    draft: LicenceDraft,
+    replaces: Licence | None = None,
+    idempotency_key: str | None = None,
+    conflict_is_final: Callable[[], bool] | None = None,
+) -> dict[str, Any] | None:
+    """Sign and store one licence: the citizen's holder key (made on first issuance), a random
+    status index, the credential and the row; a draft that is not ``valid`` is also written
+    into the status list. Returns the stored row (no audit entry: the caller writes one).
+
+    A concurrent writer (PostgreSQL) may take the same status index, number or identifier serial
+    between the probe
+    and the insert: then it tries again, unless ``conflict_is_final()`` says the conflict is on
+    the caller's own unique value (Idempotency-Key, record key), when it returns ``None``.
+    Raises ``Conflict`` when no index could be allocated.
+    """
+    connection = session.connection()
+    holder_key = holder_public_key(
+        session=session,
+        box=runtime.holder_box,
+        id_index=citizen.id_index,
+        prepared=citizen.holder_key,
+    )
+    tried: set[tuple[int, int]] = set()
+    for _attempt in range(_ALLOCATION_ATTEMPTS):
+        allocated = allocate_index(
+            session=session,
+            department_id=target.department_id,
+            size=_status_list_size(runtime),
+            avoid=tried,
+        )
+        row = _signed_row(
+            target,
+            citizen=citizen,
+            draft=draft,
+            holder_key=holder_key,
+            status_list=allocated,
+            replaces=replaces,
+            idempotency_key=idempotency_key,
+        )
+        if insert_unless_taken(connection, Licence, row):
+            if draft.status != LicenceStatus.VALID:
+                set_status(session=session, licence=Licence(**row), status=draft.status)
+            return row
+        tried.add(allocated)
+        if conflict_is_final is not None and conflict_is_final():
+            return None
+    raise Conflict("could not allocate a status index; retry the request")
+
+
+def store_licences(
+    *,
+    session: Session,
+    runtime: IssuerRuntime,
+    target: LicenceTarget,
+    licences: Sequence[tuple[PreparedCitizen, LicenceDraft]],
+    conflict_is_final: Callable[[LicenceDraft], bool],
+) -> list[dict[str, Any] | None]:
+    """``store_licence`` for many licences at once (bulk import): the holder keys, the status
+    indices and the rows each go in with a few statements for the whole batch instead of a few
+    per licence. A row whose insert conflicted (a concurrent writer took its index or number,
+    or ``conflict_is_final(draft)``: its own unique value) goes through ``store_licence``.
+    Returns the stored rows (``None`` where ``conflict_is_final``), in order."""
+    if not licences:
+        return []
+    holder_keys = holder_public_keys(
+        session=session,
+        box=runtime.holder_box,
+        prepared=[citizen.holder_key for citizen, _ in licences],
+    )
+    indices = allocate_indices(
+        session=session,
+        department_id=target.department_id,
+        size=_status_list_size(runtime),
+        count=len(licences),
+    )
+    rows = [
+        _signed_row(
+            target,
+            citizen=citizen,
+            draft=draft,
+            holder_key=holder_keys[citizen.id_index],
+            status_list=allocated,
+        )
+        for (citizen, draft), allocated in zip(licences, indices, strict=True)
+    ]
+    landed = insert_all_unless_taken(session.connection(), Licence, rows)
+    stored: list[dict[str, Any] | None] = []
+    for row, (citizen, draft) in zip(rows, licences, strict=True):
+        if row["id"] not in landed:
+            stored.append(
+                None
+                if conflict_is_final(draft)
+                else store_licence(
+                    session=session,
+                    runtime=runtime,
+                    target=target,
+                    citizen=citizen,
+                    draft=draft,
+                    conflict_is_final=functools.partial(conflict_is_final, draft),
+                )
+            )
+            continue
+        if draft.status != LicenceStatus.VALID:
+            set_status(session=session, licence=Licence(**row), status=draft.status)
+        stored.append(row)
+    return stored
 
 
 def _idempotent_replay(
@@ -247,7 +569,8 @@ def issue_licence(
 
     ``replayed`` is true when ``idempotency_key`` names an earlier licence, which is returned
     unchanged. ``citizen`` is ``prepare_citizen`` of ``licence_in.id_number`` when the caller
-    made it ahead. Raises ``InvalidRequest``, ``NotFound`` or ``Conflict``.
+    made it ahead. Raises ``InvalidRequest``, ``NotFound``, ``Conflict`` or ``AlreadyHeld``
+    (the type allows one valid licence per holder; a correction replaces it, so passes).
     """
     licence_type = find_licence_type(
         session=session, department_id=caller.department_id, code=licence_in.licence_type
@@ -257,102 +580,60 @@ def issue_licence(
         citizen = prepare_citizen(runtime=runtime, id_number=id_number)
         assert citizen is not None  # parsed above
     id_index = citizen.id_index
+    replayed: list[Licence] = []
 
-    def earlier_licence() -> Licence | None:  # the first licence of this Idempotency-Key
+    def earlier_licence() -> bool:  # the first licence of this Idempotency-Key, if any
         if idempotency_key is None:
-            return None
-        return _idempotent_replay(
+            return False
+        first = _idempotent_replay(
             session=session,
             caller=caller,
             key=idempotency_key,
             licence_type_id=licence_type.id,
             id_index=id_index,
         )
-
-    first = earlier_licence()
-    if first is not None:
-        return first, True
-    now = utcnow().replace(microsecond=0)
-    fields = check_fields(licence_type, licence_in.fields)
-    categories = check_categories(licence_type, licence_in.categories)
-    valid_from, valid_until = check_validity(
-        licence_type, licence_in.valid_from, licence_in.valid_until, now
-    )
-    connection = session.connection()
-    key = connection.execute(_ACTIVE_KEY, {"department_id": caller.department_id}).first()
-    if key is None:
-        raise ServiceError("your department has no active signing key; ask the platform operator")
-    if key.allowed_types is not None and licence_type.code not in key.allowed_types:
-        raise ServiceError(f"the current key may not sign licence type {licence_type.code!r}")
-    signer = runtime.signer_by_kid(session=session, kid=key.kid, key_id=key.id)
-    holder_key = holder_public_key(
-        session=session, box=runtime.holder_box, id_index=id_index, prepared=citizen.holder_key
-    )
-    masked = citizen.masked_id
-    size = max(runtime.settings.status_list_size, 131072)
-    tried: set[tuple[int, int]] = set()
-    for _attempt in range(_ALLOCATION_ATTEMPTS):
-        number = f"{caller.code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
-        identifier, credential_id, carried = _identifier(licence_type, replaces)
-        list_id, index = allocate_index(
-            session=session, department_id=caller.department_id, size=size, avoid=tried
-        )
-        claims = CredentialClaims(
-            issuer=caller.code,
-            issued_at=int(now.timestamp()),
-            not_before=int(valid_from.timestamp()),
-            expires_at=int(valid_until.timestamp()),
-            credential_id=credential_id,
-            holder_key=holder_key,
-            status=StatusReference(uri=str(list_id), index=index),
-            licence=LicenceClaims(
-                type_code=licence_type.code,
-                number=number,
-                holder_name=licence_in.holder_name,
-                masked_id=masked,
-                categories=tuple(categories),
-                fields=fields,
-                identifier=carried,
-            ),
-        )
-        row: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "department_id": caller.department_id,
-            "licence_type_id": licence_type.id,
-            "number": number,
-            "identifier": identifier,
-            "holder_name": licence_in.holder_name,
-            "id_index": id_index,
-            "id_ciphertext": citizen.id_ciphertext,
-            "fields": fields,
-            "categories": categories,
-            "valid_from": valid_from,
-            "valid_until": valid_until,
-            "issued_at": now,
-            "status": LicenceStatus.VALID,
-            "status_reason": None,
-            "status_list_id": list_id,
-            "status_index": index,
-            "credential": sign_credential(claims, signer),
-            "kid": key.kid,
-            "replaces_id": replaces.id if replaces is not None else None,
-            "idempotency_key": idempotency_key,
-        }
-        # A concurrent issuer (PostgreSQL) may take the same status index, number,
-        # Idempotency-Key or identifier serial between the probe and this insert: try again.
-        if insert_unless_taken(connection, Licence, row):
-            break
-        tried.add((list_id, index))
-        first = earlier_licence()  # a concurrent request with the same key won the race
         if first is not None:
-            return first, True
-    else:
-        raise Conflict("could not allocate a status index; retry the request")
+            replayed.append(first)
+        return first is not None
+
+    if earlier_licence():
+        return replayed[0], True
+    now = utcnow().replace(microsecond=0)
+    draft = draft_licence(
+        licence_type,
+        holder_name=licence_in.holder_name,
+        fields=licence_in.fields,
+        categories=licence_in.categories,
+        valid_from=licence_in.valid_from,
+        valid_until=licence_in.valid_until,
+        now=now,
+    )
+    if replaces is None:
+        check_single_valid(session=session, licence_type=licence_type, id_index=id_index, now=now)
+    key = issuing_key(
+        session=session,
+        runtime=runtime,
+        department_id=caller.department_id,
+        licence_type=licence_type,
+    )
+    row = store_licence(
+        session=session,
+        runtime=runtime,
+        target=LicenceTarget(caller.department_id, caller.code, licence_type, key),
+        citizen=citizen,
+        draft=draft,
+        replaces=replaces,
+        idempotency_key=idempotency_key,
+        # a concurrent request with the same key won the race
+        conflict_is_final=earlier_licence if idempotency_key is not None else None,
+    )
+    if row is None:
+        return replayed[0], True
     detail: dict[str, Any] = {
-        "number": number,
+        "number": row["number"],
         "identifier": row["identifier"],
         "licence_type": licence_type.code,
-        "masked_id": masked,
+        "masked_id": citizen.masked_id,
         "kid": key.kid,
     }
     detail.update(audit_detail or {})
@@ -424,6 +705,36 @@ def get_licence(*, session: Session, caller: DepartmentCaller, licence_id: str) 
     return licence
 
 
+def find_by_number(
+    *, session: Session, caller: DepartmentCaller, number: str, licence_type: str | None = None
+) -> Licence:
+    """One of the caller's licences by its printed number: the registry's number, or for an
+    imported licence the department's own (its record key, unique per licence type, so
+    ``licence_type`` picks one when several types use it). Raises ``NotFound`` or ``Conflict``
+    (the record key is used by several types and none was given)."""
+    if not number or len(number) > 64:
+        raise NotFound("no licence with this number")
+    statement = select(Licence).where(
+        Licence.department_id == caller.department_id,
+        or_(Licence.number == number, Licence.record_key == number),
+    )
+    if licence_type is not None:
+        statement = statement.join(LicenceType).where(LicenceType.code == licence_type)
+    found = session.scalars(statement.limit(10)).all()
+    exact = [licence for licence in found if licence.number == number]
+    if exact:
+        return exact[0]
+    if not found:
+        raise NotFound("no licence with this number")
+    if len(found) > 1:
+        types = sorted(licence.licence_type.code for licence in found)
+        raise Conflict(
+            f"licences of several types have this number ({', '.join(types)}): "
+            "name one with ?licence_type="
+        )
+    return found[0]
+
+
 def search_licences(
     *, session: Session, runtime: IssuerRuntime, caller: DepartmentCaller, query: LicenceSearch
 ) -> Sequence[Licence]:
@@ -462,6 +773,7 @@ def licence_read(
         id=licence.id,  # type: ignore[arg-type]
         number=licence.number,
         identifier=licence.identifier,
+        record_key=licence.record_key,
         department=department_code or licence.department.code,
         licence_type=licence_type_code or licence.licence_type.code,
         holder_name=licence.holder_name,

@@ -85,6 +85,36 @@ def allocate_index(
             list_id, list_size = status_list.id, status_list.size
 
 
+_INDICES_TAKEN = select(Licence.status_index).where(
+    Licence.status_list_id == bindparam("list_id"),
+    Licence.status_index.in_(bindparam("indices", expanding=True)),
+)
+
+
+def allocate_indices(
+    *, session: Session, department_id: int, size: int, count: int
+) -> list[tuple[int, int]]:
+    """``count`` distinct random free ``(status list id, index)`` of the department (bulk
+    import): one probe for the lot while the list has room, else ``allocate_index`` each."""
+    list_id, list_size = current_list(session=session, department_id=department_id, size=size)
+    candidates: set[int] = set()
+    while len(candidates) < min(count + count // 8 + 8, list_size):
+        candidates.add(secrets.randbelow(list_size))
+    result = session.connection().execute(
+        _INDICES_TAKEN, {"list_id": list_id, "indices": sorted(candidates)}
+    )
+    free = [i for i in candidates - set(result.scalars())]
+    secrets.SystemRandom().shuffle(free)  # a set's order is not random enough to show
+    allocated = [(list_id, index) for index in free[:count]]
+    while len(allocated) < count:  # nearly full: one at a time, starting a new list if need be
+        allocated.append(
+            allocate_index(
+                session=session, department_id=department_id, size=size, avoid=set(allocated)
+            )
+        )
+    return allocated
+
+
 def set_status(*, session: Session, licence: Licence, status: LicenceStatus) -> None:
     """Write a licence's status into its list (row-locked) and bump the list version."""
     status_list = session.scalars(

@@ -62,6 +62,17 @@ def _run(script: str, *args: str) -> str:
             marks=pytest.mark.postgres,
         ),
         (
+            "import.py",
+            ("--count", "300"),
+            ("licences/s", "peak RSS", "raw floor", "ratio", "goal"),
+        ),
+        pytest.param(
+            "import.py",
+            ("--count", "200", "--postgres"),
+            ("PostgreSQL", "licences/s", "ratio"),
+            marks=pytest.mark.postgres,
+        ),
+        (
             "verify.py",
             ("--count", "100", "--requests", "100", "--concurrency", "4"),
             ("raw floor", "holder key loaded", "% of the floor", "POST /verify"),

@@ -60,8 +60,8 @@ def _fill_at_0002(url: str) -> None:
         engine.dispose()
 
 
-def test_upgrade_from_0002_keeps_licences_and_fills_what_is_known(database_url: str) -> None:
-    upgrade(database_url, "0002")
+def test_upgrade_from_0003_keeps_licences_and_fills_what_is_known(database_url: str) -> None:
+    upgrade(database_url, "0003")
     _fill_at_0002(database_url)
     upgrade(database_url, "0004")
     assert current_revision(database_url) == "0004"
@@ -113,11 +113,11 @@ def test_upgrade_from_0002_keeps_licences_and_fills_what_is_known(database_url: 
         engine.dispose()
 
 
-def test_downgrade_to_0002_and_back(database_url: str) -> None:
-    upgrade(database_url, "0002")
+def test_downgrade_to_0003_and_back(database_url: str) -> None:
+    upgrade(database_url, "0003")
     _fill_at_0002(database_url)
     upgrade(database_url, "0004")
-    downgrade(database_url, "0002")
+    downgrade(database_url, "0003")
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:

@@ -1,0 +1,498 @@
+"""Bulk import of licences a department already issued (存量证照).
+
+Each row goes through what issuance does (``issuer.licences.service``): the ID number checked
+and normalised (15-digit numbers upgraded), the fields and categories checked against the type,
+the type's duplicates policy, a holder key per citizen, a random status index, a signed
+credential, the ID number blind-indexed and encrypted. What differs: a row keeps its original
+dates (``valid_from`` in the past is normal) and status (a suspended or revoked licence is
+written into the status list as such), and carries the department's own number of the licence,
+its *record key*, unique per licence type.
+
+Rows go in batches, one transaction each (``Database.writing()``), with one audit entry per batch
+naming the file's SHA-256, the batch's line range and a hash over the licence ids it created. A
+killed import loses at most its open batch; run again, it skips every row whose record key is
+already stored (counted as already present) and finishes the file. Rows that cannot be imported
+go to the rejects file with a reason code; they never stop the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from registry.audit import append_audit
+from registry.database import Database
+from registry.errors import NotFound
+from registry.models import Department, Licence, utcnow
+
+from ..errors import AlreadyHeld, InvalidRequest
+from ..licences.service import (
+    LicenceDraft,
+    LicenceTarget,
+    PreparedCitizen,
+    TypeRules,
+    check_single_valid,
+    draft_licence,
+    find_licence_type,
+    issuing_key,
+    parse_citizen_id,
+    prepare_citizen,
+    store_licence,
+    store_licences,
+)
+from ..runtime import IssuerRuntime
+from .rejects import RejectsFile
+from .schemas import ImportSummary
+from .source import SourceFile, SourceRow
+
+BATCH_SIZE = 500
+RECORD_KEY_MAX = 64
+REASON_MAX = 200
+# Columns besides the licence type's own fields.
+REQUIRED_COLUMNS = frozenset({"record_key", "id_number", "holder_name", "valid_from"})
+OPTIONAL_COLUMNS = frozenset({"categories", "issued_at", "valid_until", "status", "status_reason"})
+IMPORT_STATUSES = ("valid", "suspended", "revoked")
+# A date without a time is a day in China Standard Time: valid from its start, until its end.
+CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8))
+_CATEGORY_SEPARATORS = re.compile(r"[,;|\s]+")
+
+_STORED_KEYS = select(Licence.record_key, Licence.id_index).where(
+    Licence.department_id == bindparam("department_id"),
+    Licence.licence_type_id == bindparam("licence_type_id"),
+    Licence.record_key.in_(bindparam("record_keys", expanding=True)),
+)
+
+
+def columns_of(licence_type: TypeRules) -> tuple[set[str], set[str]]:
+    """(known, required) column names of an import file for ``licence_type``."""
+    own = {spec["name"] for spec in licence_type.fields}
+    required = {spec["name"] for spec in licence_type.fields if spec.get("required", True)}
+    return (own | REQUIRED_COLUMNS | OPTIONAL_COLUMNS), (required | REQUIRED_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """A row that passed every check that needs no database."""
+
+    line: int
+    id_number: str
+    draft: LicenceDraft
+    original: list[str]
+
+    def __repr__(self) -> str:
+        return f"ImportRow(line={self.line})"
+
+    @property
+    def record_key(self) -> str:
+        assert self.draft.record_key is not None
+        return self.draft.record_key
+
+
+def _text(values: dict[str, Any], name: str) -> str | None:
+    value = values.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be text", code=f"invalid_{name}")
+    text = str(value).strip()
+    return text or None
+
+
+def _moment(values: dict[str, Any], name: str, *, end_of_day: bool = False) -> dt.datetime | None:
+    text = _text(values, name)
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            if end_of_day:
+                day += dt.timedelta(days=1)
+            return dt.datetime.combine(day, dt.time(), CHINA_STANDARD_TIME)
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(
+            f"{name} must be an ISO date (YYYY-MM-DD) or date and time", code="invalid_date"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=CHINA_STANDARD_TIME)
+
+
+def _categories(values: dict[str, Any]) -> list[str]:
+    value = values.get("categories")
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(c, str) for c in value):
+        return [c.strip() for c in value if c.strip()]
+    if isinstance(value, str):
+        return [c for c in _CATEGORY_SEPARATORS.split(value) if c]
+    raise InvalidRequest("categories must be text or a list of text", code="invalid_category")
+
+
+def _fields(licence_type: TypeRules, values: dict[str, Any], from_text: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for spec in licence_type.fields:
+        name = spec["name"]
+        value = values.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue  # absent: check_fields says whether it is required
+        if from_text and spec.get("type") == "int" and isinstance(value, str):
+            text = value.strip()
+            value = int(text) if re.fullmatch(r"-?[0-9]{1,18}", text) else text
+        fields[name] = value
+    return fields
+
+
+def check_row(
+    licence_type: TypeRules, row: SourceRow, *, now: dt.datetime, from_text: bool
+) -> ImportRow:
+    """Every check of a row that needs no database. Raises ``InvalidRequest`` (its ``code`` is
+    the reject reason)."""
+    if row.malformed is not None:
+        raise InvalidRequest(row.malformed, code="malformed_row")
+    values = row.values
+    record_key = _text(values, "record_key")
+    if record_key is None or len(record_key) > RECORD_KEY_MAX:
+        raise InvalidRequest(
+            f"record_key must be 1-{RECORD_KEY_MAX} characters", code="invalid_record_key"
+        )
+    id_text = _text(values, "id_number")
+    if id_text is None:
+        raise InvalidRequest("id_number is empty", code="invalid_id_number")
+    id_number = parse_citizen_id(id_text)
+    holder_name = _text(values, "holder_name")
+    if holder_name is None or len(holder_name) > 100:
+        raise InvalidRequest("holder_name must be 1-100 characters", code="invalid_holder_name")
+    status = (_text(values, "status") or "valid").lower()
+    if status not in IMPORT_STATUSES:
+        raise InvalidRequest(
+            f"status must be one of {', '.join(IMPORT_STATUSES)}", code="invalid_status"
+        )
+    reason = _text(values, "status_reason")
+    if status != "valid" and reason is None:
+        raise InvalidRequest(f"a {status} licence needs a status_reason", code="missing_reason")
+    if reason is not None and len(reason) > REASON_MAX:
+        raise InvalidRequest(
+            f"status_reason is over {REASON_MAX} characters", code="invalid_reason"
+        )
+    valid_from = _moment(values, "valid_from")
+    if valid_from is None:
+        raise InvalidRequest("valid_from is empty", code="invalid_date")
+    draft = draft_licence(
+        licence_type,
+        holder_name=holder_name,
+        fields=_fields(licence_type, values, from_text),
+        categories=_categories(values),
+        valid_from=valid_from,
+        valid_until=_moment(values, "valid_until", end_of_day=True),
+        issued_at=_moment(values, "issued_at") or valid_from,
+        now=now,
+        status=status,
+        status_reason=reason if status != "valid" else None,
+        record_key=record_key,
+    )
+    if draft.issued_at > now:
+        raise InvalidRequest("issued_at is in the future", code="invalid_date")
+    return ImportRow(row.line, id_number, draft, row.original)
+
+
+@dataclass(slots=True)
+class _Counts:
+    rows: int = 0
+    imported: int = 0
+    already_present: int = 0
+    rejected: int = 0
+    batches: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportTarget:
+    """The department and licence type an import writes to."""
+
+    department_id: int
+    department_code: str
+    licence_type: TypeRules
+
+
+def find_target(*, session: Session, department_code: str, licence_type_code: str) -> ImportTarget:
+    """The department and its licence type. Raises ``NotFound``."""
+    department_id = session.scalar(select(Department.id).where(Department.code == department_code))
+    if department_id is None:
+        raise NotFound(f"no department {department_code!r}")
+    licence_type = find_licence_type(
+        session=session, department_id=department_id, code=licence_type_code
+    )
+    return ImportTarget(department_id, department_code, licence_type)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportJob:
+    """What one import is: which department and type, from which file, by whom."""
+
+    target: ImportTarget
+    source: SourceFile
+    actor: str
+    batch_size: int = BATCH_SIZE
+    dry_run: bool = False
+
+
+def _batches(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    batch: list[SourceRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Importer:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        runtime: IssuerRuntime,
+        job: ImportJob,
+        rejects: RejectsFile,
+    ) -> None:
+        self.database = database
+        self.runtime = runtime
+        self.job = job
+        self.rejects = rejects
+        self.department_id = job.target.department_id
+        self.licence_type = job.target.licence_type
+        self.counts = _Counts()
+
+    def reject(self, line: int, original: list[str], code: str, message: str) -> None:
+        self.counts.rejected += 1
+        self.counts.reasons[code] = self.counts.reasons.get(code, 0) + 1
+        self.rejects.add(line, original, code, message)
+
+    def checked(self, batch: list[SourceRow], now: dt.datetime) -> list[ImportRow]:
+        from_text = self.job.source.format == "csv"
+        good: list[ImportRow] = []
+        for row in batch:
+            try:
+                good.append(check_row(self.licence_type, row, now=now, from_text=from_text))
+            except InvalidRequest as exc:
+                self.reject(row.line, row.original, exc.code, exc.detail)
+        return good
+
+    def stored_keys(self, session: Session, record_keys: list[str]) -> dict[str, str]:
+        """Record key -> holder blind index of those already stored."""
+        if not record_keys:
+            return {}
+        result = session.connection().execute(
+            _STORED_KEYS,
+            {
+                "department_id": self.department_id,
+                "licence_type_id": self.licence_type.id,
+                "record_keys": sorted(set(record_keys)),
+            },
+        )
+        return {key: id_index for key, id_index in result if key is not None}
+
+    def new_rows(self, rows: list[ImportRow], stored: dict[str, str]) -> list[ImportRow]:
+        """The rows not stored yet; a stored record key counts as already present when it has
+        the same holder, else the row is rejected. A key twice in the file: the first wins."""
+        fresh: list[ImportRow] = []
+        seen = dict(stored)
+        for row in rows:
+            id_index = self.runtime.vault.blind_index(row.id_number)
+            holder = seen.get(row.record_key)
+            if holder is None:
+                seen[row.record_key] = id_index
+                fresh.append(row)
+            elif holder == id_index:
+                self.counts.already_present += 1
+            else:
+                self.reject(
+                    row.line,
+                    row.original,
+                    "record_key_taken",
+                    f"record key {row.record_key!r} is already used for another holder",
+                )
+        return fresh
+
+    def dry_run(self, session: Session, rows: list[ImportRow], now: dt.datetime) -> None:
+        for row in rows:
+            if row.draft.status == "valid":
+                try:
+                    check_single_valid(
+                        session=session,
+                        licence_type=self.licence_type,
+                        id_index=self.runtime.vault.blind_index(row.id_number),
+                        now=now,
+                    )
+                except AlreadyHeld as exc:
+                    self.reject(row.line, row.original, exc.code, exc.detail)
+                    continue
+            self.counts.imported += 1
+
+    def write(
+        self,
+        rows: list[tuple[ImportRow, PreparedCitizen]],
+        now: dt.datetime,
+        lines: tuple[int, int],
+    ) -> None:
+        created: list[str] = []
+        outcome: list[tuple[ImportRow, str | None, AlreadyHeld | None]] = []
+        with self.database.writing() as session:
+            # Read again inside the write transaction: the type or key may have changed.
+            licence_type = find_licence_type(
+                session=session,
+                department_id=self.department_id,
+                code=self.licence_type.code,
+            )
+            key = issuing_key(
+                session=session,
+                runtime=self.runtime,
+                department_id=self.department_id,
+                licence_type=licence_type,
+            )
+            target = LicenceTarget(
+                self.department_id, self.job.target.department_code, licence_type, key
+            )
+
+            def landed_meanwhile(draft: LicenceDraft) -> bool:
+                # Another import of the same record committed meanwhile (PostgreSQL).
+                return bool(self.stored_keys(session, [draft.record_key or ""]))
+
+            if licence_type.single_valid:
+                # One at a time: each row's check must see the rows stored before it.
+                for row, citizen in rows:
+                    if row.draft.status == "valid":
+                        try:
+                            check_single_valid(
+                                session=session,
+                                licence_type=licence_type,
+                                id_index=citizen.id_index,
+                                now=now,
+                            )
+                        except AlreadyHeld as exc:
+                            outcome.append((row, None, exc))
+                            continue
+                    stored = store_licence(
+                        session=session,
+                        runtime=self.runtime,
+                        target=target,
+                        citizen=citizen,
+                        draft=row.draft,
+                        conflict_is_final=functools.partial(landed_meanwhile, row.draft),
+                    )
+                    outcome.append((row, stored["id"] if stored else None, None))
+            else:
+                stored_rows = store_licences(
+                    session=session,
+                    runtime=self.runtime,
+                    target=target,
+                    licences=[(citizen, row.draft) for row, citizen in rows],
+                    conflict_is_final=landed_meanwhile,
+                )
+                for (row, _), stored in zip(rows, stored_rows, strict=True):
+                    outcome.append((row, stored["id"] if stored else None, None))
+            created = [licence_id for _, licence_id, _ in outcome if licence_id is not None]
+            if created:
+                first, last = lines
+                append_audit(
+                    session,
+                    actor=self.job.actor,
+                    act="licence.import",
+                    object_type="import",
+                    object_id=self.job.source.sha256,
+                    detail={
+                        "file_sha256": self.job.source.sha256,
+                        "licence_type": licence_type.code,
+                        "lines": [first, last],
+                        "created": len(created),
+                        "licence_ids_sha256": licence_ids_hash(created),
+                        "kid": key.kid,
+                    },
+                )
+        # Counted once committed: an interrupted batch counts nothing.
+        self.counts.batches += 1
+        for row, licence_id, held in outcome:
+            if held is not None:
+                self.reject(row.line, row.original, held.code, held.detail)
+            elif licence_id is None:
+                self.counts.already_present += 1
+            else:
+                self.counts.imported += 1
+
+    def run(self, progress: Callable[[int], None]) -> None:
+        for batch in _batches(self.job.source.rows(), self.job.batch_size):
+            now = utcnow().replace(microsecond=0)
+            self.counts.rows += len(batch)
+            rows = self.checked(batch, now)
+            with self.database.reading() as session:
+                stored = self.stored_keys(session, [row.record_key for row in rows])
+                rows = self.new_rows(rows, stored)
+                if self.job.dry_run:
+                    self.dry_run(session, rows, now)
+            if rows and not self.job.dry_run:
+                # The crypto that needs no database (holder key pair, ID number encryption)
+                # runs before the write transaction, as in issuance.
+                prepared = []
+                for row in rows:
+                    citizen = prepare_citizen(runtime=self.runtime, id_number=row.id_number)
+                    assert citizen is not None  # checked in check_row
+                    prepared.append((row, citizen))
+                self.write(prepared, now, (batch[0].line, batch[-1].line))
+            progress(len(batch))
+
+
+def licence_ids_hash(licence_ids: list[str]) -> str:
+    """SHA-256 over the ids a batch created, in the order created (one per line): an audit
+    entry names a batch's licences without listing them."""
+    return hashlib.sha256("".join(f"{i}\n" for i in licence_ids).encode("ascii")).hexdigest()
+
+
+def import_licences(
+    *,
+    database: Database,
+    runtime: IssuerRuntime,
+    job: ImportJob,
+    rejects: RejectsFile,
+    progress: Callable[[int], None] = lambda _rows: None,
+) -> ImportSummary:
+    """Import ``job.source`` (checked by ``open_source``). Rows that fail go to ``rejects``;
+    ``progress(rows)`` after each batch. Raises ``ServiceError`` when the department has no
+    usable signing key (before the first row)."""
+    started = time.monotonic()
+    target = job.target
+    if not job.dry_run:
+        with database.reading() as session:
+            issuing_key(
+                session=session,
+                runtime=runtime,
+                department_id=target.department_id,
+                licence_type=target.licence_type,
+            )
+    importer = _Importer(database=database, runtime=runtime, job=job, rejects=rejects)
+    importer.run(progress)
+    counts = importer.counts
+    return ImportSummary(
+        file=job.source.path.name,
+        file_sha256=job.source.sha256,
+        format=job.source.format,
+        department=target.department_code,
+        licence_type=target.licence_type.code,
+        dry_run=job.dry_run,
+        rows=counts.rows,
+        imported=counts.imported,
+        already_present=counts.already_present,
+        rejected=counts.rejected,
+        reject_reasons=dict(sorted(counts.reasons.items())),
+        batches=counts.batches,
+        rejects_file=str(rejects.path),
+        seconds=round(time.monotonic() - started, 3),
+    )

@@ -1,0 +1,96 @@
+"""Issue 13 item 3: an import killed with SIGKILL in the middle, then run again, finishes the file
+with every row present exactly once and the audit chain intact (real subprocesses, SQLite and
+PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from issuer.imports.service import licence_ids_hash
+from registry.database import Database
+from registry.models import AuditEntry, HolderKey, Licence
+from tests.issuer._import_files import rows, write_csv
+from tests.issuer.test_imports import make_world
+
+ROWS = 3000
+BATCH = 100
+ELICENCE = str(Path(sys.executable).parent / "elicence")
+
+
+def _landed(database: Database) -> int:
+    with database.reading() as session:
+        return session.scalar(select(func.count()).select_from(Licence)) or 0
+
+
+def test_sigkill_in_the_middle_then_rerun_lands_every_row_once(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(database_url, tmp_path, monkeypatch)
+    source = write_csv(tmp_path / "licences.csv", rows(ROWS))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELICENCE_")}
+    env |= {"ELICENCE_DATA_DIR": str(world.data_dir), "ELICENCE_DATABASE_URL": database_url}
+    command = [ELICENCE, "import", "TRANSPORT", "DRIVING", str(source), "--batch-size", str(BATCH)]
+    database = Database(database_url)
+    try:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 300
+        while _landed(database) < 3 * BATCH:  # a few batches are in: kill it mid-file
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+        if process.stderr is not None:
+            process.stderr.close()
+        before = _landed(database)
+        assert 3 * BATCH <= before < ROWS and before % BATCH == 0  # whole batches only
+
+        rerun = subprocess.run(
+            [*command, "--json"], env=env, capture_output=True, text=True, timeout=600, check=False
+        )
+        assert rerun.returncode == 0, rerun.stderr
+        summary = json.loads(rerun.stdout)
+        assert summary["rows"] == ROWS and summary["rejected"] == 0
+        assert (summary["imported"], summary["already_present"]) == (ROWS - before, before)
+
+        with database.reading() as session:
+            stored = session.execute(
+                select(Licence.id, Licence.record_key, Licence.id_index).order_by(
+                    Licence.record_key
+                )
+            ).all()
+            holders = session.scalar(select(func.count()).select_from(HolderKey))
+            audits = session.scalars(
+                select(AuditEntry).where(AuditEntry.act == "licence.import").order_by(AuditEntry.id)
+            ).all()
+    finally:
+        database.close()
+    assert [r.record_key for r in stored] == [f"D{n:08d}" for n in range(ROWS)]
+    assert len({r.id_index for r in stored}) == ROWS == holders
+    # Each batch (its line range) was committed by exactly one of the two runs, whole, and its
+    # audit entry names exactly its licences.
+    ids = [r.id for r in stored]
+    ranges = []
+    for audit in audits:
+        assert audit.detail is not None
+        first, last = audit.detail["lines"]
+        ranges.append((first, last))
+        batch_ids = ids[first - 2 : last - 1]
+        assert audit.detail["created"] == len(batch_ids) == BATCH
+        assert audit.detail["licence_ids_sha256"] == licence_ids_hash(batch_ids)
+    assert sorted(ranges) == [(2 + b * BATCH, 1 + (b + 1) * BATCH) for b in range(ROWS // BATCH)]
+    verified = subprocess.run(
+        [ELICENCE, "audit", "verify"], env=env, capture_output=True, text=True, check=False
+    )
+    assert verified.returncode == 0 and verified.stdout.startswith("OK: "), verified.stderr
