@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from credential import errors
 from issuer.limits import BodySizeLimit
@@ -77,12 +78,14 @@ def add_exception_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ServiceError)
         return _error(exc.status_code, exc.code, exc.detail)
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         response = _error(exc.status_code, code, str(exc.detail))
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405 and (allowed := allowed_methods(request)):
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -102,6 +105,23 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected_error)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path.
+
+    Starlette's 405 names only the methods of the first route whose path matched, so
+    ``OPTIONS /issuer/admin/departments`` said ``Allow: POST`` although ``GET`` is served there
+    too. Each method is tried against the app's routes (mounted apps answer for themselves)."""
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +194,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             context.close()
 
-    app = FastAPI(title="e-licence registry", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="e-licence registry",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
     add_exception_handlers(app)
 
     @app.get("/healthz", tags=["health"])
