@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
@@ -171,6 +173,34 @@ def open_database(settings: Settings) -> Database:
     return Database(settings.database_url, changes_path=changes_path)
 
 
+DOCS_ASSETS = "/docs/assets"
+
+
+def add_api_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) with its script, style and icon served from the ``fastapi-offline``
+    distribution under ``DOCS_ASSETS``: no CDN, so it works on a machine without internet.
+    (FastAPI's own pages load them from a CDN; ReDoc is not served: even packaged, it loads its
+    footer logo from its vendor's CDN.)"""
+    app.mount(
+        DOCS_ASSETS,
+        StaticFiles(packages=[("fastapi_offline", "static")]),
+        name="docs-assets",
+    )
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title}: API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            # No badge from the public validator service: nothing leaves the machine.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app serving every service. ``settings`` defaults to ``get_settings()``.
 
@@ -198,8 +228,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="e-licence registry",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     add_exception_handlers(app)
+    add_api_docs(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
