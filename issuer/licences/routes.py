@@ -51,7 +51,9 @@ async def issue_licence(
         str | None,
         Header(
             description="Any 1-200 visible ASCII characters; a retry with the same key gets "
-            "the first licence back (200) instead of a second one"
+            "the first licence back (200) instead of a second one",
+            # Documented only: the route checks it itself, with its own message.
+            json_schema_extra={"pattern": _IDEMPOTENCY_KEY.pattern},
         ),
     ] = None,
 ) -> LicenceRead:
