@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from credential import errors
 from issuer.limits import BodySizeLimit
@@ -76,12 +79,14 @@ def add_exception_handlers(app: FastAPI) -> None:
             status = next(s for cls, s in ERROR_STATUS if isinstance(exc, cls))
         return _error(status, exc.code, exc.detail)
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         response = _error(exc.status_code, code, str(exc.detail))
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405 and (allowed := allowed_methods(request)):
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -100,6 +105,23 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected_error)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path.
+
+    Starlette's 405 names only the methods of the first route whose path matched, so
+    ``OPTIONS /issuer/admin/departments`` said ``Allow: POST`` although ``GET`` is served there
+    too. Each method is tried against the app's routes (mounted apps answer for themselves)."""
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +171,34 @@ def open_database(settings: Settings) -> Database:
     return Database(settings.database_url, changes_path=changes_path)
 
 
+DOCS_ASSETS = "/docs/assets"
+
+
+def add_api_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) with its script, style and icon served from the ``fastapi-offline``
+    distribution under ``DOCS_ASSETS``: no CDN, so it works on a machine without internet.
+    (FastAPI's own pages load them from a CDN; ReDoc is not served: even packaged, it loads its
+    footer logo from its vendor's CDN.)"""
+    app.mount(
+        DOCS_ASSETS,
+        StaticFiles(packages=[("fastapi_offline", "static")]),
+        name="docs-assets",
+    )
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title}: API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            # No badge from the public validator service: nothing leaves the machine.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app serving every service. ``settings`` defaults to ``get_settings()``.
 
@@ -172,8 +222,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             context.close()
 
-    app = FastAPI(title="e-licence registry", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="e-licence registry",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     add_exception_handlers(app)
+    add_api_docs(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

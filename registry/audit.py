@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from credential import check_character
 
+from .errors import IdNumberInText
 from .models import AuditEntry, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -84,11 +85,14 @@ def append_audit(
 
     Safe under concurrent writers: PostgreSQL takes a transaction-level advisory lock before
     reading the chain head; SQLite transactions begin IMMEDIATE (``registry.db``) so writers are
-    already serialised. Raises ``ValueError`` if ``detail`` holds a full citizen ID number
-    (use ``credential.mask_id_number``).
+    already serialised. Raises ``IdNumberInText`` (a ``ValueError``, answered 422) if ``detail``
+    holds a full citizen ID number (use ``credential.mask_id_number``).
     """
     if detail is not None and _holds_full_id_number(detail):
-        raise ValueError("audit detail must not hold a full ID number; use the masked form")
+        raise IdNumberInText(
+            "a full ID number may not be kept in the audit log (in a name or a note); "
+            "use the masked form"
+        )
     if session.new or session.dirty or session.deleted:
         session.flush()  # rows this act describes go out first, as the ORM's autoflush would
     connection = session.connection()

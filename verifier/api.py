@@ -123,7 +123,8 @@ async def _read_input(request: Request) -> _VerifyInput | JSONResponse:
         payload = data.get("payload")
         if not isinstance(payload, str) or not payload:
             return _error(422, "invalid_request", "payload (text) is required")
-        verifier = data.get("verifier") or {}
+        verifier = data.get("verifier")
+        verifier = {} if verifier is None else verifier
         if not isinstance(verifier, dict):
             return _error(422, "invalid_request", "verifier must be an object")
         return _verify_input(
@@ -154,6 +155,136 @@ async def _read_input(request: Request) -> _VerifyInput | JSONResponse:
     return _error(415, "unsupported_media_type", "send application/json or multipart/form-data")
 
 
+def _nullable(kind: str, description: str) -> dict[str, Any]:
+    return {"type": [kind, "null"], "description": description}
+
+
+# The ``{"error", "detail"}`` body every refusal has (the combined app names it ``ErrorBody``;
+# this package may not import it, so it is spelt out here under the same title).
+_ERROR_BODY = {
+    "title": "ErrorBody",
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {
+            "type": "string",
+            "description": "A short machine code",
+            "examples": ["bad_json"],
+        },
+        "detail": {"type": "string", "description": "What is wrong, for people"},
+    },
+}
+_CHECK = {
+    "type": "object",
+    "required": ["name", "passed", "code"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {
+            "type": "string",
+            "description": "decode, credential, trusted_key, issuer_signature, validity, status, "
+            "holder_proof, presentation_time, challenge or presentation",
+        },
+        "passed": {"type": "boolean", "description": "Whether the check passed"},
+        "code": {
+            "type": "string",
+            "description": "ok, static_copy, or the error code of the failed check",
+        },
+    },
+}
+_LICENCE_SHOWN = {
+    "type": ["object", "null"],
+    "description": "The licence as the counter sees it; null unless the issuer signature verified",
+    "required": [
+        "holder_name",
+        "masked_id",
+        "type_code",
+        "type_name",
+        "number",
+        "categories",
+        "fields",
+        "issued_at",
+        "not_before",
+        "expires_at",
+        "department_code",
+        "department_name",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "holder_name": {"type": "string", "description": "The holder's name"},
+        "masked_id": {"type": "string", "description": "The ID number with its middle masked"},
+        "type_code": {"type": "string", "description": "The licence type's code"},
+        "type_name": _nullable("string", "The licence type's name from the trust list"),
+        "number": {"type": "string", "description": "The licence number"},
+        "categories": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Categories held",
+        },
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "integer"]},
+            "description": "Values of the type's fields",
+        },
+        "issued_at": {"type": "integer", "description": "When it was signed (Unix seconds)"},
+        "not_before": {"type": "integer", "description": "Start of validity (Unix seconds)"},
+        "expires_at": {"type": "integer", "description": "End of validity (Unix seconds)"},
+        "department_code": {"type": "string", "description": "The issuing department's code"},
+        "department_name": _nullable("string", "The department's name from the trust list"),
+    },
+}
+# ``VerificationResult.to_json()``: tests compare the two, so neither drifts alone.
+VERIFICATION_RESULT_SCHEMA = {
+    "title": "VerificationResult",
+    "type": "object",
+    "required": [
+        "valid",
+        "outcome",
+        "detail",
+        "checks",
+        "kind",
+        "licence",
+        "credential_id",
+        "status_age",
+        "presented_at",
+        "checked_at",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "valid": {"type": "boolean", "description": "True only if every check passed"},
+        "outcome": {
+            "type": "string",
+            "description": "valid, or the error code of the first failing check (revoked, "
+            "expired, bad_signature, stale_presentation, ...)",
+            "examples": ["valid", "revoked"],
+        },
+        "detail": {"type": "string", "description": "The outcome in words"},
+        "checks": {
+            "type": "array",
+            "items": _CHECK,
+            "description": "The checks made, in order, up to the first that failed",
+        },
+        "kind": {
+            "type": ["string", "null"],
+            "enum": ["static", "presentation", None],
+            "description": "static (a printed copy) or presentation (shown by its holder now); "
+            "null if the payload could not be decoded",
+        },
+        "licence": _LICENCE_SHOWN,
+        "credential_id": _nullable("string", "The credential's id (base64url)"),
+        "status_age": _nullable("integer", "Age of the status information used, in seconds"),
+        "presented_at": _nullable("integer", "When the holder signed the presentation"),
+        "checked_at": {"type": "integer", "description": "When it was checked (Unix seconds)"},
+    },
+}
+
+
+def _error_answer(status_description: str) -> dict[str, Any]:
+    return {
+        "description": status_description,
+        "content": {"application/json": {"schema": _ERROR_BODY}},
+    }
+
+
 _OPENAPI_BODY = {
     "requestBody": {
         "required": True,
@@ -163,32 +294,88 @@ _OPENAPI_BODY = {
                     "type": "object",
                     "required": ["payload"],
                     "properties": {
-                        "payload": {"type": "string", "description": "QR text, EL1:/EP1:"},
-                        "challenge": {"type": "string", "maxLength": 64},
+                        "payload": {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "The scanned QR text: EL1: (static copy) or EP1: "
+                            "(presentation)",
+                        },
+                        "challenge": {
+                            "type": ["string", "null"],
+                            "maxLength": 64,
+                            "description": "The challenge this counter showed the holder",
+                        },
                         "verifier": {
-                            "type": "object",
+                            "type": ["object", "null"],
+                            "description": "Who checks and why: with a name, an online check "
+                            "is listed in the holder's wallet",
                             "properties": {
-                                "name": {"type": "string"},
-                                "purpose": {"type": "string"},
+                                "name": {
+                                    "type": ["string", "null"],
+                                    "maxLength": _MAX_NAME,
+                                    "description": "The verifier's name",
+                                },
+                                "purpose": {
+                                    "type": ["string", "null"],
+                                    "maxLength": _MAX_NAME,
+                                    "description": "Why it checks",
+                                },
                             },
                         },
                     },
-                }
+                },
+                "example": {
+                    "payload": "EP1:NCFOXN%TS3DH...",
+                    "verifier": {"name": "Counter 3", "purpose": "vehicle registration"},
+                },
             },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
                     "required": ["image"],
                     "properties": {
-                        "image": {"type": "string", "format": "binary"},
-                        "challenge": {"type": "string"},
-                        "verifier_name": {"type": "string"},
-                        "verifier_purpose": {"type": "string"},
+                        "image": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A photo or scan of the QR code (PNG, JPEG, ...)",
+                        },
+                        "challenge": {
+                            "type": "string",
+                            "maxLength": 64,
+                            "description": "The challenge this counter showed the holder",
+                        },
+                        "verifier_name": {
+                            "type": "string",
+                            "maxLength": _MAX_NAME,
+                            "description": "The verifier's name",
+                        },
+                        "verifier_purpose": {
+                            "type": "string",
+                            "maxLength": _MAX_NAME,
+                            "description": "Why it checks",
+                        },
                     },
-                }
+                },
+                "example": {"image": "(a PNG or JPEG file)", "verifier_name": "Counter 3"},
             },
         },
-    }
+    },
+    "responses": {
+        "200": {
+            "description": "The verdict: `valid` false with the failing check's code when the "
+            "licence is not genuine, current and presented as required",
+            "content": {"application/json": {"schema": VERIFICATION_RESULT_SCHEMA}},
+        },
+        "400": _error_answer("The JSON or multipart body cannot be parsed"),
+        "413": _error_answer(
+            f"JSON body over {MAX_JSON_BYTES} bytes or image over {MAX_IMAGE_BYTES}"
+        ),
+        "415": _error_answer("Neither application/json nor multipart/form-data"),
+        "422": _error_answer(
+            "No payload or image, a text over its limit, an unreadable image or one without "
+            "a QR code"
+        ),
+    },
 }
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Response
 from fastapi.responses import HTMLResponse
 
+from registry.errors import error_responses
 from registry.models import Licence
 from registry.settings import Settings
 
@@ -16,7 +17,17 @@ from .errors import DevIdpDisabled
 from .qr import render_png, render_svg
 from .runtime import CitizenDep, ReadSessionDep, RuntimeDep, SettingsDep, WalletRuntime
 
-router = APIRouter(tags=["wallet"])
+# Every route signs the citizen in first: 401 without a valid token, 503 when an external
+# identity provider's keys cannot be fetched.
+router = APIRouter(tags=["wallet"], responses=error_responses(401, 503))
+_OWN_LICENCE = error_responses(422, described={404: "No such licence of the signed-in citizen"})
+_SHOWN_LICENCE = error_responses(
+    422,
+    described={
+        404: "No such licence of the signed-in citizen",
+        409: "The licence cannot be presented: revoked, suspended, expired or without a holder key",
+    },
+)
 _NO_STORE = {"Cache-Control": "no-store"}
 
 ChallengeQuery = Annotated[
@@ -66,7 +77,7 @@ def my_licences(
     return schemas.LicenceList(licences=[service.summary(row, now=now) for row in rows])
 
 
-@router.get("/licences/{licence_id}", response_model=schemas.LicenceDetail)
+@router.get("/licences/{licence_id}", response_model=schemas.LicenceDetail, responses=_OWN_LICENCE)
 def licence_detail(
     citizen: CitizenDep, licence: OwnLicence, response: Response
 ) -> schemas.LicenceDetail:
@@ -97,7 +108,11 @@ def _payload(
     )
 
 
-@router.get("/licences/{licence_id}/presentation", response_model=schemas.Presentation)
+@router.get(
+    "/licences/{licence_id}/presentation",
+    response_model=schemas.Presentation,
+    responses=_SHOWN_LICENCE,
+)
 def licence_presentation(
     licence: OwnLicence,
     session: ReadSessionDep,
@@ -140,7 +155,9 @@ def shown_payload(
 ShownPayload = Annotated[schemas.Presentation, Depends(shown_payload)]
 
 
-@router.get("/licences/{licence_id}/qr", response_model=schemas.Presentation)
+@router.get(
+    "/licences/{licence_id}/qr", response_model=schemas.Presentation, responses=_SHOWN_LICENCE
+)
 def licence_qr_payload(payload: ShownPayload, response: Response) -> schemas.Presentation:
     """The QR payload text, for apps that draw the QR code themselves."""
     response.headers.update(_NO_STORE)
@@ -150,7 +167,10 @@ def licence_qr_payload(payload: ShownPayload, response: Response) -> schemas.Pre
 @router.get(
     "/licences/{licence_id}/qr.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={
+        200: {"description": "The QR code", "content": {"image/png": {}}},
+        **_SHOWN_LICENCE,
+    },
 )
 def licence_qr_png(payload: ShownPayload) -> Response:
     """The QR code as PNG (error correction M, quiet zone 4, about 640 px wide)."""
@@ -160,14 +180,21 @@ def licence_qr_png(payload: ShownPayload) -> Response:
 @router.get(
     "/licences/{licence_id}/qr.svg",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}},
+    responses={
+        200: {"description": "The QR code", "content": {"image/svg+xml": {}}},
+        **_SHOWN_LICENCE,
+    },
 )
 def licence_qr_svg(payload: ShownPayload) -> Response:
     """The QR code as SVG (error correction M, quiet zone 4)."""
     return Response(render_svg(payload.payload), media_type="image/svg+xml", headers=_NO_STORE)
 
 
-@router.get("/licences/{licence_id}/checks", response_model=schemas.VerificationCheckList)
+@router.get(
+    "/licences/{licence_id}/checks",
+    response_model=schemas.VerificationCheckList,
+    responses=_OWN_LICENCE,
+)
 def licence_checks(
     licence: OwnLicence, session: ReadSessionDep, response: Response
 ) -> schemas.VerificationCheckList:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, status
 from sqlalchemy.orm import Session
 
 from credential import ALG_ES256
+from registry.errors import error_responses
 from registry.models import Department, DepartmentApiKey, LicenceType
 
 from ..auth import AdminDep, DepartmentDep
@@ -28,9 +29,13 @@ from .schemas import (
     defining_body,
 )
 
-admin_router = APIRouter(prefix="/admin", tags=["admin"])
-department_router = APIRouter(tags=["licence types"])
-CodePath = Annotated[str, Path(pattern=CODE_PATTERN)]
+# Every admin route checks the admin token first (401) and its path and header values (422).
+admin_router = APIRouter(prefix="/admin", tags=["admin"], responses=error_responses(401, 422))
+department_router = APIRouter(tags=["licence types"], responses=error_responses(401, 422))
+_NO_DEPARTMENT = {404: "No department with this code"}
+CodePath = Annotated[
+    str, Path(pattern=CODE_PATTERN, description="The department's code", examples=["TRANSPORT"])
+]
 PrefixPath = Annotated[
     str, Path(pattern=API_KEY_PREFIX_PATTERN, description="The key's prefix: elk_<prefix>_...")
 ]
@@ -62,7 +67,11 @@ def licence_type_read(department_code: str, licence_type: LicenceType) -> Licenc
     )
 
 
-@admin_router.post("/departments", status_code=status.HTTP_201_CREATED)
+@admin_router.post(
+    "/departments",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(400, 413, described={409: "A department with this code exists"}),
+)
 async def create_department(
     body: DepartmentCreate, actor: AdminDep, runtime: RuntimeDep
 ) -> DepartmentRead:
@@ -91,7 +100,11 @@ def list_departments(session: ReadSessionDep, actor: AdminDep) -> list[Departmen
     return [_department_read(session, d) for d in service.list_departments(session=session)]
 
 
-@admin_router.post("/departments/{code}/api-keys", status_code=status.HTTP_201_CREATED)
+@admin_router.post(
+    "/departments/{code}/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(413, described=_NO_DEPARTMENT),
+)
 async def create_api_key(code: CodePath, actor: AdminDep, runtime: RuntimeDep) -> ApiKeyRead:
     """A new API key for the department, shown only in this response."""
 
@@ -106,14 +119,25 @@ def _api_key_summary(key: DepartmentApiKey) -> ApiKeySummary:
     return ApiKeySummary(prefix=key.prefix, created_at=key.created_at, revoked_at=key.revoked_at)
 
 
-@admin_router.get("/departments/{code}/api-keys")
+@admin_router.get(
+    "/departments/{code}/api-keys", responses=error_responses(described=_NO_DEPARTMENT)
+)
 def list_api_keys(code: CodePath, session: ReadSessionDep, actor: AdminDep) -> list[ApiKeySummary]:
     """The department's API keys (prefix, created, revoked), oldest first; never a secret."""
     _, keys = service.list_api_keys(session=session, department_code=code)
     return [_api_key_summary(k) for k in keys]
 
 
-@admin_router.post("/departments/{code}/api-keys/{prefix}/revoke")
+@admin_router.post(
+    "/departments/{code}/api-keys/{prefix}/revoke",
+    responses=error_responses(
+        413,
+        described={
+            404: "No such department, or it has no API key with this prefix",
+            409: "The key is already revoked",
+        },
+    ),
+)
 async def revoke_api_key(
     code: CodePath, prefix: PrefixPath, actor: AdminDep, runtime: RuntimeDep
 ) -> ApiKeySummary:
@@ -128,7 +152,15 @@ async def revoke_api_key(
     return await runtime.database.write(work)
 
 
-@admin_router.post("/departments/{code}/licence-types", status_code=status.HTTP_201_CREATED)
+@admin_router.post(
+    "/departments/{code}/licence-types",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(
+        400,
+        413,
+        described={**_NO_DEPARTMENT, 409: "The department has a licence type with this code"},
+    ),
+)
 async def create_licence_type(
     code: CodePath, body: LicenceTypeCreate, actor: AdminDep, runtime: RuntimeDep
 ) -> LicenceTypeRead:
@@ -143,7 +175,11 @@ async def create_licence_type(
     return await runtime.database.write(work)
 
 
-@admin_router.post("/departments/{code}/keys/rotate", status_code=status.HTTP_201_CREATED)
+@admin_router.post(
+    "/departments/{code}/keys/rotate",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(413, described=_NO_DEPARTMENT),
+)
 async def rotate_key(
     code: CodePath, actor: AdminDep, runtime: RuntimeDep, body: KeyRotate | None = None
 ) -> KeyRead:
@@ -164,10 +200,19 @@ async def rotate_key(
     return await runtime.database.write(work)
 
 
-@admin_router.post("/departments/{code}/keys/{kid}/compromise")
+@admin_router.post(
+    "/departments/{code}/keys/{kid}/compromise",
+    responses=error_responses(
+        413,
+        described={
+            404: "No such department, or it has no key with this kid",
+            409: "The key is already marked compromised",
+        },
+    ),
+)
 async def compromise_key(
     code: CodePath,
-    kid: Annotated[str, Path(max_length=16)],
+    kid: Annotated[str, Path(max_length=16, description="The key's id (base64url of 8 bytes)")],
     actor: AdminDep,
     runtime: RuntimeDep,
 ) -> KeyRead:

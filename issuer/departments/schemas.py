@@ -105,42 +105,72 @@ class DepartmentCreate(_Strict):
     deployments made before the national profile keep working; its licences get identifiers
     only once it has a credit code. ``alg``: its first signing key's algorithm."""
 
-    code: str = Field(pattern=CODE_PATTERN, description="Short upper-case code, e.g. TRANSPORT")
-    name: DisplayName
-    credit_code: CreditCodeText | None = None
-    jurisdiction_code: JurisdictionCode | None = None
-    alg: SigningAlgorithm = "ES256"
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"code": "TRANSPORT", "name": "市交通运输局"}]}
+    )
+
+    code: str = Field(
+        pattern=CODE_PATTERN,
+        description="Short upper-case code, e.g. TRANSPORT",
+        examples=["TRANSPORT"],
+    )
+    name: DisplayName = Field(
+        description="The department's name as citizens know it",
+        examples=["市交通运输局 Municipal Transport Bureau"],
+    )
+    credit_code: CreditCodeText | None = Field(
+        default=None, description="Its 18-character unified social credit code (GB 32100)"
+    )
+    jurisdiction_code: JurisdictionCode | None = Field(
+        default=None, description="Its 6-digit administrative division code"
+    )
+    alg: SigningAlgorithm = Field(
+        default="ES256", description="Its first signing key's algorithm: ES256, EdDSA or SM2"
+    )
 
 
 class DepartmentRead(BaseModel):
-    code: str
-    name: str
-    active_kid: str | None
-    credit_code: str | None = None
-    jurisdiction_code: str | None = None
-    alg: str | None = None
+    """A department and the key it signs with now."""
+
+    code: str = Field(description="The department's code", examples=["TRANSPORT"])
+    name: str = Field(description="The department's name", examples=["市交通运输局"])
+    active_kid: str | None = Field(
+        description="Id of its active signing key (none after a compromise until a rotation)",
+        examples=["q0kIr9eTV3c"],
+    )
+    credit_code: str | None = Field(default=None, description="Its unified social credit code")
+    jurisdiction_code: str | None = Field(
+        default=None, description="Its administrative division code"
+    )
+    alg: str | None = Field(default=None, description="Its active key's signature algorithm")
 
 
 class KeyRotate(_Strict):
     """The new key's algorithm (default ES256)."""
 
-    alg: SigningAlgorithm = "ES256"
+    alg: SigningAlgorithm = Field(default="ES256", description="ES256, EdDSA or SM2")
 
 
 class ApiKeyRead(BaseModel):
     """A new API key, shown once: it cannot be read again."""
 
-    department: str
-    prefix: str
-    api_key: str
+    department: str = Field(description="The department's code", examples=["TRANSPORT"])
+    prefix: str = Field(
+        description="The key's public part, by which it is listed and revoked",
+        examples=["Ab12Cd34"],
+    )
+    api_key: str = Field(
+        description="The whole key, `elk_<prefix>_<secret>`: send it as `Bearer`; shown once",
+        examples=["elk_Ab12Cd34_" + "x" * 43],
+    )
 
 
 class ApiKeySummary(BaseModel):
     """An existing API key as an operator sees it: never its secret or hash."""
 
-    prefix: str
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
+    prefix: str = Field(description="The key's public part", examples=["Ab12Cd34"])
+    created_at: dt.datetime = Field(description="When the key was made (UTC)")
+    revoked_at: dt.datetime | None = Field(description="When it was revoked; null while usable")
 
 
 class FieldSpec(_Strict):
@@ -149,11 +179,28 @@ class FieldSpec(_Strict):
     The shape of a stored field; a new one is checked further by ``LicenceTypeCreate``.
     """
 
-    name: str = Field(pattern=FIELD_NAME_PATTERN)
-    label: str | None = Field(default=None, max_length=100)
-    type: FieldKind = "text"
-    required: bool = True
-    choices: list[str] | None = None
+    name: str = Field(
+        pattern=FIELD_NAME_PATTERN,
+        description="The field's key in a licence's `fields`",
+        examples=["licence_class"],
+    )
+    label: str | None = Field(
+        default=None,
+        max_length=100,
+        description="What pages show for the field",
+        examples=["准驾车型 Class"],
+    )
+    type: FieldKind = Field(
+        default="text",
+        description="text, int, date (ISO 8601) or choice (one of `choices`)",
+        examples=["choice"],
+    )
+    required: bool = Field(default=True, description="Whether every licence must carry it")
+    choices: list[str] | None = Field(
+        default=None,
+        description="The allowed values of a `choice` field (at most 64)",
+        examples=[["A", "B", "C"]],
+    )
 
 
 def _shown(text: str, limit: int = 40) -> str:
@@ -206,6 +253,23 @@ class LicenceTypeCreate(_Strict):
     ``catalogue_code``: the 21-character type code of its licence identifiers (GB/T 36904: the
     defining body's credit code and a 3-digit serial); optional (then its licences get no
     identifier), like the department's credit code."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "DRIVING",
+                    "name": "机动车驾驶证 Driving licence",
+                    "fields": [
+                        {"name": "licence_class", "type": "choice", "choices": ["A", "B", "C"]},
+                        {"name": "first_issued", "label": "初次领证日期", "type": "date"},
+                    ],
+                    "validity_days": 3650,
+                    "categories": ["A1", "B1", "C1"],
+                }
+            ]
+        }
+    )
 
     code: str = Field(pattern=CODE_PATTERN)
     name: DisplayName
@@ -263,18 +327,33 @@ def defining_body(licence_type: LicenceType) -> DefiningBody | None:
 
 
 class LicenceTypeRead(BaseModel):
-    department: str
-    code: str
-    name: str
-    fields: list[FieldSpec]
-    validity_days: int
-    categories: list[str]
-    catalogue_code: str | None = None
-    defining_body: DefiningBody | None = None
-    holder_code_type: str = HOLDER_CODE_ID_NUMBER
+    """A licence type as its department defined it."""
+
+    department: str = Field(description="The department's code", examples=["TRANSPORT"])
+    code: str = Field(description="The type's code", examples=["DRIVING"])
+    name: str = Field(description="The type's name", examples=["机动车驾驶证 Driving licence"])
+    fields: list[FieldSpec] = Field(description="The fields each licence carries")
+    validity_days: int = Field(description="Default validity, in days", examples=[3650])
+    categories: list[str] = Field(
+        description="The categories a licence may hold", examples=[["A1", "B1", "C1"]]
+    )
+    catalogue_code: str | None = Field(
+        default=None, description="Its 21-character GB/T 36904 type code, if catalogued"
+    )
+    defining_body: DefiningBody | None = Field(
+        default=None, description="The body that defined the type (GB/T 36902)"
+    )
+    holder_code_type: str = Field(
+        default=HOLDER_CODE_ID_NUMBER, description="Holder-code type: 111 is 公民身份号码"
+    )
 
 
 class KeyRead(BaseModel):
-    kid: str
-    state: str
-    alg: str | None = None
+    """A department signing key."""
+
+    kid: str = Field(description="The key's id: base64url of 8 bytes", examples=["q0kIr9eTV3c"])
+    state: str = Field(
+        description="active (signs), retired (still verifies) or compromised (rejected)",
+        examples=["active"],
+    )
+    alg: str | None = Field(default=None, description="Its signature algorithm", examples=["ES256"])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Response, status
 from sqlalchemy.orm import Session
 
+from registry.errors import error_responses
 from registry.models import Licence
 
 from ..auth import DepartmentDep, authenticate_department, presented_api_key
@@ -16,17 +18,44 @@ from ..runtime import ReadSessionDep, RuntimeDep
 from . import service
 from .schemas import LicenceCreate, LicenceList, LicenceRead, LicenceSearch
 
-router = APIRouter(prefix="/licences", tags=["licences"])
+router = APIRouter(prefix="/licences", tags=["licences"], responses=error_responses(401, 422))
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {
+            "model": LicenceRead,
+            "description": "A retry with the same Idempotency-Key: the licence issued first",
+        },
+        **error_responses(
+            413,
+            described={
+                400: "The body is not JSON, or the department has no key that may sign this type",
+                404: "The department has no licence type with this code",
+                409: "The Idempotency-Key was used for a different licence",
+            },
+        ),
+    },
+)
 async def issue_licence(
     body: LicenceCreate,
     response: Response,
     runtime: RuntimeDep,
-    authorization: Annotated[str | None, Header()] = None,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[
+        str | None, Header(description="The department's API key: `Bearer elk_...`")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Any 1-200 visible ASCII characters; a retry with the same key gets "
+            "the first licence back (200) instead of a second one",
+            # Documented only: the route checks it itself, with its own message.
+            json_schema_extra={"pattern": _IDEMPOTENCY_KEY.pattern},
+        ),
+    ] = None,
 ) -> LicenceRead:
     """Issue a licence: validate, sign, allocate a status index, store and audit it at once.
 
@@ -70,7 +99,10 @@ async def issue_licence(
     )
 
 
-@router.get("/by-identifier/{identifier}")
+@router.get(
+    "/by-identifier/{identifier}",
+    responses=error_responses(described={404: "No such licence among the caller's"}),
+)
 def read_licence_by_identifier(
     identifier: Annotated[str, Path(max_length=256)], session: ReadSessionDep, caller: DepartmentDep
 ) -> LicenceRead:
@@ -80,7 +112,10 @@ def read_licence_by_identifier(
     return service.licence_read(session=session, licence=licence)
 
 
-@router.get("/by-number/{number}")
+@router.get(
+    "/by-number/{number}",
+    responses=error_responses(described={404: "No such licence among the caller's"}),
+)
 def read_licence_by_number(
     number: str, session: ReadSessionDep, caller: DepartmentDep, licence_type: str | None = None
 ) -> LicenceRead:
@@ -92,14 +127,10 @@ def read_licence_by_number(
     return service.licence_read(session=session, licence=licence)
 
 
-@router.get("/{licence_id}")
-def read_licence(licence_id: str, session: ReadSessionDep, caller: DepartmentDep) -> LicenceRead:
-    """One of the caller's licences."""
-    licence = service.get_licence(session=session, caller=caller, licence_id=licence_id)
-    return service.licence_read(session=session, licence=licence)
-
-
-@router.post("/search")
+@router.post(
+    "/search",
+    responses=error_responses(400, 413),
+)
 def search_licences(
     body: LicenceSearch, session: ReadSessionDep, caller: DepartmentDep, runtime: RuntimeDep
 ) -> LicenceList:
@@ -108,3 +139,19 @@ def search_licences(
     return LicenceList(
         licences=[service.licence_read(session=session, licence=lic) for lic in licences]
     )
+
+
+# After ``/search`` and with the ``uuid`` convertor, so that no other method on
+# ``/licences/search`` reaches this route: they get 405 with ``Allow: POST``.
+@router.get(
+    "/{licence_id:uuid}",
+    responses=error_responses(described={404: "No such licence among the caller's"}),
+)
+def read_licence(
+    licence_id: Annotated[uuid.UUID, Path(description="The licence's id")],
+    session: ReadSessionDep,
+    caller: DepartmentDep,
+) -> LicenceRead:
+    """One of the caller's licences."""
+    licence = service.get_licence(session=session, caller=caller, licence_id=str(licence_id))
+    return service.licence_read(session=session, licence=licence)

@@ -16,46 +16,131 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+_EXAMPLE_ID_NUMBER = "11010519491231002X"  # the GB 11643 sample number
+
+
 class LicenceCreate(_Strict):
-    licence_type: StrictStr = Field(min_length=1, max_length=32)
-    id_number: StrictStr = Field(min_length=1, max_length=32, repr=False)
-    holder_name: StrictStr = Field(min_length=1, max_length=100)
-    fields: dict[str, FieldValue] = Field(default_factory=dict, max_length=32)
-    categories: list[StrictStr] = Field(default_factory=list, max_length=64)
-    valid_from: dt.datetime | None = None
-    valid_until: dt.datetime | None = None
+    """A licence to issue. ``fields`` and ``categories`` must fit the licence type."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "licence_type": "DRIVING",
+                    "id_number": _EXAMPLE_ID_NUMBER,
+                    "holder_name": "张三",
+                    "fields": {"licence_class": "B", "first_issued": "2020-05-01"},
+                    "categories": ["B1"],
+                }
+            ]
+        }
+    )
+
+    licence_type: StrictStr = Field(
+        min_length=1,
+        max_length=32,
+        description="The code of one of the department's licence types",
+        examples=["DRIVING"],
+    )
+    id_number: StrictStr = Field(
+        min_length=1,
+        max_length=32,
+        repr=False,
+        description="The holder's 18-character resident identity number (GB 11643); stored "
+        "only as a blind index and encrypted, never answered in full",
+        examples=[_EXAMPLE_ID_NUMBER],
+    )
+    holder_name: StrictStr = Field(
+        min_length=1, max_length=100, description="The holder's name", examples=["张三"]
+    )
+    fields: dict[str, FieldValue] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="Values of the type's fields, by field name (text, integer or ISO date)",
+        examples=[{"licence_class": "B", "first_issued": "2020-05-01"}],
+    )
+    categories: list[StrictStr] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Categories the licence holds, from the type's list",
+        examples=[["B1"]],
+    )
+    valid_from: dt.datetime | None = Field(
+        default=None, description="Start of validity (default: now)"
+    )
+    valid_until: dt.datetime | None = Field(
+        default=None, description="End of validity (default: now + the type's validity)"
+    )
 
 
 class LicenceSearch(_Strict):
-    id_number: StrictStr = Field(min_length=1, max_length=32, repr=False)
-    licence_type: StrictStr | None = Field(default=None, max_length=32)
-    status: LicenceStatus | None = None
+    """Whom to search for, in the body so the ID number is never in a URL."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id_number": _EXAMPLE_ID_NUMBER, "status": "valid"}]}
+    )
+
+    id_number: StrictStr = Field(
+        min_length=1,
+        max_length=32,
+        repr=False,
+        description="The holder's resident identity number",
+        examples=[_EXAMPLE_ID_NUMBER],
+    )
+    licence_type: StrictStr | None = Field(
+        default=None, max_length=32, description="Only this licence type", examples=["DRIVING"]
+    )
+    status: LicenceStatus | None = Field(
+        default=None, description="Only licences with this status", examples=["valid"]
+    )
 
 
 class LicenceRead(BaseModel):
-    id: uuid.UUID
-    number: str
-    identifier: str | None = None  # GB/T 36904 licence identifier; null for older licences
+    """An issued licence as its department sees it (the ID number masked)."""
+
+    id: uuid.UUID = Field(description="The licence's id in this registry")
+    number: str = Field(
+        description="The licence number printed on it", examples=["TRANSPORT-DRIVING-3F9A0C12B4"]
+    )
+    identifier: str | None = Field(
+        default=None,
+        description="Its GB/T 36904 licence identifier (电子证照标识); null for older licences",
+    )
     record_key: str | None = Field(
         default=None, description="The department's own number of an imported licence"
     )
-    department: str
-    licence_type: str
-    holder_name: str
-    masked_id: str
-    categories: list[str]
-    fields: dict[str, str | int]
-    valid_from: dt.datetime
-    valid_until: dt.datetime
-    issued_at: dt.datetime
-    status: LicenceStatus
-    status_list: str
-    status_index: int
-    kid: str
-    replaces: uuid.UUID | None = None
-    replaced_by: uuid.UUID | None = None
-    static_qr: str
+    department: str = Field(description="The issuing department's code", examples=["TRANSPORT"])
+    licence_type: str = Field(description="The licence type's code", examples=["DRIVING"])
+    holder_name: str = Field(description="The holder's name", examples=["张三"])
+    masked_id: str = Field(
+        description="The holder's ID number with its middle masked", examples=["110105********002X"]
+    )
+    categories: list[str] = Field(description="Categories held", examples=[["B1"]])
+    fields: dict[str, str | int] = Field(
+        description="Values of the type's fields", examples=[{"licence_class": "B"}]
+    )
+    valid_from: dt.datetime = Field(description="Start of validity")
+    valid_until: dt.datetime = Field(description="End of validity")
+    issued_at: dt.datetime = Field(description="When it was signed")
+    status: LicenceStatus = Field(description="valid, revoked or suspended", examples=["valid"])
+    status_list: str = Field(
+        description="URI of the status list holding its status", examples=["1"]
+    )
+    status_index: int = Field(description="Its index in that status list", examples=[48213])
+    kid: str = Field(description="Id of the key that signed it", examples=["q0kIr9eTV3c"])
+    replaces: uuid.UUID | None = Field(
+        default=None, description="The licence this one corrected, if any"
+    )
+    replaced_by: uuid.UUID | None = Field(
+        default=None, description="The licence that corrected this one, if any"
+    )
+    static_qr: str = Field(
+        description="The printable QR payload (`EL1:` + Base45), for a paper copy",
+        examples=["EL1:6BFOXN*TS0BI$ZD..."],
+    )
 
 
 class LicenceList(BaseModel):
-    licences: list[LicenceRead]
+    """Licences found."""
+
+    licences: list[LicenceRead] = Field(description="The licences, oldest first")

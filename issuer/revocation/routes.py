@@ -7,6 +7,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
+from registry.errors import error_responses
+
 from ..auth import DepartmentCaller, DepartmentDep
 from ..licences.schemas import LicenceRead
 from ..licences.service import licence_read
@@ -14,7 +16,13 @@ from ..runtime import RuntimeDep
 from . import service
 from .schemas import CorrectRequest, ReinstateRequest, RevokeRequest, SuspendRequest
 
-router = APIRouter(prefix="/licences", tags=["revocation"])
+router = APIRouter(
+    prefix="/licences",
+    tags=["revocation"],
+    responses=error_responses(
+        400, 401, 413, 422, described={404: "No such licence among the caller's"}
+    ),
+)
 
 
 async def _change(
@@ -38,7 +46,7 @@ async def _change(
     return await runtime.database.write(work)
 
 
-@router.post("/{licence_id}/revoke")
+@router.post("/{licence_id}/revoke", responses=error_responses(described={409: "Already revoked"}))
 async def revoke(
     licence_id: str, body: RevokeRequest, caller: DepartmentDep, runtime: RuntimeDep
 ) -> LicenceRead:
@@ -46,7 +54,10 @@ async def revoke(
     return await _change(runtime, caller, licence_id, "revoke", body)
 
 
-@router.post("/{licence_id}/suspend")
+@router.post(
+    "/{licence_id}/suspend",
+    responses=error_responses(described={409: "The licence is not valid (revoked or suspended)"}),
+)
 async def suspend(
     licence_id: str, body: SuspendRequest, caller: DepartmentDep, runtime: RuntimeDep
 ) -> LicenceRead:
@@ -54,7 +65,10 @@ async def suspend(
     return await _change(runtime, caller, licence_id, "suspend", body)
 
 
-@router.post("/{licence_id}/reinstate")
+@router.post(
+    "/{licence_id}/reinstate",
+    responses=error_responses(described={409: "The licence is not suspended"}),
+)
 async def reinstate(
     licence_id: str, body: ReinstateRequest, caller: DepartmentDep, runtime: RuntimeDep
 ) -> LicenceRead:
@@ -62,7 +76,11 @@ async def reinstate(
     return await _change(runtime, caller, licence_id, "reinstate", body)
 
 
-@router.post("/{licence_id}/correct", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{licence_id}/correct",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(described={409: "A revoked licence cannot be corrected"}),
+)
 async def correct(
     licence_id: str, body: CorrectRequest, caller: DepartmentDep, runtime: RuntimeDep
 ) -> LicenceRead:

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Response
 
+from registry.errors import error_responses
+
 from ..runtime import ReadSessionDep, RuntimeDep
 from .service import status_list_token
 
@@ -16,13 +18,28 @@ MEDIA_TYPE = "application/statuslist+jwt"
 @router.get(
     "/status-lists/{list_id}",
     response_class=Response,
-    responses={200: {"content": {MEDIA_TYPE: {}}}, 304: {"description": "Not modified"}},
+    responses={
+        200: {
+            "description": "The status list token: a JWS (`typ` statuslist+jwt)",
+            "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+        },
+        304: {"description": "Not modified: the `If-None-Match` names the current ETag"},
+        **error_responses(
+            422,
+            described={
+                400: "The department has no active signing key to sign the list with",
+                404: "No status list with this id",
+            },
+        ),
+    },
 )
 def get_status_list(
-    list_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    list_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="The status list's number")],
     session: ReadSessionDep,
     runtime: RuntimeDep,
-    if_none_match: Annotated[str | None, Header()] = None,
+    if_none_match: Annotated[
+        str | None, Header(description="The ETag of a copy the caller holds")
+    ] = None,
 ) -> Response:
     """The status list token (2 bits per licence: 0 valid, 1 revoked, 2 suspended)."""
     served = status_list_token(session=session, runtime=runtime, list_id=list_id)
