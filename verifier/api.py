@@ -207,6 +207,7 @@ _LICENCE_SHOWN = {
         "expires_at",
         "department_code",
         "department_name",
+        "identifier",
     ],
     "additionalProperties": False,
     "properties": {
@@ -230,6 +231,11 @@ _LICENCE_SHOWN = {
         "expires_at": {"type": "integer", "description": "End of validity (Unix seconds)"},
         "department_code": {"type": "string", "description": "The issuing department's code"},
         "department_name": _nullable("string", "The department's name from the trust list"),
+        "identifier": _nullable(
+            "string",
+            "Its GB/T 36904 licence identifier, rebuilt from the credential and the trust list; "
+            "null for a licence without one",
+        ),
     },
 }
 # ``VerificationResult.to_json()``: tests compare the two, so neither drifts alone.

@@ -56,7 +56,7 @@ def _own_licence(
 OwnLicence = Annotated[Licence, Depends(_own_licence)]
 
 
-@router.get("/licences", response_model=schemas.LicenceList)
+@router.get("/licences", response_model=schemas.LicenceList, responses=error_responses(422))
 def my_licences(
     citizen: CitizenDep,
     session: ReadSessionDep,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Body, Path, status
 from sqlalchemy.orm import Session
 
 from credential import ALG_ES256
@@ -181,7 +181,10 @@ async def create_licence_type(
     responses=error_responses(413, described=_NO_DEPARTMENT),
 )
 async def rotate_key(
-    code: CodePath, actor: AdminDep, runtime: RuntimeDep, body: KeyRotate | None = None
+    code: CodePath,
+    actor: AdminDep,
+    runtime: RuntimeDep,
+    body: Annotated[KeyRotate | None, Body(examples=[{"alg": "SM2"}])] = None,
 ) -> KeyRead:
     """A new signing key for the department (body ``{"alg": "SM2"}`` for another algorithm
     than ES256); the old one retires but still verifies."""

@@ -271,16 +271,33 @@ class LicenceTypeCreate(_Strict):
         }
     )
 
-    code: str = Field(pattern=CODE_PATTERN)
-    name: DisplayName
-    catalogue_code: CatalogueCode | None = None
-    defining_body_name: DisplayName | None = None
-    holder_code_type: Literal["111"] = "111"  # HOLDER_CODE_ID_NUMBER
-    fields: list[Annotated[FieldSpec, AfterValidator(_checked_field)]] = Field(
-        default_factory=list, max_length=32
+    code: str = Field(
+        pattern=CODE_PATTERN,
+        description="The type's code within the department",
+        examples=["DRIVING"],
     )
-    validity_days: int = Field(gt=0, le=36600)
-    categories: list[str] = Field(default_factory=list, max_length=MAX_CATEGORIES)
+    name: DisplayName = Field(description="The type's name", examples=["机动车驾驶证"])
+    catalogue_code: CatalogueCode | None = Field(
+        default=None, description="Its 21-character GB/T 36904 type code, if catalogued"
+    )
+    defining_body_name: DisplayName | None = Field(
+        default=None, description="The name of the body that defined it (with a catalogue code)"
+    )
+    holder_code_type: Literal["111"] = Field(
+        default="111", description="Holder-code type: 111 is 公民身份号码"
+    )  # HOLDER_CODE_ID_NUMBER
+    fields: list[Annotated[FieldSpec, AfterValidator(_checked_field)]] = Field(
+        default_factory=list, max_length=32, description="The fields each licence carries"
+    )
+    validity_days: int = Field(
+        gt=0, le=36600, description="Default validity of a new licence, in days", examples=[3650]
+    )
+    categories: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_CATEGORIES,
+        description="The categories a licence of this type may hold",
+        examples=[["A1", "B1", "C1"]],
+    )
     single_valid: bool = Field(
         default=False, description="A holder may hold one valid licence of this type at most"
     )
@@ -313,8 +330,8 @@ class LicenceTypeCreate(_Strict):
 class DefiningBody(BaseModel):
     """The body that defined a licence type (GB/T 36902 定义机构)."""
 
-    name: str
-    credit_code: str
+    name: str = Field(description="Its name")
+    credit_code: str = Field(description="Its unified social credit code (GB 32100)")
 
 
 def defining_body(licence_type: LicenceType) -> DefiningBody | None:
