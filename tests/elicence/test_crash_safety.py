@@ -95,9 +95,9 @@ def _issue_until_killed(
         thread.start()
     try:
         reached = enough.wait(timeout=120)
-        served.kill()
     finally:
-        killed.set()
+        killed.set()  # no new request from here on: those in flight meet the kill
+        served.kill()
         for thread in threads:
             thread.join(timeout=2 * CLIENT_TIMEOUT)
     assert reached, f"fewer than {KILL_AFTER} licences issued in 120 s:\n{_tail(served.log)}"
