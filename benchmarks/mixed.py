@@ -311,4 +311,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # the server was stopped on the way out
+        sys.exit("interrupted")

@@ -25,6 +25,13 @@ from credential import check_character
 
 ROOT = Path(__file__).resolve().parents[1]
 ELICENCE = str(Path(sys.executable).parent / "elicence")
+# The same ``elicence`` command without its console-script file. uvicorn's workers are spawned
+# processes, which first re-import a ``__main__`` that is a file: the console script imports the
+# whole command (3.3 s at a load average of 5 on 2 cores, measured), and uvicorn's supervisor kills
+# a worker that has not answered its health check within 5 s. On a busy machine a start with
+# 2 workers then respawns workers for a minute or more (17 "Child process [N] died" in one test of
+# 4 starts). Started with ``-c``, a worker imports only what serving needs.
+ELICENCE_INLINE = [sys.executable, "-c", "from elicence.cli import app; app()"]
 DEPARTMENT = "TRANSPORT"
 LICENCE_TYPE = "DRIVING"
 
@@ -70,9 +77,17 @@ def driving_licence(holder_id_number: str) -> dict[str, Any]:
 
 
 class Served:
-    """``elicence serve --workers N`` on 127.0.0.1:``port``, its output appended to ``log``."""
+    """``elicence serve --workers N`` on 127.0.0.1:``port``, its output appended to ``log``.
+    ``command``: how ``elicence`` is run (the console script, or ``ELICENCE_INLINE``)."""
 
-    def __init__(self, env: dict[str, str], port: int, workers: int, log: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int,
+        workers: int,
+        log: Path,
+        command: tuple[str, ...] | list[str] = (ELICENCE,),
+    ) -> None:
         self.env = env
         self.port = port
         self.workers = workers
@@ -81,7 +96,7 @@ class Served:
         with log.open("ab") as out:
             self._log_start = out.tell()
             self.process = subprocess.Popen(
-                [ELICENCE, "serve", "--port", str(port), "--workers", str(workers)],
+                [*command, "serve", "--port", str(port), "--workers", str(workers)],
                 env=env,
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
@@ -94,10 +109,7 @@ class Served:
         """Wait until every worker has started and ``/healthz`` answers; raises ``RuntimeError``
         (with the log's tail) if the server exits or is not ready within ``timeout`` seconds.
 
-        The timeout is long because uvicorn's supervisor kills a worker that does not answer its
-        health check within 5 s, and a worker of ``elicence serve`` first imports the whole
-        ``elicence`` command: on a busy machine that takes longer, so workers are respawned a few
-        times before one stays ("Child process [N] died" in the log, no traceback)."""
+        The timeout is long for the console script on a busy machine (see ``ELICENCE_INLINE``)."""
         deadline = time.monotonic() + timeout
         while True:
             with self.log.open("rb") as log:

@@ -10,7 +10,9 @@ licences, each request with its own ``Idempotency-Key``; then restarted. After e
   that landed, whether or not their answer got out, and issues the others (201); no key ever
   holds two licences, and every key tried holds exactly one.
 
-Several rounds in one test: each restart is the next round's server.
+Several rounds in one test: each restart is the next round's server. The server is the
+``elicence serve`` command started with ``python -c`` rather than through its console script, so
+that a restart takes seconds, not minutes, on a busy machine (see ``tests/_served.py``).
 """
 
 from __future__ import annotations
@@ -27,9 +29,19 @@ from typing import Any
 import httpx
 
 from tests._postgres import free_port
-from tests._served import ELICENCE, ROOT, Served, driving_licence, id_number, run_cli, service_env
+from tests._served import (
+    ELICENCE,
+    ELICENCE_INLINE,
+    ROOT,
+    Served,
+    driving_licence,
+    id_number,
+    run_cli,
+    service_env,
+)
 
 ROUNDS = 3
+WORKERS = 2
 CLIENTS = 6
 KILL_AFTER = 12  # licences answered 201 in a round before the kill, so the kill lands mid-load
 CLIENT_TIMEOUT = 10
@@ -83,9 +95,9 @@ def _issue_until_killed(
         thread.start()
     try:
         reached = enough.wait(timeout=120)
-        served.kill()
     finally:
-        killed.set()
+        killed.set()  # no new request from here on: those in flight meet the kill
+        served.kill()
         for thread in threads:
             thread.join(timeout=2 * CLIENT_TIMEOUT)
     assert reached, f"fewer than {KILL_AFTER} licences issued in 120 s:\n{_tail(served.log)}"
@@ -181,7 +193,7 @@ def test_sigkill_during_concurrent_issuance_loses_and_duplicates_nothing(tmp_pat
     database = tmp_path / "data" / "elicence.db"
     log = tmp_path / "server.log"
     run_cli(env, "init")
-    served = Served(env, free_port(), 2, log)
+    served = Served(env, free_port(), WORKERS, log, ELICENCE_INLINE)
     try:
         served.wait_ready()
         api_key = served.prepare_department()
@@ -189,8 +201,10 @@ def test_sigkill_during_concurrent_issuance_loses_and_duplicates_nothing(tmp_pat
         tried: set[str] = set()
         for _ in range(ROUNDS):
             attempts = _issue_until_killed(served, api_key, serials)
+            # Clients post back to back, so the kill finds some of them waiting for an answer.
+            assert any(a.status is None for a in attempts)
             _integrity_ok(database)  # the file as the crash left it
-            served = Served(env, free_port(), 2, log)
+            served = Served(env, free_port(), WORKERS, log, ELICENCE_INLINE)
             served.wait_ready()
             _check_after_restart(served, api_key, database, attempts, tried)
         _integrity_ok(database)
