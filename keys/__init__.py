@@ -25,6 +25,7 @@ from ._master import (
     encode_master_key,
     load_or_create_master_key,
 )
+from ._sealed import SealedBox
 from ._signing import (
     KeyStoreError,
     LocalSigner,
@@ -42,6 +43,7 @@ __all__ = [
     "KeyStoreError",
     "LocalSigner",
     "PrivateKey",
+    "SealedBox",
     "UnknownSigningAlgorithm",
     "decode_master_key",
     "decrypt_private_key",

@@ -13,39 +13,34 @@ presentations with
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import cbor2
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from credential import PublicKey, cose_key_to_public_key, public_key_to_cose_key
-from keys import KeyStoreError, LocalSigner
+from keys import KeyStoreError, LocalSigner, SealedBox
 from registry.db import insert_all_unless_taken, insert_unless_taken
 from registry.models import HolderKey
 
 PURPOSE_HOLDER_KEY = "elicence/holder-key-encryption/v1"
-_VERSION = b"\x01"
-_NONCE = 12
 
 
 class HolderKeyBox:
     """Seals and opens holder private keys; ``key_secret`` is the private-key encryption key
     (``derive_subkey(master, PURPOSE_KEY_ENCRYPTION)``)."""
 
-    __slots__ = ("_aead",)
+    __slots__ = ("_box",)
 
     def __init__(self, key_secret: bytes) -> None:
         subkey = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=PURPOSE_HOLDER_KEY.encode()
         ).derive(key_secret)
-        self._aead = AESGCM(subkey)
+        self._box = SealedBox(subkey)
 
     def __repr__(self) -> str:
         return "HolderKeyBox()"
@@ -53,17 +48,11 @@ class HolderKeyBox:
     def seal(self, private_key: ec.EllipticCurvePrivateKey, *, id_index: bytes) -> bytes:
         """Encrypt a P-256 private key for the citizen with blind index ``id_index``."""
         scalar = private_key.private_numbers().private_value.to_bytes(32, "big")
-        nonce = os.urandom(_NONCE)
-        return _VERSION + nonce + self._aead.encrypt(nonce, scalar, id_index)
+        return self._box.seal(scalar, aad=id_index)
 
     def open(self, blob: bytes, *, id_index: bytes) -> ec.EllipticCurvePrivateKey:
         """Decrypt a holder key. Raises ``KeyStoreError`` on a wrong key, row or damage."""
-        if len(blob) != 1 + _NONCE + 32 + 16 or blob[:1] != _VERSION:
-            raise KeyStoreError("holder key blob is damaged")
-        try:
-            scalar = self._aead.decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], id_index)
-        except InvalidTag:
-            raise KeyStoreError("cannot decrypt the holder key: wrong key or row") from None
+        scalar = self._box.open(blob, aad=id_index, what="holder key", length=32)
         return ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
 
     def signer(self, blob: bytes, *, id_index: bytes) -> LocalSigner:

@@ -272,3 +272,27 @@ def test_no_private_material_in_reprs_or_logs(
         import pickle
 
         pickle.dumps(signer)
+
+
+def test_a_sealed_blob_opens_only_with_its_key_aad_and_length() -> None:
+    """The one versioned AES-GCM format of ID numbers and holder keys (keys.SealedBox)."""
+    import os as _os
+
+    from keys import KeyStoreError, SealedBox
+
+    box, other = SealedBox(_os.urandom(32)), SealedBox(_os.urandom(32))
+    blob = box.seal(b"secret", aad=b"row-1")
+    assert box.open(blob, aad=b"row-1", what="test") == b"secret"
+    assert box.seal(b"secret", aad=b"row-1") != blob  # a fresh nonce each time
+    tampered = blob[:-1] + bytes([blob[-1] ^ 1])
+    for bad, aad, length in (
+        (blob, b"row-2", None),  # another row's associated data
+        (tampered, b"row-1", None),
+        (b"\x02" + blob[1:], b"row-1", None),  # another format version
+        (blob[:20], b"row-1", None),  # cut short
+        (blob, b"row-1", 7),  # not the expected length
+    ):
+        with pytest.raises(KeyStoreError, match="test"):
+            box.open(bad, aad=aad, what="test", length=length)
+    with pytest.raises(KeyStoreError):
+        other.open(blob, aad=b"row-1", what="test")
