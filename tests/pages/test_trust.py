@@ -147,7 +147,8 @@ def test_counter_explains_camera_errors_in_words(
 def test_server_errors_read_as_words_in_both_languages(browser: Browser, live_app: LiveApp) -> None:
     """Every error code the services answer with has words on the pages; an unknown code gets a
     general sentence and the server's detail; no page shows a bare code."""
-    import issuer.errors
+    import elicence.cli  # every command module too: the set of error classes must not depend on
+    import issuer.errors  # which tests ran before in this process
     import wallet_api.errors
     from credential import errors
     from elicence.app import _HTTP_CODES
@@ -156,7 +157,7 @@ def test_server_errors_read_as_words_in_both_languages(browser: Browser, live_ap
     def subclasses(cls: type) -> set[type]:
         return {cls} | {s for sub in cls.__subclasses__() for s in subclasses(sub)}
 
-    assert issuer.errors and wallet_api.errors  # imported for their ServiceError subclasses
+    assert elicence.cli and issuer.errors and wallet_api.errors  # for their ServiceError subclasses
     codes = {cls.code for cls in subclasses(ServiceError)} | set(_HTTP_CODES.values())
     codes |= {cls.code for cls in subclasses(errors.InvalidCode)}
     # Codes the issuer raises with InvalidRequest(code=...), the verifier's image answers and
