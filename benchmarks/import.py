@@ -94,12 +94,9 @@ def main() -> None:
         env.pop("ELICENCE_DATABASE_URL", None)
         database = "SQLite (embedded default)"
         if args.postgres:
-            from tests._postgres import running_postgres
+            from tests._served import use_throwaway_postgres
 
-            server = stack.enter_context(running_postgres())
-            server.create_database("bench")
-            env["ELICENCE_DATABASE_URL"] = server.url("bench")
-            database = "PostgreSQL (throwaway server on 127.0.0.1)"
+            database = use_throwaway_postgres(stack, env)
         run_cli(env, "init")
         run_cli(env, "department", "add", "TRANSPORT", "--name", "Transport bureau")
         run_cli(

@@ -46,7 +46,14 @@ from _load import Connection, Tally, free_port, get_request, paced, post_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests._served import Served, driving_licence, id_number, run_cli, service_env
+from tests._served import (
+    Served,
+    driving_licence,
+    id_number,
+    run_cli,
+    service_env,
+    use_throwaway_postgres,
+)
 
 VERIFY = "POST /verify"
 ISSUE = "POST /issuer/licences"
@@ -253,12 +260,7 @@ def main() -> None:
         env = service_env(data_dir, ELICENCE_ENVIRONMENT="development", ELICENCE_DEV_IDP="true")
         database = "SQLite (embedded default)"
         if args.postgres:
-            from tests._postgres import running_postgres
-
-            postgres = stack.enter_context(running_postgres())
-            postgres.create_database("bench")
-            env["ELICENCE_DATABASE_URL"] = postgres.url("bench")
-            database = "PostgreSQL (throwaway server on 127.0.0.1)"
+            database = use_throwaway_postgres(stack, env)
         run_cli(env, "init")
         log = args.log or data_dir / "server.log"
         log.write_bytes(b"")

@@ -177,3 +177,14 @@ class Served:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def use_throwaway_postgres(stack: contextlib.ExitStack, env: dict[str, str]) -> str:
+    """Point ``env`` at a new database on a throwaway PostgreSQL server on 127.0.0.1, stopped
+    when ``stack`` closes; returns the benchmarks' description of it."""
+    from tests._postgres import running_postgres
+
+    server = stack.enter_context(running_postgres())
+    server.create_database("bench")
+    env["ELICENCE_DATABASE_URL"] = server.url("bench")
+    return "PostgreSQL (throwaway server on 127.0.0.1)"
