@@ -72,6 +72,12 @@ def _run(script: str, *args: str) -> str:
             ("PostgreSQL", "licences/s", "ratio"),
             marks=pytest.mark.postgres,
         ),
+        pytest.param(
+            "scale.py",
+            ("--count", "3000", "--holders", "3", "--samples", "20", "--workers", "1"),
+            ("3,000 licences", "copied in SQL", "/wallet/licences", "/search", "floor", "goal:"),
+            marks=pytest.mark.postgres,
+        ),
         (
             "verify.py",
             ("--count", "100", "--requests", "100", "--concurrency", "4"),
