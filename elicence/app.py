@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from credential import errors
+from issuer.imports.jobs import ImportRunner
 from issuer.limits import BodySizeLimit
 from issuer.routes import public_router as issuer_public_router
 from issuer.routes import router as issuer_router
@@ -128,7 +129,8 @@ def allowed_methods(request: Request) -> list[str]:
 class AppContext:
     """Everything the services share, made once at start-up: routes reach their part of it
     through their package's dependencies (``app.state.issuer``, ``app.state.wallet``,
-    ``app.state.verifier_context``), never by making something on first request."""
+    ``app.state.verifier_context``, ``app.state.imports``), never by making something on first
+    request."""
 
     settings: Settings
     database: Database
@@ -137,6 +139,7 @@ class AppContext:
     issuer: IssuerRuntime
     wallet: WalletRuntime
     verifier: VerifierContext
+    imports: ImportRunner
 
     def __repr__(self) -> str:  # key_secret must never reach a log
         return f"AppContext({self.database!r})"
@@ -155,9 +158,11 @@ class AppContext:
             settings=settings, database=database, vault=vault, key_secret=key_secret
         )
         verifier = online_verifier_context(database=database, runtime=issuer)
-        return cls(settings, database, vault, key_secret, issuer, wallet, verifier)
+        imports = ImportRunner(runtime=issuer)
+        return cls(settings, database, vault, key_secret, issuer, wallet, verifier, imports)
 
     def close(self) -> None:
+        self.imports.close()  # the running import stops after its batch, before the database
         self.database.close()
 
 
@@ -213,6 +218,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.issuer = context.issuer
         app.state.wallet = context.wallet
         app.state.verifier_context = context.verifier
+        app.state.imports = context.imports
+        context.imports.resume_unfinished()  # imports a crash or a stop left unfinished
         # What start-up made lives as long as the process: move it out of the collector's
         # way, so a full collection walks only what requests made (tens of ms less per pause).
         gc.collect()

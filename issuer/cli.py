@@ -279,6 +279,15 @@ def licence_type_add(
         str | None,
         typer.Option("--defining-body", help="Name of the body that defined the type."),
     ] = None,
+    single_valid: Annotated[
+        bool,
+        typer.Option(
+            "--single-valid/--many-valid",
+            help="Whether a holder may hold one valid licence of this type at most (a driving "
+            "licence) or many (a qualification certificate); issuance and import refuse a "
+            "second valid one of a single-valid type.",
+        ),
+    ] = False,
 ) -> None:
     """Add a licence type with its fields and default validity to a department.
 
@@ -299,6 +308,7 @@ def licence_type_add(
                     "categories": [c.strip() for c in (categories or "").split(",") if c.strip()],
                     "catalogue_code": catalogue_code,
                     "defining_body_name": defining_body,
+                    "single_valid": single_valid,
                 }
             )
         except ValidationError as exc:
@@ -312,7 +322,10 @@ def licence_type_add(
                 licence_type_in=body,
                 actor=operator_actor(),
             )
-        typer.echo(f"added licence type {department}/{body.code} ({len(body.fields)} fields)")
+        policy = "one valid per holder" if body.single_valid else "many valid per holder"
+        typer.echo(
+            f"added licence type {department}/{body.code} ({len(body.fields)} fields, {policy})"
+        )
 
 
 @licence_type_app.command("list")

@@ -8,6 +8,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Routes that stream their body to disk under a limit of their own (``POST /issuer/imports``).
+STREAMED_UPLOADS = ("/issuer/imports",)
 
 
 class BodySizeLimit:
@@ -15,7 +17,8 @@ class BodySizeLimit:
     ``413 {"error": "body_too_large"}``.
 
     A declared ``Content-Length`` is checked before reading; a chunked body is buffered up to
-    the limit and replayed to the app, so the app never sees a partial body.
+    the limit and replayed to the app, so the app never sees a partial body. ``streamed``: paths
+    left to their route, which streams the body to disk under its own limit.
     """
 
     def __init__(
@@ -24,16 +27,19 @@ class BodySizeLimit:
         *,
         max_bytes: int = DEFAULT_MAX_BODY_BYTES,
         paths: tuple[str, ...] = ("/issuer",),
+        streamed: tuple[str, ...] = STREAMED_UPLOADS,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.paths = paths
+        self.streamed = frozenset(streamed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] in ("GET", "HEAD", "OPTIONS")
             or not str(scope.get("path", "")).startswith(self.paths)
+            or str(scope.get("path", "")).rstrip("/") in self.streamed
         ):
             await self.app(scope, receive, send)
             return

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from .catalogue.routes import router as catalogue_router
 from .departments.routes import admin_router, department_router
+from .imports.routes import router as imports_router
 from .licences.routes import router as licences_router
 from .revocation.routes import router as revocation_router
 from .status_lists.routes import router as status_lists_router
@@ -16,6 +17,7 @@ router.include_router(admin_router)
 router.include_router(department_router)
 router.include_router(licences_router)
 router.include_router(revocation_router)
+router.include_router(imports_router)
 
 public_router = APIRouter()
 public_router.include_router(status_lists_router)

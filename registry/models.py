@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -288,6 +289,58 @@ class Licence(Base):
     department: Mapped[Department] = relationship()
     licence_type: Mapped[LicenceType] = relationship()
     status_list: Mapped[StatusList] = relationship()
+
+
+class ImportJobState(StrEnum):
+    """Where an import uploaded over HTTP stands: ``queued`` (accepted, waiting for its turn),
+    ``running`` (also after a crash, until a start-up resumes it), ``done`` or ``failed``."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class UploadedImport(Base):
+    """A bulk import uploaded over HTTP (``POST /issuer/imports``), run in the background.
+
+    The upload lies in the data directory until the import ends. Each committed batch moves
+    ``lines_done`` (the file's last line of that batch), the counts and ``rejects_bytes`` (the
+    rejects file's length then) in the same transaction as its licences, so a run after a crash
+    goes on from exactly there. ``run_rows``: ``rows_done`` when the current run started (rows
+    per second are counted over the current run).
+    """
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (allowed_values_check("state", ImportJobState),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    licence_type_id: Mapped[int] = mapped_column(ForeignKey("licence_types.id"))
+    actor: Mapped[str] = mapped_column(String(200))
+    state: Mapped[ImportJobState] = mapped_column(
+        EnumText(ImportJobState), default=ImportJobState.QUEUED
+    )
+    format: Mapped[str] = mapped_column(String(8))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_bytes: Mapped[int] = mapped_column(BigInteger)
+    mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    rows_total: Mapped[int] = mapped_column(Integer)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    lines_done: Mapped[int] = mapped_column(Integer, default=0)
+    run_rows: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    already_present: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    reject_reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rejects_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(String(64))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
 
 
 class VerificationCheck(Base):

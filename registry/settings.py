@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keys import KeyStoreError, decode_master_key, load_or_create_master_key
@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     status_list_size: int = 131072
     status_list_ttl: int = 300
     presentation_ttl: int = 30
+    # Largest import file ``POST /issuer/imports`` takes (bytes); 1 GiB is ~4 million rows.
+    import_max_bytes: int = Field(default=1 << 30, gt=0)
     idp_issuer: str | None = None
     idp_audience: str | None = None
     idp_jwks_file: Path | None = None

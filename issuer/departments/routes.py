@@ -64,6 +64,7 @@ def licence_type_read(department_code: str, licence_type: LicenceType) -> Licenc
         catalogue_code=licence_type.catalogue_code,
         defining_body=defining_body(licence_type),
         holder_code_type=licence_type.holder_code_type,
+        single_valid=licence_type.single_valid,
     )
 
 

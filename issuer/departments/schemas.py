@@ -363,6 +363,11 @@ class LicenceTypeRead(BaseModel):
     holder_code_type: str = Field(
         default=HOLDER_CODE_ID_NUMBER, description="Holder-code type: 111 is 公民身份号码"
     )
+    single_valid: bool = Field(
+        description="A holder may hold one valid licence of this type at most (issuance and "
+        "import refuse a second one with 409), else many",
+        examples=[True],
+    )
 
 
 class KeyRead(BaseModel):

@@ -14,16 +14,32 @@ REJECTS_HEADER = ["line", "reason", "message"]
 
 class RejectsFile:
     """Written as rows are rejected; created (truncated) when opened, so a rerun's file lists
-    that run's rejects only."""
+    that run's rejects only. ``keep``: the length of the file at an import's checkpoint; the
+    file is cut back to it and written on (what came after belonged to a batch that was never
+    committed)."""
 
-    def __init__(self, path: Path, original_header: list[str]) -> None:
+    def __init__(self, path: Path, original_header: list[str], *, keep: int = 0) -> None:
         self.path = path
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if keep == 0 else 0)
+        fd = os.open(path, flags, 0o600)
         os.fchmod(fd, 0o600)  # an older file of the same name may have been looser
+        if keep:
+            os.ftruncate(fd, keep)
+            os.lseek(fd, keep, os.SEEK_SET)
         self._handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._handle)
-        self._writer.writerow([*REJECTS_HEADER, *original_header])
+        if not keep:
+            self._writer.writerow([*REJECTS_HEADER, *original_header])
         self.count = 0
+        self._synced = -1  # ``count`` when last put on disk
+
+    def flush(self) -> int:
+        """Put what was written on disk (``fsync``, when anything was); the file's length."""
+        self._handle.flush()
+        if self._synced != self.count:
+            os.fsync(self._handle.fileno())
+            self._synced = self.count
+        return self._handle.tell()
 
     def __repr__(self) -> str:
         return f"RejectsFile({self.path.name!r}, {self.count} rows)"

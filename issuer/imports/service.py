@@ -17,6 +17,7 @@ go to the rejects file with a reason code; they never stop the others.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -204,13 +205,37 @@ def check_row(
 
 
 @dataclass(slots=True)
-class _Counts:
+class ImportCounts:
+    """How far an import got: rows read, and what became of them."""
+
     rows: int = 0
     imported: int = 0
     already_present: int = 0
     rejected: int = 0
     batches: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+
+    def copy(self) -> ImportCounts:
+        return dataclasses.replace(self, reasons=dict(self.reasons))
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCheckpoint:
+    """Where an import stands after a committed batch: the file's last line in it, the counts
+    then and the rejects file's length then. An import given one goes on after that line."""
+
+    line: int
+    counts: ImportCounts
+    rejects_bytes: int
+
+
+class ImportStopped(Exception):
+    """The import was asked to stop (between two batches); what was committed stays."""
+
+
+# Called inside each batch's write transaction (after its licences and audit entry) with where
+# the import will stand once that transaction commits.
+Checkpoint = Callable[[Session, ImportCheckpoint], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +267,7 @@ class ImportJob:
     actor: str
     batch_size: int = BATCH_SIZE
     dry_run: bool = False
+    resume: ImportCheckpoint | None = None
 
 
 def _batches(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
@@ -263,19 +289,34 @@ class _Importer:
         runtime: IssuerRuntime,
         job: ImportJob,
         rejects: RejectsFile,
+        checkpoint: Checkpoint | None,
     ) -> None:
         self.database = database
         self.runtime = runtime
         self.job = job
         self.rejects = rejects
+        self.checkpoint = checkpoint
         self.department_id = job.target.department_id
         self.licence_type = job.target.licence_type
-        self.counts = _Counts()
+        self.counts = job.resume.counts.copy() if job.resume is not None else ImportCounts()
 
-    def reject(self, line: int, original: list[str], code: str, message: str) -> None:
-        self.counts.rejected += 1
-        self.counts.reasons[code] = self.counts.reasons.get(code, 0) + 1
+    def reject(
+        self,
+        line: int,
+        original: list[str],
+        code: str,
+        message: str,
+        counts: ImportCounts | None = None,
+    ) -> None:
+        counts = counts or self.counts
+        counts.rejected += 1
+        counts.reasons[code] = counts.reasons.get(code, 0) + 1
         self.rejects.add(line, original, code, message)
+
+    def save(self, session: Session, line: int, counts: ImportCounts) -> None:
+        """The checkpoint of the batch ending at ``line``, in its transaction."""
+        if self.checkpoint is not None:
+            self.checkpoint(session, ImportCheckpoint(line, counts, self.rejects.flush()))
 
     def checked(self, batch: list[SourceRow], now: dt.datetime) -> list[ImportRow]:
         from_text = self.job.source.format == "csv"
@@ -344,92 +385,118 @@ class _Importer:
         now: dt.datetime,
         lines: tuple[int, int],
     ) -> None:
-        created: list[str] = []
+        def work(session: Session) -> ImportCounts:
+            outcome = self.store(session, rows, now, lines)
+            # Counted once committed (an interrupted batch counts nothing): on a copy until then.
+            counts = self.counts.copy()
+            counts.batches += 1
+            for row, licence_id, held in outcome:
+                if held is not None:
+                    self.reject(row.line, row.original, held.code, held.detail, counts)
+                elif licence_id is None:
+                    counts.already_present += 1
+                else:
+                    counts.imported += 1
+            self.save(session, lines[1], counts)
+            return counts
+
+        # Through the one writer (group commit in a service; the CLI's is the only write).
+        self.counts = self.database.write_now(work)
+
+    def store(
+        self,
+        session: Session,
+        rows: list[tuple[ImportRow, PreparedCitizen]],
+        now: dt.datetime,
+        lines: tuple[int, int],
+    ) -> list[tuple[ImportRow, str | None, AlreadyHeld | None]]:
+        """Store a batch's rows and its audit entry; what became of each row."""
         outcome: list[tuple[ImportRow, str | None, AlreadyHeld | None]] = []
-        with self.database.writing() as session:
-            # Read again inside the write transaction: the type or key may have changed.
-            licence_type = find_licence_type(
-                session=session,
-                department_id=self.department_id,
-                code=self.licence_type.code,
-            )
-            key = issuing_key(
-                session=session,
-                runtime=self.runtime,
-                department_id=self.department_id,
-                licence_type=licence_type,
-            )
-            target = LicenceTarget(
-                self.department_id, self.job.target.department_code, licence_type, key
-            )
+        # Read again inside the write transaction: the type or key may have changed.
+        licence_type = find_licence_type(
+            session=session,
+            department_id=self.department_id,
+            code=self.licence_type.code,
+        )
+        key = issuing_key(
+            session=session,
+            runtime=self.runtime,
+            department_id=self.department_id,
+            licence_type=licence_type,
+        )
+        target = LicenceTarget(
+            self.department_id, self.job.target.department_code, licence_type, key
+        )
 
-            def landed_meanwhile(draft: LicenceDraft) -> bool:
-                # Another import of the same record committed meanwhile (PostgreSQL).
-                return bool(self.stored_keys(session, [draft.record_key or ""]))
+        def landed_meanwhile(draft: LicenceDraft) -> bool:
+            # Another import of the same record committed meanwhile (PostgreSQL).
+            return bool(self.stored_keys(session, [draft.record_key or ""]))
 
-            if licence_type.single_valid:
-                # One at a time: each row's check must see the rows stored before it.
-                for row, citizen in rows:
-                    if row.draft.status == "valid":
-                        try:
-                            check_single_valid(
-                                session=session,
-                                licence_type=licence_type,
-                                id_index=citizen.id_index,
-                                now=now,
-                            )
-                        except AlreadyHeld as exc:
-                            outcome.append((row, None, exc))
-                            continue
-                    stored = store_licence(
-                        session=session,
-                        runtime=self.runtime,
-                        target=target,
-                        citizen=citizen,
-                        draft=row.draft,
-                        conflict_is_final=functools.partial(landed_meanwhile, row.draft),
-                    )
-                    outcome.append((row, stored["id"] if stored else None, None))
-            else:
-                stored_rows = store_licences(
+        if licence_type.single_valid:
+            # One at a time: each row's check must see the rows stored before it.
+            for row, citizen in rows:
+                if row.draft.status == "valid":
+                    try:
+                        check_single_valid(
+                            session=session,
+                            licence_type=licence_type,
+                            id_index=citizen.id_index,
+                            now=now,
+                        )
+                    except AlreadyHeld as exc:
+                        outcome.append((row, None, exc))
+                        continue
+                stored = store_licence(
                     session=session,
                     runtime=self.runtime,
                     target=target,
-                    licences=[(citizen, row.draft) for row, citizen in rows],
-                    conflict_is_final=landed_meanwhile,
+                    citizen=citizen,
+                    draft=row.draft,
+                    conflict_is_final=functools.partial(landed_meanwhile, row.draft),
                 )
-                for (row, _), stored in zip(rows, stored_rows, strict=True):
-                    outcome.append((row, stored["id"] if stored else None, None))
-            created = [licence_id for _, licence_id, _ in outcome if licence_id is not None]
-            if created:
-                first, last = lines
-                append_audit(
-                    session,
-                    actor=self.job.actor,
-                    act="licence.import",
-                    object_type="import",
-                    object_id=self.job.source.sha256,
-                    detail={
-                        "file_sha256": self.job.source.sha256,
-                        "licence_type": licence_type.code,
-                        "lines": [first, last],
-                        "created": len(created),
-                        "licence_ids_sha256": licence_ids_hash(created),
-                        "kid": key.kid,
-                    },
-                )
-        # Counted once committed: an interrupted batch counts nothing.
-        self.counts.batches += 1
-        for row, licence_id, held in outcome:
-            if held is not None:
-                self.reject(row.line, row.original, held.code, held.detail)
-            elif licence_id is None:
-                self.counts.already_present += 1
-            else:
-                self.counts.imported += 1
+                outcome.append((row, stored["id"] if stored else None, None))
+        else:
+            stored_rows = store_licences(
+                session=session,
+                runtime=self.runtime,
+                target=target,
+                licences=[(citizen, row.draft) for row, citizen in rows],
+                conflict_is_final=landed_meanwhile,
+            )
+            for (row, _), stored in zip(rows, stored_rows, strict=True):
+                outcome.append((row, stored["id"] if stored else None, None))
+        created = [licence_id for _, licence_id, _ in outcome if licence_id is not None]
+        if created:
+            first, last = lines
+            append_audit(
+                session,
+                actor=self.job.actor,
+                act="licence.import",
+                object_type="import",
+                object_id=self.job.source.sha256,
+                detail={
+                    "file_sha256": self.job.source.sha256,
+                    "licence_type": licence_type.code,
+                    "lines": [first, last],
+                    "created": len(created),
+                    "licence_ids_sha256": licence_ids_hash(created),
+                    "kid": key.kid,
+                },
+            )
+        return outcome
 
-    def run(self, progress: Callable[[int], None]) -> None:
-        for batch in _batches(self.job.source.rows(), self.job.batch_size):
+    def rows(self) -> Iterator[SourceRow]:
+        """The file's rows, after the checkpoint's line when resuming."""
+        rows = self.job.source.rows()
+        if self.job.resume is None:
+            return rows
+        after = self.job.resume.line
+        return (row for row in rows if row.line > after)
+
+    def run(self, progress: Callable[[int], None], stop: Callable[[], bool]) -> None:
+        for batch in _batches(self.rows(), self.job.batch_size):
+            if stop():
+                raise ImportStopped
             now = utcnow().replace(microsecond=0)
             self.counts.rows += len(batch)
             rows = self.checked(batch, now)
@@ -447,6 +514,11 @@ class _Importer:
                     assert citizen is not None  # checked in check_row
                     prepared.append((row, citizen))
                 self.write(prepared, now, (batch[0].line, batch[-1].line))
+            elif self.checkpoint is not None and not self.job.dry_run:
+                # Nothing to store: the checkpoint moves on its own.
+                self.database.write_now(
+                    functools.partial(self.save, line=batch[-1].line, counts=self.counts.copy())
+                )
             progress(len(batch))
 
 
@@ -463,10 +535,14 @@ def import_licences(
     job: ImportJob,
     rejects: RejectsFile,
     progress: Callable[[int], None] = lambda _rows: None,
+    checkpoint: Checkpoint | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> ImportSummary:
-    """Import ``job.source`` (checked by ``open_source``). Rows that fail go to ``rejects``;
-    ``progress(rows)`` after each batch. Raises ``ServiceError`` when the department has no
-    usable signing key (before the first row)."""
+    """Import ``job.source`` (checked by ``open_source``), after ``job.resume`` if given. Rows
+    that fail go to ``rejects``; ``progress(rows)`` after each batch; ``checkpoint`` in each
+    batch's transaction; ``stop()`` before each batch. Raises ``ServiceError`` when the
+    department has no usable signing key (before the first row), ``ImportStopped`` when
+    ``stop()`` said so."""
     started = time.monotonic()
     target = job.target
     if not job.dry_run:
@@ -477,8 +553,10 @@ def import_licences(
                 department_id=target.department_id,
                 licence_type=target.licence_type,
             )
-    importer = _Importer(database=database, runtime=runtime, job=job, rejects=rejects)
-    importer.run(progress)
+    importer = _Importer(
+        database=database, runtime=runtime, job=job, rejects=rejects, checkpoint=checkpoint
+    )
+    importer.run(progress, stop)
     counts = importer.counts
     return ImportSummary(
         file=job.source.path.name,

@@ -135,15 +135,17 @@ def _app(settings: Settings) -> Any:
     return create_app(settings)
 
 
-def _running(url: str, tmp_path: Path) -> Iterator[Issuer]:
+def _running(url: str, tmp_path: Path, **overrides: Any) -> Iterator[Issuer]:
+    """The issuer over ``url``; ``overrides``: other settings (``import_max_bytes=...``)."""
     admin_token = secrets.token_urlsafe(32)
-    settings = Settings(
-        environment="development",
-        data_dir=tmp_path / "data",
-        database_url=url,
-        master_key=encode_master_key(os.urandom(32)),
-        admin_token=admin_token,
-    )
+    values: dict[str, Any] = {
+        "environment": "development",
+        "data_dir": tmp_path / "data",
+        "database_url": url,
+        "master_key": encode_master_key(os.urandom(32)),
+        "admin_token": admin_token,
+    }
+    settings = Settings(**(values | overrides))
     with TestClient(_app(settings)) as client:
         context = client.app.state.context  # type: ignore[attr-defined]
         with context.database.writing() as session:

@@ -82,6 +82,54 @@ def _import(issuer: Issuer, source: Path) -> dict[str, object]:
     return summary.model_dump()
 
 
+def test_the_duplicates_policy_is_in_the_licence_type_read(issuer: Issuer) -> None:
+    key = issuer.department("TRANSPORT")
+    created = issuer.client.post(
+        "/issuer/admin/departments/TRANSPORT/licence-types",
+        json={"code": "DRIVING", "name": "Driving", "validity_days": 5, "single_valid": True},
+        headers=issuer.admin,
+    )
+    assert created.status_code == 201 and created.json()["single_valid"] is True
+    issuer.licence_type("TRANSPORT", code="PERMIT", name="Permit")  # the default: many
+    listed = issuer.client.get("/issuer/licence-types", headers=bearer(key))
+    assert listed.status_code == 200
+    assert {t["code"]: t["single_valid"] for t in listed.json()} == {
+        "DRIVING": True,
+        "PERMIT": False,
+    }
+    schema = issuer.client.get("/openapi.json").json()["components"]["schemas"]
+    assert "single_valid" in schema["LicenceTypeRead"]["required"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "second_lands"), [("--single-valid", False), ("--many-valid", True)]
+)
+def test_the_cli_sets_the_duplicates_policy(
+    flag: str, second_lands: bool, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(sqlite_url, tmp_path, monkeypatch)
+    added = world.run(
+        "licence-type", "add", "TRANSPORT", "CERT", "--name", "Certificate",
+        "--validity-days", "365", "--field", "licence_class:choice=A|B|C",
+        "--field", "first_issued:date", "--field", "points:int:optional",
+        "--categories", "B1", flag,
+    )  # fmt: skip
+    policy = "many valid per holder" if second_lands else "one valid per holder"
+    assert added.exit_code == 0 and policy in added.stdout, added.output
+    # the same citizen twice: the policy decides whether the second valid licence lands
+    source = write_csv(
+        tmp_path / "l.csv", [licence_row(0), licence_row(1, id_number=citizen_id(0))]
+    )
+    result = world.run("import", "TRANSPORT", "CERT", str(source), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["imported"] == (2 if second_lands else 1)
+    assert summary["reject_reasons"] == ({} if second_lands else {"already_holds_valid": 1})
+    default = world.run("licence-type", "add", "TRANSPORT", "OTHER", "--name", "O",
+                        "--validity-days", "5")  # fmt: skip
+    assert default.exit_code == 0 and "many valid per holder" in default.stdout
+
+
 def test_bulk_import_refuses_a_second_valid_licence_too(issuer_any: Issuer, tmp_path: Path) -> None:
     issuer = issuer_any
     key = _single_valid_type(issuer)

@@ -327,7 +327,9 @@ def test_cli_adds_a_sound_spec(cli_env: Path) -> None:
         [*ADD, "--field", "licence_class:choice=A|B|C", "--field", "points:int:optional",
          "--categories", "A1, B1"],
     )  # fmt: skip
-    assert r.exit_code == 0 and r.stdout == "added licence type TRANSPORT/DRIVING (2 fields)\n"
+    assert r.exit_code == 0 and r.stdout == (
+        "added licence type TRANSPORT/DRIVING (2 fields, many valid per holder)\n"
+    )
     with sqlite3.connect(cli_env) as db:
         (categories,) = db.execute("SELECT categories FROM licence_types").fetchone()
     assert categories == '["A1", "B1"]'

@@ -16,6 +16,7 @@ TABLES = {
     "department_api_keys",
     "departments",
     "holder_keys",
+    "import_jobs",
     "licence_types",
     "licences",
     "signing_keys",
