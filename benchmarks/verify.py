@@ -1,13 +1,19 @@
 """Verification speed: fresh presentations per second from a synced bundle on one core, next to
-two raw floors measured in the same run with ``cryptography``: two ES256 verifications with keys
-already loaded, and the same with the holder key loaded from its compressed point first (the form
-it travels in, so loading it is part of what a presentation must cost); and ``POST /verify`` under
-load.
+two raw floors measured in the same run with the crypto libraries themselves: the issuer's and the
+holder's signature verified with keys already loaded, and the same with the holder key loaded from
+its compressed point first (the form it travels in, so loading it is part of what a presentation
+must cost); and ``POST /verify`` under load.
+
+Each department key algorithm (``--alg``, repeatable; by default ES256 and then SM2 in the same
+run) gets its own bundle, presentations and floors: the issuer's signature is ES256
+(``cryptography``) or SM2 with SM3 (``tongsuopy``); the holder key is P-256 either way (the
+wallet's holder keys are). The SM2 figures print next to the ES256 ones, with their ratio.
 
 The floors and the library are measured in alternating rounds and each keeps its best round, so a
 burst of load from other processes on a shared machine does not fall on one side only.
 
-Run: ``.venv/bin/python benchmarks/verify.py [--count N] [--requests N] [--concurrency N]``
+Run: ``.venv/bin/python benchmarks/verify.py [--alg ES256|SM2] [--count N] [--requests N]
+[--concurrency N]``
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import httpx
 from cryptography.hazmat.primitives import hashes
@@ -61,8 +67,11 @@ NOW = int(time.time())
 STATUS_SIZE = 131_072
 
 
-def _signer() -> LocalSigner:
-    return LocalSigner(generate_signing_key("ES256"))
+ALGS = ("ES256", "SM2")
+
+
+def _signer(alg: str = "ES256") -> LocalSigner:
+    return LocalSigner(generate_signing_key(alg))
 
 
 def _publish(root: LocalSigner, department: LocalSigner) -> dict[str, str]:
@@ -149,20 +158,31 @@ def _presentations(department: LocalSigner, count: int) -> list[str]:
     return out
 
 
-def _floors(count: int) -> tuple[Callable[[], float], Callable[[], float]]:
-    """Two raw floors, each a callable giving pairs per second over ``count`` messages:
-    two ES256 verifications with both keys already loaded, and the same where the second key is
-    loaded first from a compressed P-256 point (a different holder each time, as in the
-    presentations)."""
+def _issuer_key(alg: str) -> tuple[Any, Any]:
+    """A raw issuer private key of ``alg`` and the signature algorithm object to use with it:
+    P-256 with ECDSA-SHA256 (cryptography) or SM2 with SM3 (tongsuopy, default signer ID)."""
+    if alg == "SM2":
+        from tongsuopy.crypto import hashes as sm_hashes
+        from tongsuopy.crypto.asymciphers import ec as sm_ec
+
+        return sm_ec.generate_private_key(sm_ec.SM2()), sm_ec.ECDSA(sm_hashes.SM3())
+    return ec.generate_private_key(ec.SECP256R1()), ec.ECDSA(hashes.SHA256())
+
+
+def _floors(count: int, alg: str = "ES256") -> tuple[Callable[[], float], Callable[[], float]]:
+    """Two raw floors, each a callable giving pairs per second over ``count`` messages: the
+    issuer's ``alg`` verification and the holder's ES256 one with both keys already loaded, and
+    the same where the holder key is loaded first from a compressed P-256 point (a different
+    holder each time, as in the presentations)."""
     data = [os.urandom(300) for _ in range(count)]
     algorithm = ec.ECDSA(hashes.SHA256())
-    issuer = ec.generate_private_key(ec.SECP256R1())
+    issuer, issuer_algorithm = _issuer_key(alg)
     holders = [ec.generate_private_key(ec.SECP256R1()) for _ in range(count)]
     other = holders[0]
     signed = [
         (
             message,
-            issuer.sign(message, algorithm),
+            issuer.sign(message, issuer_algorithm),
             other.sign(message, algorithm),
             holder.sign(message, algorithm),
             holder.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint),
@@ -174,14 +194,14 @@ def _floors(count: int) -> tuple[Callable[[], float], Callable[[], float]]:
     def preloaded() -> float:
         start = time.perf_counter()
         for message, first, second, _, _ in signed:
-            issuer_key.verify(first, message, algorithm)
+            issuer_key.verify(first, message, issuer_algorithm)
             other_key.verify(second, message, algorithm)
         return count / (time.perf_counter() - start)
 
     def holder_key_loaded() -> float:
         start = time.perf_counter()
         for message, first, _, second, point in signed:
-            issuer_key.verify(first, message, algorithm)
+            issuer_key.verify(first, message, issuer_algorithm)
             holder_key = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
             holder_key.verify(second, message, algorithm)
         return count / (time.perf_counter() - start)
@@ -266,7 +286,9 @@ def _decode_only(payloads: list[str]) -> float:
     return len(payloads) / (time.perf_counter() - start)
 
 
-def _http(bundle_dir: Path, payloads: list[str], requests: int, concurrency: int) -> None:
+def _http(
+    bundle_dir: Path, payloads: list[str], requests: int, concurrency: int, alg: str
+) -> float:
     port = free_port()
     code = (
         "import sys, uvicorn\n"
@@ -296,13 +318,65 @@ def _http(bundle_dir: Path, payloads: list[str], requests: int, concurrency: int
     p50 = percentile(latencies, 0.50) * 1000
     p99 = percentile(latencies, 0.99) * 1000
     print(
-        f"POST /verify (1 uvicorn worker, {concurrency} concurrent clients, {requests} requests): "
-        f"{requests / elapsed:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        f"[{alg}] POST /verify (1 uvicorn worker, {concurrency} concurrent clients, "
+        f"{requests} requests): {requests / elapsed:,.0f} req/s, p50 {p50:.1f} ms, "
+        f"p99 {p99:.1f} ms"
     )
+    return requests / elapsed
+
+
+def _measure(alg: str, args: argparse.Namespace, all_cores: set[int]) -> dict[str, int]:
+    """Every figure for department keys of ``alg``, printed; the headline ones returned."""
+    os.sched_setaffinity(0, {min(all_cores)})  # library figures: one core
+    root, department = _signer(), _signer(alg)
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle_dir = Path(tmp) / "bundle"
+        documents = _publish(root, department)
+        _sync(root, documents, bundle_dir)
+        payloads = _presentations(department, args.count)
+        preloaded, holder_key_loaded = _floors(args.count, alg)
+        floor, floor_loading, rate = _best_of_rounds(
+            args.rounds, preloaded, holder_key_loaded, _library(bundle_dir, payloads)
+        )
+        print(
+            f"[{alg}] raw floor ({alg} + ES256 verification, keys pre-loaded): {floor:,.0f} pairs/s"
+        )
+        print(
+            f"[{alg}] raw floor with the holder key loaded (decompress the holder key + "
+            f"{alg} + ES256 verification): {floor_loading:,.0f} /s"
+        )
+        print(
+            f"[{alg}] verify_payload, fresh presentations from a bundle, 1 core: {rate:,.0f} /s "
+            f"= {rate / floor:.0%} of the floor with pre-loaded keys, "
+            f"{rate / floor_loading:.0%} of the floor with the holder key loaded (goal >= 80%)"
+        )
+        print(
+            f"[{alg}] mean payload length: {statistics.mean(len(p) for p in payloads):.0f} "
+            "characters"
+        )
+        (decode,) = _best_of_rounds(args.rounds, lambda: _decode_only(payloads))
+        print(
+            f"[{alg}] of which decode_qr alone (prefix, Base45, zlib, CBOR): {1e6 / decode:.0f} us "
+            f"of {1e6 / rate:.0f} us per presentation (floor: {1e6 / floor:.0f} us)"
+        )
+        os.sched_setaffinity(0, all_cores)  # the HTTP server and the load generator: all cores
+        http = _http(bundle_dir, payloads, args.requests, args.concurrency, alg)
+    return {
+        "floor_per_s": round(floor),
+        "floor_holder_key_loaded_per_s": round(floor_loading),
+        "verify_per_s": round(rate),
+        "http_per_s": round(http),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--alg",
+        action="append",
+        choices=ALGS,
+        help="department key algorithm, repeatable (default: ES256 and SM2 in the same run)",
+    )
     parser.add_argument("--count", type=int, default=3000, help="presentations to verify")
     parser.add_argument("--requests", type=int, default=3000, help="HTTP requests")
     parser.add_argument("--concurrency", type=int, default=32)
@@ -314,47 +388,23 @@ def main() -> None:
     )
     args = parser.parse_args()
     all_cores = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(all_cores)})  # library figures: one core
-    root, department = _signer(), _signer()
-    with tempfile.TemporaryDirectory() as tmp:
-        bundle_dir = Path(tmp) / "bundle"
-        documents = _publish(root, department)
-        if args.compare_jws:
-            _compare_jws(root, department, documents, args.rounds)
-            return
-        _sync(root, documents, bundle_dir)
-        payloads = _presentations(department, args.count)
-        preloaded, holder_key_loaded = _floors(args.count)
-        floor, floor_loading, rate = _best_of_rounds(
-            args.rounds, preloaded, holder_key_loaded, _library(bundle_dir, payloads)
-        )
-        print(f"raw floor (2 ES256 verifications, keys pre-loaded): {floor:,.0f} pairs/s")
+    if args.compare_jws:
+        os.sched_setaffinity(0, {min(all_cores)})
+        root, department = _signer(), _signer()
+        _compare_jws(root, department, _publish(root, department), args.rounds)
+        return
+    algs = list(dict.fromkeys(args.alg or ALGS))
+    figures = {alg: _measure(alg, args, all_cores) for alg in algs}
+    if "ES256" in figures and "SM2" in figures:
+        es256, sm2 = figures["ES256"], figures["SM2"]
         print(
-            "raw floor with the holder key loaded (decompress the holder key + 2 ES256 "
-            f"verifications): {floor_loading:,.0f} /s"
+            f"SM2 next to ES256: verify_payload {sm2['verify_per_s']:,} /s vs "
+            f"{es256['verify_per_s']:,} /s ({sm2['verify_per_s'] / es256['verify_per_s']:.2f}x), "
+            f"raw floor {sm2['floor_holder_key_loaded_per_s']:,} /s vs "
+            f"{es256['floor_holder_key_loaded_per_s']:,} /s, POST /verify "
+            f"{sm2['http_per_s']:,} vs {es256['http_per_s']:,} req/s"
         )
-        print(
-            f"verify_payload, fresh presentations from a bundle, 1 core: {rate:,.0f} /s "
-            f"= {rate / floor:.0%} of the floor with pre-loaded keys, "
-            f"{rate / floor_loading:.0%} of the floor with the holder key loaded (goal >= 80%)"
-        )
-        print(f"mean payload length: {statistics.mean(len(p) for p in payloads):.0f} characters")
-        (decode,) = _best_of_rounds(args.rounds, lambda: _decode_only(payloads))
-        print(
-            f"of which decode_qr alone (prefix, Base45, zlib, CBOR): {1e6 / decode:.0f} us "
-            f"of {1e6 / rate:.0f} us per presentation (floor: {1e6 / floor:.0f} us)"
-        )
-        os.sched_setaffinity(0, all_cores)  # the HTTP server and the load generator: all cores
-        _http(bundle_dir, payloads, args.requests, args.concurrency)
-        print(
-            json.dumps(
-                {
-                    "floor_per_s": round(floor),
-                    "floor_holder_key_loaded_per_s": round(floor_loading),
-                    "verify_per_s": round(rate),
-                }
-            )
-        )
+    print(json.dumps(figures if len(figures) > 1 else figures[algs[0]]))
 
 
 if __name__ == "__main__":

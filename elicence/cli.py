@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from credential import b64url, jwk_thumbprint, jwk_to_public_key
+from credential import ALG_ES256, ALGORITHMS, b64url, jwk_thumbprint, jwk_to_public_key
 from issuer.cli import register as register_issuer_commands
 from keys import PURPOSE_KEY_ENCRYPTION, derive_subkey, generate_signing_key
 from registry import migrate
@@ -31,8 +31,23 @@ app = typer.Typer(
 
 
 @app.command()
-def init() -> None:
-    """Create the data directory, master key (development), schema and platform root key."""
+def init(
+    alg: Annotated[
+        str | None,
+        typer.Option(
+            "--alg",
+            help="Signature algorithm of the platform root key: ES256 (default), EdDSA or SM2.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Create the data directory, master key (development), schema and platform root key.
+
+    An unknown ``--alg`` exits 1 naming it, before anything is made. Run again, it does what is
+    left to do; an existing root key is kept (``--alg`` naming another algorithm exits 1).
+    """
+    if alg is not None and alg not in ALGORITHMS:
+        raise fail(f"--alg: unknown signature algorithm {alg!r} (use {', '.join(ALGORITHMS)})")
     with cli_errors():
         settings = load_settings()
         done: list[str] = []
@@ -50,22 +65,27 @@ def init() -> None:
         try:
             with database.writing() as session:
                 root = root_signing_key(session)
+                if root is not None and alg is not None and root.alg != alg:
+                    raise fail(
+                        f"the platform root key {root.kid} is {root.alg}, not {alg}: "
+                        "init does not replace it"
+                    )
                 if root is None:
                     root = store_signing_key(
                         session,
-                        private_key=generate_signing_key("ES256"),
+                        private_key=generate_signing_key(alg or ALG_ES256),
                         key_secret=derive_subkey(master, PURPOSE_KEY_ENCRYPTION),
                         department_id=None,
                     )
                     done.append(f"created platform root key {root.kid} ({root.alg})")
-                root_kid = root.kid
+                root_kid, root_alg = root.kid, root.alg
         finally:
             database.close()
         if done:
             for line in done:
                 typer.echo(line)
         else:
-            typer.echo(f"Nothing to do: already initialised (root key {root_kid}).")
+            typer.echo(f"Nothing to do: already initialised (root key {root_kid}, {root_alg}).")
 
 
 @app.command()

@@ -35,11 +35,14 @@ def _run(script: str, *args: str) -> str:
         (
             "issue.py",
             ("--count", "100", "--clients", "4", "--workers", "1"),
-            ("throughput", "latency p99", "raw ES256 sign", "goal"),
+            (
+                *("throughput", "latency p99", "raw ES256 sign", "goal"),
+                *("issuance (SM2 department key)", "raw SM2   sign", "SM2 next to ES256"),
+            ),
         ),
         pytest.param(
             "issue.py",
-            ("--count", "50", "--clients", "4", "--workers", "1", "--postgres"),
+            ("--count", "50", "--clients", "4", "--workers", "1", "--postgres", "--alg", "ES256"),
             ("PostgreSQL", "throughput", "latency p99"),
             marks=pytest.mark.postgres,
         ),
@@ -81,7 +84,10 @@ def _run(script: str, *args: str) -> str:
         (
             "verify.py",
             ("--count", "100", "--requests", "100", "--concurrency", "4"),
-            ("raw floor", "holder key loaded", "% of the floor", "POST /verify"),
+            (
+                *("[ES256] raw floor", "holder key loaded", "% of the floor", "POST /verify"),
+                *("[SM2] raw floor", "[SM2] verify_payload", "SM2 next to ES256"),
+            ),
         ),
         (
             "verify_sd_jwt.py",

@@ -26,6 +26,7 @@ from credential._qr import (
     MAX_INFLATED_BYTES,
     MAX_PAYLOAD_CHARS,
     PRESET_DICTIONARY,
+    SM2_PRESET_DICTIONARY,
     b45decode_strict,
 )
 from tests.credential._support import NOW, TestSigner, driving_licence
@@ -80,6 +81,54 @@ def test_payload_is_zlib_with_the_preset_dictionary(credential: bytes) -> None:
     assert zlib.decompressobj(zdict=PRESET_DICTIONARY).decompress(compressed) == credential
     # a stream compressed without the dictionary is accepted too (FDICT clear)
     assert decode_qr(_wrap("EL1:", zlib.compress(credential))).credential == credential
+
+
+@pytest.mark.parametrize("holder_alg", ["ES256", "SM2"])
+def test_an_sm2_credential_is_compressed_with_the_sm2_dictionary(holder_alg: str) -> None:
+    """The encoder picks the dictionary by the credential's algorithm and names it by DICTID;
+    the decoder follows the DICTID, whichever dictionary a stream names."""
+    holder = TestSigner.from_seed(holder_alg, 0x51)
+    credential = sign_credential(
+        driving_licence(holder.public_key), TestSigner.from_seed("SM2", 0x52)
+    )
+    proof = sign_holder_proof(credential, holder, presented_at=NOW, challenge="K7Q2M9XA")
+    sm2_id = zlib.adler32(SM2_PRESET_DICTIONARY).to_bytes(4, "big")
+    for text, expected in (
+        (encode_static_qr(credential), credential),
+        (encode_presentation_qr(credential, proof), None),
+    ):
+        compressed = base45.b45decode(text[4:])
+        assert compressed[1] & 0x20 and compressed[2:6] == sm2_id
+        inflated = zlib.decompressobj(zdict=SM2_PRESET_DICTIONARY).decompress(compressed)
+        decoded = decode_qr(text)
+        assert decoded.credential == credential
+        if expected is not None:
+            assert inflated == expected
+        else:
+            assert decoded.proof == proof
+    # either dictionary, for either algorithm: the stream says which
+    assert decode_qr(_wrap("EL1:", _deflate(credential))).credential == credential
+    deflater = zlib.compressobj(
+        9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, SM2_PRESET_DICTIONARY
+    )
+    es256 = sign_credential(driving_licence(holder.public_key), TestSigner.from_seed("ES256", 7))
+    named_sm2 = _wrap("EL1:", deflater.compress(es256) + deflater.flush())
+    assert decode_qr(named_sm2).credential == es256
+
+
+def test_an_es256_credential_keeps_the_es256_dictionary(credential: bytes) -> None:
+    compressed = base45.b45decode(encode_static_qr(credential)[4:])
+    assert compressed[2:6] == zlib.adler32(PRESET_DICTIONARY).to_bytes(4, "big")
+
+
+def test_a_stream_naming_an_unknown_dictionary_is_bad_compression(credential: bytes) -> None:
+    """A DICTID of no dictionary of the format (here: the dictionary with one byte changed) is
+    refused as ``bad_compression``, never guessed."""
+    other = bytes([PRESET_DICTIONARY[0] ^ 1]) + PRESET_DICTIONARY[1:]
+    deflater = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, other)
+    text = _wrap("EL1:", deflater.compress(credential) + deflater.flush())
+    with pytest.raises(errors.BadCompression):
+        decode_qr(text)
 
 
 def test_surrounding_whitespace_is_ignored(credential: bytes) -> None:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from credential import b64url, jwk_thumbprint, jwk_to_public_key
+from credential import b64url, b64url_decode, jwk_thumbprint, jwk_to_public_key
 from keys import encode_master_key
 from registry.db import make_engine, make_session_factory
 from registry.migrate import current_revision, head_revision
@@ -196,3 +196,46 @@ def test_serve_answers_healthz(data_dir: Path, workers: int) -> None:
 def _worker_pids(parent: int) -> list[str]:
     children = Path(f"/proc/{parent}/task/{parent}/children")
     return children.read_text().split() if children.exists() else []
+
+
+def test_init_makes_an_sm2_platform_root_that_signs_the_trust_list(data_dir: Path) -> None:
+    """``init --alg SM2``: the root key is SM2, ``root-key`` shows its JWK, and the trust list
+    the service publishes is signed with it (and verifies with that JWK only)."""
+    from fastapi.testclient import TestClient
+
+    from credential import read_trust_list
+    from elicence.app import create_app
+
+    result = _invoke("init", "--alg", "SM2")
+    assert result.exit_code == 0, result.output
+    assert "(SM2)" in result.output
+    [stored] = _root_keys(f"sqlite:///{data_dir}/elicence.db")
+    assert (stored.department_id, stored.alg) == (None, "SM2")
+    shown = json.loads(_invoke("root-key", "--json").output)
+    assert shown["jwk"]["crv"] == "SM2"
+    get_settings.cache_clear()
+    with TestClient(create_app(get_settings())) as client:
+        token = client.get("/trust-list").text
+    assert json.loads(b64url_decode(token.split(".")[0]))["alg"] == "SM2"
+    read_trust_list(token, jwk_to_public_key(shown["jwk"]))  # raises unless it verifies
+    # run again: nothing to do, the SM2 root stays; another algorithm is refused, nothing changes
+    again = _invoke("init", "--alg", "SM2")
+    assert again.exit_code == 0 and again.output.startswith("Nothing to do"), again.output
+    assert "SM2" in again.output
+    other = _invoke("init", "--alg", "ES256")
+    assert other.exit_code == 1 and "Traceback" not in other.output
+    assert stored.kid in other.output and "SM2, not ES256" in other.output
+    assert [(k.kid, k.alg) for k in _root_keys(f"sqlite:///{data_dir}/elicence.db")] == [
+        (stored.kid, "SM2")
+    ]
+
+
+@pytest.mark.parametrize("alg", ["RSA-1024", "sm2", "ED448", ""])
+def test_init_refuses_an_unknown_algorithm_by_its_name_and_makes_nothing(
+    data_dir: Path, alg: str
+) -> None:
+    result = _invoke("init", "--alg", alg)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"unknown signature algorithm {alg!r}" in result.output
+    assert "ES256, EdDSA, SM2" in result.output
+    assert not data_dir.exists()  # no directory, key file or database made
