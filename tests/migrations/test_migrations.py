@@ -13,13 +13,16 @@ from registry.models import Base
 
 TABLES = {
     "audit_entries",
+    "credential_offers",
     "department_api_keys",
     "departments",
     "holder_keys",
+    "issuance_tokens",
     "licence_types",
     "licences",
     "signing_keys",
     "status_lists",
+    "used_nonces",
     "verification_checks",
 }
 
