@@ -5,6 +5,7 @@ so that every malformed, oversized or mistyped request is an ``OAuthError`` in t
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -14,6 +15,13 @@ from .errors import INVALID_REQUEST, OAuthError
 
 # A credential request with one key proof is about 1 KiB; 64 KiB leaves room and no more.
 MAX_BODY_BYTES = 64 * 1024
+# A parameter name is repeated in an answer only when it looks like one (never a value that
+# landed in the name, such as an ID number).
+_NAME_LIKE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+
+
+def _unknown(name: str) -> str:
+    return f"unknown parameter {name!r}" if _NAME_LIKE.fullmatch(name) else "unknown parameter"
 
 
 def refuse_query(request: Request) -> None:
@@ -63,9 +71,11 @@ async def read_form(request: Request, *, allowed: frozenset[str]) -> dict[str, s
     form: dict[str, str] = {}
     for name, value in pairs:
         if name not in allowed:
-            raise OAuthError(INVALID_REQUEST, f"unknown parameter {name[:40]!r}")
+            raise OAuthError(INVALID_REQUEST, _unknown(name))
         if name in form:
-            raise OAuthError(INVALID_REQUEST, f"parameter {name!r} given more than once")
+            raise OAuthError(
+                INVALID_REQUEST, f"parameter {name!r} given more than once"
+            )  # a known name
         if value:
             form[name] = value
     return form
@@ -85,5 +95,5 @@ async def read_json_object(
         raise OAuthError(error, "the body must be a JSON object")
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise OAuthError(error, f"unknown parameter {unknown[0][:40]!r}")
+        raise OAuthError(error, _unknown(unknown[0]))
     return value
