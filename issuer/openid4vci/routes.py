@@ -34,8 +34,11 @@ router = APIRouter(tags=["OpenID4VCI"])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _PUBLIC = {"Cache-Control": "public, max-age=300"}
+# RFC 6749 would have unknown parameters ignored; the registry refuses them instead, except
+# those that clients in use send: ``user_pin`` is the transaction code's name before OpenID4VCI
+# draft 13, which @openid4vc/oauth2 still sends beside ``tx_code`` (the same value).
 _TOKEN_PARAMETERS = frozenset(
-    {"grant_type", "pre-authorized_code", "tx_code", "client_id", "resource"}
+    {"grant_type", "pre-authorized_code", "tx_code", "user_pin", "client_id", "resource"}
 )
 _CREDENTIAL_PARAMETERS = frozenset(
     {"credential_configuration_id", "credential_identifier", "proofs", "proof"}
@@ -127,6 +130,10 @@ async def token(request: Request, runtime: RuntimeDep) -> JSONResponse:
     if code is None or len(code) > 128:
         raise OAuthError(INVALID_REQUEST, "pre-authorized_code is required")
     tx_code = form.get("tx_code")
+    user_pin = form.get("user_pin")
+    if tx_code is not None and user_pin is not None and user_pin != tx_code:
+        raise OAuthError(INVALID_REQUEST, "tx_code and user_pin differ")
+    tx_code = tx_code or user_pin
     if tx_code is not None and len(tx_code) > 32:
         raise OAuthError(INVALID_REQUEST, "tx_code is too long")
     resource = form.get("resource")
