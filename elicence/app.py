@@ -22,6 +22,7 @@ from starlette.routing import Match, Mount
 from credential import errors
 from issuer.imports.jobs import ImportRunner
 from issuer.limits import BodySizeLimit
+from issuer.openid4vci.errors import OAuthError, oauth_error_handler
 from issuer.routes import public_router as issuer_public_router
 from issuer.routes import router as issuer_router
 from issuer.runtime import IssuerRuntime
@@ -105,6 +106,7 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.ElicenceError, domain_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(OAuthError, oauth_error_handler)  # OpenID4VCI endpoints
     app.add_exception_handler(Exception, unexpected_error)
 
 

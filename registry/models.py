@@ -370,3 +370,46 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any] | None]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CredentialOffer(Base):
+    """An OpenID4VCI credential offer a citizen made for one of their licences (pre-authorized
+    code flow). Only digests are kept: ``code_digest`` of the pre-authorized code,
+    ``tx_code_digest`` of the transaction code bound to that code (``registry.openid4vci``).
+    ``tries`` counts wrong transaction codes; ``redeemed_at`` is set when the code is exchanged
+    (once)."""
+
+    __tablename__ = "credential_offers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    tx_code_digest: Mapped[str] = mapped_column(String(64))
+    licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), index=True)
+    credential_configuration_id: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    redeemed_at: Mapped[dt.datetime | None]
+
+
+class IssuanceToken(Base):
+    """An access token of the OpenID4VCI credential endpoint (its SHA-256 only), from one
+    redeemed offer; good for one credential until ``expires_at``."""
+
+    __tablename__ = "issuance_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("credential_offers.id"), index=True)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class UsedNonce(Base):
+    """A ``c_nonce`` a key proof has used (its SHA-256): a second proof with it is a replay.
+    Rows past ``expires_at`` may be deleted: the nonce itself says it has expired."""
+
+    __tablename__ = "used_nonces"
+
+    nonce_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

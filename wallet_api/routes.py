@@ -6,10 +6,13 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from registry.errors import error_responses
 from registry.models import Licence
+from registry.openid4vci import NewOffer
 from registry.settings import Settings
 
 from . import dev_idp, schemas, service
@@ -211,6 +214,33 @@ def licence_checks(
             )
             for row in rows
         ]
+    )
+
+
+@router.post(
+    "/licences/{licence_id}/credential-offer",
+    response_model=schemas.CredentialOfferRead,
+    status_code=201,
+    responses=_SHOWN_LICENCE,
+)
+async def licence_credential_offer(
+    licence: OwnLicence, runtime: RuntimeDep, settings: SettingsDep, response: Response
+) -> schemas.CredentialOfferRead:
+    """An OpenID4VCI credential offer of the licence, for another wallet app ("add to another
+    wallet"): the offer URI and its QR code with a one-time pre-authorized code (10 minutes),
+    and the transaction code the citizen types into that app."""
+    response.headers.update(_NO_STORE)
+    licence_id, now = licence.id, _now()
+
+    def offer(session: Session) -> NewOffer:
+        return service.make_credential_offer(session=session, licence_id=licence_id, now=now)
+
+    made = await runtime.database.write(offer)
+    return await run_in_threadpool(
+        service.credential_offer_read,
+        made,
+        licence_id=licence_id,
+        credential_issuer=settings.public_base_url,
     )
 
 

@@ -98,3 +98,23 @@ class VerificationCheckList(BaseModel):
     """Who checked the licence online."""
 
     checks: list[VerificationCheckRead] = Field(description="The checks, newest first")
+
+
+class CredentialOfferRead(BaseModel):
+    """An OpenID4VCI credential offer of one licence, for another wallet app to scan: the offer
+    URI (and its QR code) holds a one-time pre-authorized code; the transaction code is shown
+    only here, to the citizen, who types it into the other app."""
+
+    licence_id: str = Field(description="The licence offered")
+    credential_configuration_id: str = Field(
+        description="Its credential configuration in the issuer metadata", examples=["TRANSPORT.DL"]
+    )
+    credential_offer_uri: str = Field(
+        description="`openid-credential-offer://?credential_offer=...` (no ID number in it)"
+    )
+    qr_png: str = Field(description="The offer URI as a QR code: a `data:image/png;base64,` URL")
+    tx_code: str = Field(
+        description="The transaction code to type into the other wallet (never in the URI)",
+        examples=["493817"],
+    )
+    expires_at: dt.datetime = Field(description="When the offer can no longer be redeemed")

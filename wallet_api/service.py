@@ -6,8 +6,11 @@ from one that does not exist.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -22,8 +25,16 @@ from credential import (
 )
 from credential.errors import InvalidLicenceIdentifier
 from keys import KeyStoreError
+from registry.audit import append_audit
 from registry.holder_keys import HolderKeyBox, load_holder_signer
 from registry.models import Licence, VerificationCheck
+from registry.openid4vci import (
+    PRE_AUTHORIZED_GRANT,
+    TX_CODE_LENGTH,
+    NewOffer,
+    credential_configuration_id,
+    store_credential_offer,
+)
 
 from . import schemas
 from .errors import (
@@ -33,7 +44,10 @@ from .errors import (
     LicenceRevoked,
     LicenceSuspended,
 )
-from .qr import qr_version
+from .qr import qr_version, render_png
+
+OFFER_SCHEME = "openid-credential-offer://"
+_TX_CODE_PROMPT = "输入电子证照钱包中显示的6位数字 / Enter the 6 digits your e-licence wallet shows"
 
 
 def utc(value: dt.datetime) -> dt.datetime:
@@ -186,3 +200,60 @@ def list_checks(*, session: Session, licence: Licence) -> Sequence[VerificationC
         .where(VerificationCheck.licence_id == licence.id)
         .order_by(VerificationCheck.checked_at.desc(), VerificationCheck.id.desc())
     ).all()
+
+
+def make_credential_offer(*, session: Session, licence_id: str, now: dt.datetime) -> NewOffer:
+    """Store a credential offer of the citizen's licence and audit it (the caller's write
+    transaction). Raises ``LicenceRevoked``, ``LicenceSuspended``, ``LicenceExpired`` (409) or
+    ``LicenceNotFound``."""
+    licence = session.get(Licence, licence_id)
+    if licence is None:
+        raise LicenceNotFound()
+    _ensure_usable(licence, now=now)
+    configuration_id = credential_configuration_id(
+        licence.department.code, licence.licence_type.code
+    )
+    offer = store_credential_offer(
+        session=session, licence_id=licence.id, configuration_id=configuration_id, now=now
+    )
+    append_audit(
+        session,
+        actor="holder",
+        act="licence.credential_offer",
+        object_type="licence",
+        object_id=licence.id,
+        detail={"credential_configuration_id": configuration_id},
+    )
+    return offer
+
+
+def credential_offer_read(
+    offer: NewOffer, *, licence_id: str, credential_issuer: str
+) -> schemas.CredentialOfferRead:
+    """The answer to the citizen: the offer URI by value (OpenID4VCI 1.0 section 4.1), its QR
+    code and the transaction code."""
+    body = {
+        "credential_issuer": credential_issuer,
+        "credential_configuration_ids": [offer.credential_configuration_id],
+        "grants": {
+            PRE_AUTHORIZED_GRANT: {
+                "pre-authorized_code": offer.pre_authorized_code,
+                "tx_code": {
+                    "input_mode": "numeric",
+                    "length": TX_CODE_LENGTH,
+                    "description": _TX_CODE_PROMPT,
+                },
+            }
+        },
+    }
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    uri = f"{OFFER_SCHEME}?credential_offer={quote(text, safe='')}"
+    png = base64.b64encode(render_png(uri)).decode("ascii")
+    return schemas.CredentialOfferRead(
+        licence_id=licence_id,
+        credential_configuration_id=offer.credential_configuration_id,
+        credential_offer_uri=uri,
+        qr_png=f"data:image/png;base64,{png}",
+        tx_code=offer.tx_code,
+        expires_at=offer.expires_at,
+    )

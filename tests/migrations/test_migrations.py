@@ -13,14 +13,17 @@ from registry.models import Base
 
 TABLES = {
     "audit_entries",
+    "credential_offers",
     "department_api_keys",
     "departments",
     "holder_keys",
     "import_jobs",
+    "issuance_tokens",
     "licence_types",
     "licences",
     "signing_keys",
     "status_lists",
+    "used_nonces",
     "verification_checks",
 }
 
