@@ -205,10 +205,19 @@ def export_command(
             help="Full ID numbers instead of masked ones (written to the audit log).",
         ),
     ] = False,
+    view: Annotated[
+        str,
+        typer.Option(
+            "--view",
+            help="default (the registry's names, as elicence import reads them) or gbt (the "
+            "names of GB/T 36903/36904: 电子证照标识, 证照颁发机构代码, 持证主体代码, ...).",
+        ),
+    ] = "default",
 ) -> None:
     """Stream the department's licences as CSV or JSON Lines (ID numbers masked by default).
 
-    With --type the type's fields are columns of their own, as elicence import reads them.
+    With --type the type's fields are columns of their own, as elicence import reads them; with
+    --view gbt the columns are the national standards' names. An unknown view exits 1.
     """
     from .export import ExportJob, export_licences
 
@@ -220,6 +229,7 @@ def export_command(
             format=cast(SourceFormat, fmt),
             with_id_numbers=with_id_numbers,
             actor=operator_actor(),
+            view=view,
         )
         with issuer_runtime() as runtime:
             if output is None:

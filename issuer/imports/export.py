@@ -4,7 +4,9 @@ ID numbers are masked (``110105********002X``) unless the operator asks for them
 export is an administrative act with its own audit entry, written before the first row leaves.
 With one licence type the type's fields are columns of their own and the columns are those of
 ``elicence import`` (an export with ID numbers can be imported elsewhere); across types the
-fields are one JSON column.
+fields are one JSON column. ``view="gbt"`` writes each licence under the names of GB/T
+36903/36904 instead (``issuer.licences.gbt``, the record of ``?view=gbt``): those are the
+columns, the ID number is ``持证主体代码``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from registry.errors import NotFound
 from registry.models import Department, Licence, LicenceType
 
 from ..errors import InvalidRequest
+from ..licences.gbt import GBT_NAMES, LicenceView, gbt_record
 from ..runtime import IssuerRuntime
 from .source import FORMATS, SourceFormat
 
@@ -39,6 +42,7 @@ class ExportJob:
     format: SourceFormat
     with_id_numbers: bool
     actor: str
+    view: str = LicenceView.DEFAULT
 
 
 def _columns(field_names: list[str] | None) -> list[str]:
@@ -99,6 +103,13 @@ def export_licences(
         )
     if job.format not in FORMATS:
         raise InvalidRequest(f"format must be one of {', '.join(FORMATS)}", code="invalid_format")
+    views = [str(view) for view in LicenceView]
+    if job.view not in views:
+        raise InvalidRequest(
+            f"unknown view {job.view!r}: view must be one of {', '.join(views)}",
+            code="invalid_view",
+        )
+    gbt = job.view == LicenceView.GBT
     with database.reading() as session:
         department = session.scalars(
             select(Department).where(Department.code == job.department_code)
@@ -117,6 +128,12 @@ def export_licences(
                 raise NotFound(f"{department.code} has no licence type {job.licence_type!r}")
             field_names = [spec["name"] for spec in licence_type.fields]
         department_id = department.id
+        licence_types = {
+            licence_type.id: licence_type
+            for licence_type in session.scalars(
+                select(LicenceType).where(LicenceType.department_id == department.id)
+            )
+        }
     if job.with_id_numbers:
         with database.writing() as session:
             append_audit(
@@ -130,9 +147,10 @@ def export_licences(
                     "licence_type": job.licence_type,
                     "status": job.status,
                     "format": job.format,
+                    "view": job.view,
                 },
             )
-    columns = _columns(field_names)
+    columns = list(GBT_NAMES) if gbt else _columns(field_names)
     writer = csv.writer(out) if job.format == "csv" else None
     if writer is not None:
         writer.writerow(columns)
@@ -140,29 +158,45 @@ def export_licences(
     for licence, type_code, id_number in _records(
         database=database, runtime=runtime, job=job, department_id=department_id
     ):
-        record: dict[str, Any] = {
-            "number": licence.number,
-            "record_key": licence.record_key,
-            "licence_type": type_code,
-            "id_number": id_number,
-            "holder_name": licence.holder_name,
-            "categories": list(licence.categories),
-            "issued_at": licence.issued_at.isoformat(),
-            "valid_from": licence.valid_from.isoformat(),
-            "valid_until": licence.valid_until.isoformat(),
-            "status": licence.status,
-            "status_reason": licence.status_reason,
-        }
-        if field_names is None:
-            record["fields"] = dict(licence.fields)
+        if gbt:
+            record = gbt_record(
+                licence=licence,
+                department=department,
+                licence_type=licence_types[licence.licence_type_id],
+                holder_code=id_number,
+            )
         else:
-            record.update({name: licence.fields.get(name) for name in field_names})
+            record = _record(licence, type_code, id_number, field_names)
         if writer is not None:
             writer.writerow([_cell(record[c]) for c in columns])
         else:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         count += 1
     return count
+
+
+def _record(
+    licence: Licence, type_code: str, id_number: str, field_names: list[str] | None
+) -> dict[str, Any]:
+    """The licence under the registry's own names (the columns of ``elicence import``)."""
+    record: dict[str, Any] = {
+        "number": licence.number,
+        "record_key": licence.record_key,
+        "licence_type": type_code,
+        "id_number": id_number,
+        "holder_name": licence.holder_name,
+        "categories": list(licence.categories),
+        "issued_at": licence.issued_at.isoformat(),
+        "valid_from": licence.valid_from.isoformat(),
+        "valid_until": licence.valid_until.isoformat(),
+        "status": licence.status,
+        "status_reason": licence.status_reason,
+    }
+    if field_names is None:
+        record["fields"] = dict(licence.fields)
+    else:
+        record.update({name: licence.fields.get(name) for name in field_names})
+    return record
 
 
 def _cell(value: Any) -> str:

@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 from sqlalchemy.orm import Session
 
 from registry.errors import error_responses
@@ -16,10 +16,26 @@ from ..auth import DepartmentDep, authenticate_department, presented_api_key
 from ..errors import InvalidRequest
 from ..runtime import ReadSessionDep, RuntimeDep
 from . import service
-from .schemas import LicenceCreate, LicenceList, LicenceRead, LicenceSearch
+from .gbt import LicenceView
+from .schemas import (
+    LicenceCreate,
+    LicenceGbtList,
+    LicenceGbtRead,
+    LicenceList,
+    LicenceRead,
+    LicenceSearch,
+)
 
 router = APIRouter(prefix="/licences", tags=["licences"], responses=error_responses(401, 422))
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+ViewQuery = Annotated[
+    LicenceView,
+    Query(
+        description="`default`: the registry's names; `gbt`: the names of GB/T 36903/36904 "
+        "(电子证照标识, 证照颁发机构代码, 持证主体代码, ...; dates in UTC+8). "
+        "Another value is a 422.",
+    ),
+]
 
 
 @router.post(
@@ -104,12 +120,15 @@ async def issue_licence(
     responses=error_responses(described={404: "No such licence among the caller's"}),
 )
 def read_licence_by_identifier(
-    identifier: Annotated[str, Path(max_length=256)], session: ReadSessionDep, caller: DepartmentDep
-) -> LicenceRead:
+    identifier: Annotated[str, Path(max_length=256)],
+    session: ReadSessionDep,
+    caller: DepartmentDep,
+    view: ViewQuery = LicenceView.DEFAULT,
+) -> LicenceRead | LicenceGbtRead:
     """One of the caller's licences by its licence identifier (GB/T 36904; it names no person,
     so it may travel in the path). A malformed one is a 422 naming the wrong segment."""
     licence = service.find_by_identifier(session=session, caller=caller, identifier=identifier)
-    return service.licence_read(session=session, licence=licence)
+    return service.licence_view(session=session, licence=licence, view=view)
 
 
 @router.get(
@@ -117,14 +136,18 @@ def read_licence_by_identifier(
     responses=error_responses(described={404: "No such licence among the caller's"}),
 )
 def read_licence_by_number(
-    number: str, session: ReadSessionDep, caller: DepartmentDep, licence_type: str | None = None
-) -> LicenceRead:
+    number: str,
+    session: ReadSessionDep,
+    caller: DepartmentDep,
+    licence_type: str | None = None,
+    view: ViewQuery = LicenceView.DEFAULT,
+) -> LicenceRead | LicenceGbtRead:
     """One of the caller's licences by its printed number: the registry's, or the department's
     own number of an imported licence (``licence_type`` picks one when several types use it)."""
     licence = service.find_by_number(
         session=session, caller=caller, number=number, licence_type=licence_type
     )
-    return service.licence_read(session=session, licence=licence)
+    return service.licence_view(session=session, licence=licence, view=view)
 
 
 @router.post(
@@ -132,10 +155,16 @@ def read_licence_by_number(
     responses=error_responses(400, 413),
 )
 def search_licences(
-    body: LicenceSearch, session: ReadSessionDep, caller: DepartmentDep, runtime: RuntimeDep
-) -> LicenceList:
+    body: LicenceSearch,
+    session: ReadSessionDep,
+    caller: DepartmentDep,
+    runtime: RuntimeDep,
+    view: ViewQuery = LicenceView.DEFAULT,
+) -> LicenceList | LicenceGbtList:
     """The caller's licences for an ID number (sent in the body, never in the URL)."""
     licences = service.search_licences(session=session, runtime=runtime, caller=caller, query=body)
+    if view is LicenceView.GBT:
+        return LicenceGbtList(licences=[service.licence_gbt_read(licence=lic) for lic in licences])
     return LicenceList(
         licences=[service.licence_read(session=session, licence=lic) for lic in licences]
     )
@@ -151,7 +180,8 @@ def read_licence(
     licence_id: Annotated[uuid.UUID, Path(description="The licence's id")],
     session: ReadSessionDep,
     caller: DepartmentDep,
-) -> LicenceRead:
+    view: ViewQuery = LicenceView.DEFAULT,
+) -> LicenceRead | LicenceGbtRead:
     """One of the caller's licences."""
     licence = service.get_licence(session=session, caller=caller, licence_id=str(licence_id))
-    return service.licence_read(session=session, licence=licence)
+    return service.licence_view(session=session, licence=licence, view=view)

@@ -144,3 +144,101 @@ class LicenceList(BaseModel):
     """Licences found."""
 
     licences: list[LicenceRead] = Field(description="The licences, oldest first")
+
+
+class LicenceFace(BaseModel):
+    """照面信息: what the licence shows beyond its metadata."""
+
+    categories: list[str] = Field(description="Categories held", examples=[["B1"]])
+    fields: dict[str, str | int] = Field(
+        description="Values of the type's fields", examples=[{"licence_class": "B"}]
+    )
+
+
+class LicenceGbtRead(BaseModel):
+    """An issued licence under the names of GB/T 36903 (metadata) and GB/T 36904 (identifier),
+    as ``?view=gbt`` answers it. Dates are calendar dates in China Standard Time (UTC+8); the
+    holder's ID number is masked."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b7e4c1e-5f0a-4d43-9f4e-2f6d9b1c2a10",
+                    "电子证照标识": "1.2.156.3005.2.11100000000013338W011.11430000006122244L"
+                    ".0A1B2C3D.001.Q",
+                    "证照类型名称": "机动车驾驶证",
+                    "证照类型代码": "11100000000013338W011",
+                    "证照定义机构": "公安部",
+                    "证照定义机构代码": "11100000000013338W",
+                    "证照编号": "TRANSPORT-DRIVING-3F9A0C12B4",
+                    "证照颁发机构": "湖南省公安厅交通警察总队",
+                    "证照颁发机构代码": "11430000006122244L",
+                    "行政区划代码": "430000",
+                    "持证主体": "张三",
+                    "持证主体代码": "110105********002X",
+                    "持证主体代码类型": "公民身份号码",
+                    "持证主体代码类型代码": "111",
+                    "证照颁发日期": "2026-01-01",
+                    "证照有效期起始日期": "2026-01-01",
+                    "证照有效期截止日期": "2035-12-30",
+                    "证照状态": "valid",
+                    "照面信息": {"categories": ["B1"], "fields": {"licence_class": "B"}},
+                }
+            ]
+        },
+    )
+
+    id: uuid.UUID = Field(description="The licence's id in this registry (no standard name)")
+    identifier: str | None = Field(
+        alias="电子证照标识",
+        description="Licence identifier (GB/T 36904); null for licences issued before the codes",
+    )
+    type_name: str = Field(alias="证照类型名称", description="The licence type's name")
+    type_code: str | None = Field(
+        alias="证照类型代码", description="The 21-character licence type code; null if uncatalogued"
+    )
+    defining_body: str | None = Field(
+        alias="证照定义机构", description="The body that defined the licence type"
+    )
+    defining_body_code: str | None = Field(
+        alias="证照定义机构代码",
+        description="Its unified social credit code (the first 18 characters of the type code)",
+    )
+    number: str = Field(alias="证照编号", description="The licence number printed on it")
+    issuer_name: str = Field(alias="证照颁发机构", description="The issuing department's name")
+    issuer_code: str | None = Field(
+        alias="证照颁发机构代码",
+        description="The issuing department's unified social credit code (GB 32100)",
+    )
+    jurisdiction_code: str | None = Field(
+        alias="行政区划代码", description="The issuing department's administrative division code"
+    )
+    holder_name: str = Field(alias="持证主体", description="The holder's name")
+    holder_code: str = Field(
+        alias="持证主体代码", description="The holder's ID number, its middle masked"
+    )
+    holder_code_type: str = Field(
+        alias="持证主体代码类型", description="The kind of holder code: 公民身份号码"
+    )
+    holder_code_type_code: str = Field(
+        alias="持证主体代码类型代码", description="Its GB/T 36903 code: 111"
+    )
+    issued_on: str = Field(alias="证照颁发日期", description="Date of issue (UTC+8), YYYY-MM-DD")
+    valid_from: str = Field(
+        alias="证照有效期起始日期", description="Start of validity: its date (UTC+8)"
+    )
+    valid_until: str = Field(
+        alias="证照有效期截止日期",
+        description="Last day of validity (UTC+8): the day before `valid_until` when that is "
+        "midnight in UTC+8",
+    )
+    status: LicenceStatus = Field(alias="证照状态", description="valid, revoked or suspended")
+    face: LicenceFace = Field(alias="照面信息", description="Categories and the type's fields")
+
+
+class LicenceGbtList(BaseModel):
+    """Licences found, under the standard's names."""
+
+    licences: list[LicenceGbtRead] = Field(description="The licences, oldest first")

@@ -51,7 +51,8 @@ from ..auth import DepartmentCaller
 from ..errors import AlreadyHeld, InvalidRequest
 from ..runtime import IssuerRuntime
 from ..status_lists.service import allocate_index, allocate_indices, set_status
-from .schemas import LicenceCreate, LicenceRead, LicenceSearch
+from .gbt import LicenceView, gbt_record
+from .schemas import LicenceCreate, LicenceGbtRead, LicenceRead, LicenceSearch
 
 _MAX_TEXT_FIELD = 200
 MAX_IDENTIFIER_VERSION = 999
@@ -791,3 +792,24 @@ def licence_read(
         replaced_by=replaced_by,  # type: ignore[arg-type]
         static_qr=encode_static_qr(licence.credential),
     )
+
+
+def licence_gbt_read(*, licence: Licence) -> LicenceGbtRead:
+    """The licence under the standard's names (``?view=gbt``; masked ID number only). Its
+    department and type are loaded through the licence's session."""
+    record = gbt_record(
+        licence=licence,
+        department=licence.department,
+        licence_type=licence.licence_type,
+        holder_code=read_credential(licence.credential).claims.licence.masked_id,
+    )
+    return LicenceGbtRead.model_validate({"id": licence.id, **record})
+
+
+def licence_view(
+    *, session: Session, licence: Licence, view: LicenceView
+) -> LicenceRead | LicenceGbtRead:
+    """The response body of a licence read in the view asked for."""
+    if view is LicenceView.GBT:
+        return licence_gbt_read(licence=licence)
+    return licence_read(session=session, licence=licence)

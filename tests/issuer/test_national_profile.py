@@ -127,6 +127,11 @@ def test_without_codes_a_licence_has_no_identifier(issuer: Issuer) -> None:
         (lambda s: s.replace(TRANSPORT_CREDIT, TRANSPORT_CREDIT[:-1] + "X"), "issuer_code"),
         (lambda s: s.replace(DRIVING_CATALOGUE, DRIVING_CATALOGUE[:-1]), "type_code"),
         (lambda s: s.rsplit(".", 3)[0] + ".ab" + "." + s.rsplit(".", 2)[1] + "." + s[-1], "serial"),
+        (lambda s: s.rsplit(".", 1)[0], "segments"),
+        (lambda s: s + ".0", "segments"),
+        (lambda s: s.lower(), "type_code"),
+        (lambda s: s.replace(TRANSPORT_CREDIT, "990000"), "issuer_code"),
+        (lambda s: "urn:" + s, "root"),
     ],
 )
 def test_a_malformed_identifier_is_refused_naming_its_segment(
@@ -148,6 +153,7 @@ def test_a_malformed_identifier_is_refused_naming_its_segment(
         ({"credit_code": TRANSPORT_CREDIT[:-1] + "X"}, "(check)"),
         ({"credit_code": "1143000000612224"}, "(length)"),
         ({"credit_code": "11430000006122244I"}, "(character)"),
+        ({"credit_code": "11AB0000006122244L"}, "(division_code)"),
         ({"jurisdiction_code": "990000"}, "administrative division"),
         ({"alg": "RSA-1024"}, "unknown signature algorithm 'RSA-1024'"),
     ],

@@ -39,6 +39,8 @@ ADD = ["department", "add", "TRANSPORT", "--name", "Transport bureau"]
         (["--alg", "RSA-1024"], ["--alg", "'RSA-1024'"]),
         (["--credit-code", CREDIT[:-1] + "X"], ["--credit-code", "(check)"]),
         (["--credit-code", "11430000006122244"], ["--credit-code", "(length)"]),
+        (["--credit-code", "11430000006122244I"], ["--credit-code", "(character)"]),
+        (["--credit-code", "11AB0000006122244L"], ["--credit-code", "(division_code)"]),
         (["--jurisdiction", "12"], ["--jurisdiction"]),
     ],
 )
@@ -99,6 +101,27 @@ def test_sm2_department_catalogue_and_rotation(cli_env: Path) -> None:
         "SELECT alg, state FROM signing_keys WHERE department_id IS NOT NULL ORDER BY id",
     )
     assert keys == [("SM2", "retired"), ("ES256", "retired"), ("SM2", "active")]
+
+
+@pytest.mark.parametrize(
+    "catalogue_code",
+    [
+        CATALOGUE[:18] + "0A1",  # the serial is 3 digits
+        "11100000000013338X011",  # the defining body's credit code has a wrong check character
+        CATALOGUE + "1",  # 22 characters
+        CATALOGUE.lower(),
+    ],
+)
+def test_licence_type_add_refuses_a_malformed_catalogue_code(
+    cli_env: Path, catalogue_code: str
+) -> None:
+    assert CliRunner().invoke(cli, [*ADD, "--credit-code", CREDIT]).exit_code == 0
+    add_type = ["licence-type", "add", "TRANSPORT", "DRIVING", "--name", "Driving licence"]
+    add_type += ["--validity-days", "3650", "--defining-body", "公安部"]
+    r = CliRunner().invoke(cli, [*add_type, "--catalogue-code", catalogue_code])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "--catalogue-code" in r.output and "(type_code)" in r.output, r.output
+    assert _rows(cli_env, "SELECT count(*) FROM licence_types") == [(0,)]
 
 
 def test_licence_type_list_with_no_types(cli_env: Path) -> None:

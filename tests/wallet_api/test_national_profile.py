@@ -69,6 +69,9 @@ def test_the_wallet_shows_and_finds_licences_by_identifier(wallet: Wallet) -> No
         (lambda s: s[:-1] + ("0" if s[-1] != "0" else "1"), "check"),
         (lambda s: s.replace(".001.", ".1."), "version"),
         (lambda s: "2" + s[1:], "root"),
+        (lambda s: s.rsplit(".", 1)[0], "segments"),
+        (lambda s: s.replace(".001.", ".001-.", 1), "version"),
+        (lambda s: s.rsplit(".", 3)[0] + ".ab." + ".".join(s.rsplit(".", 2)[1:]), "serial"),
     ],
 )
 def test_a_malformed_identifier_filter_is_refused_naming_its_segment(
