@@ -22,7 +22,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from credential import (
@@ -106,8 +106,12 @@ def nonce_expiry(*, runtime: IssuerRuntime, nonce: str, now: int) -> int:
     return int(expires)
 
 
-def spend_nonce(*, session: Session, nonce: str, expires: int) -> None:
-    """Record the nonce as used. Raises ``OAuthError`` (``invalid_nonce``) on a second use."""
+def spend_nonce(*, session: Session, nonce: str, expires: int, now: dt.datetime) -> None:
+    """Record the nonce as used. Raises ``OAuthError`` (``invalid_nonce``) on a second use.
+
+    Rows of nonces that have expired go at the same time: such a nonce is refused by what it
+    says itself, so its row no longer guards anything."""
+    session.execute(delete(UsedNonce).where(UsedNonce.expires_at < now))
     row = {
         "nonce_digest": secret_digest(nonce),
         "expires_at": dt.datetime.fromtimestamp(expires, dt.UTC),
@@ -304,7 +308,7 @@ def issue_sd_jwt_vc(
             UNKNOWN_CREDENTIAL_CONFIGURATION,
             "the access token is for another credential configuration",
         )
-    spend_nonce(session=session, nonce=proof.nonce, expires=proof.nonce_expires)
+    spend_nonce(session=session, nonce=proof.nonce, expires=proof.nonce_expires, now=now)
     spent = session.execute(
         update(IssuanceToken)
         .where(IssuanceToken.id == grant.token_id, IssuanceToken.used_at.is_(None))

@@ -11,7 +11,7 @@ import zlib
 from typing import Any
 
 import zxingcpp
-from joserfc.jwk import OKPKey
+from joserfc.jwk import ECKey, OKPKey
 from PIL import Image
 from sqlalchemy import select
 
@@ -249,3 +249,20 @@ def test_licence_rows_are_untouched_by_issuance(issuance: Issuance) -> None:
         after = session.get(Licence, issuance.licence_id)
         assert after is not None
         assert (after.credential, after.status_index) == (before.credential, before.status_index)
+
+
+def test_single_use_state_on_each_database(issuance_on_each_database: Issuance) -> None:
+    """The whole flow, then each single-use value used again: on SQLite and on PostgreSQL."""
+    issuance = issuance_on_each_database
+    key = ECKey.generate_key("P-256")
+    offer = issuance.offer()
+    token = issuance.access_token(offer)
+    nonce = issuance.nonce()
+    body = issuance.request_body(offer, key, nonce)
+    assert issuance.credential_answer(token, body).status_code == 200
+    assert issuance.token_answer(offer).json()["error"] == "invalid_grant"
+    assert issuance.credential_answer(token, body).json()["error"] == "invalid_token"
+    second = issuance.offer()
+    replay = issuance.request_body(second, key, nonce)
+    answer = issuance.credential_answer(issuance.access_token(second), replay)
+    assert answer.json()["error"] == "invalid_nonce"
