@@ -109,7 +109,9 @@ def _claims(offered: OfferedType) -> list[tuple[list[str], list[dict[str, str]],
     ]
     for spec in offered.licence_type.fields:
         label = spec.get("label") or spec["name"]
-        display = [{"name": label, "locale": ZH}, {"name": spec["name"], "locale": EN}]
+        # the catalogue holds one label per field; English gets the field's name in words
+        english = spec["name"].replace("_", " ").capitalize()
+        display = [{"name": label, "locale": ZH}, {"name": english, "locale": EN}]
         claims.append(([CLAIM_FIELDS, spec["name"]], display, True))
     return claims
 

@@ -74,7 +74,7 @@ def test_issuer_metadata_lists_one_sd_jwt_vc_configuration_per_licence_type(
         ("fields", "first_issued"),
     }
     first_issued = {d["locale"]: d["name"] for d in claims[("fields", "first_issued")]["display"]}
-    assert first_issued == {"zh-CN": "初次领证日期", "en": "first_issued"}
+    assert first_issued == {"zh-CN": "初次领证日期", "en": "First issued"}
 
     server = issuance.client.get("/.well-known/oauth-authorization-server").json()
     assert server["issuer"] == base
@@ -266,3 +266,28 @@ def test_single_use_state_on_each_database(issuance_on_each_database: Issuance) 
     replay = issuance.request_body(second, key, nonce)
     answer = issuance.credential_answer(issuance.access_token(second), replay)
     assert answer.json()["error"] == "invalid_nonce"
+
+
+def test_display_names_split_a_bilingual_type_name(issuance: Issuance) -> None:
+    from issuer.departments.schemas import LicenceTypeCreate
+
+    issuance.world.department(
+        "MARKET",
+        "市场监督管理局",
+        [
+            LicenceTypeCreate(code="DL2", name="机动车驾驶证 Driving licence", validity_days=10),
+            LicenceTypeCreate(code="BL", name="营业执照", validity_days=10),
+        ],
+    )
+    document = issuance.client.get("/.well-known/openid-credential-issuer").json()
+    configurations = document["credential_configurations_supported"]
+
+    def names(configuration_id: str) -> dict[str, str]:
+        display = configurations[configuration_id]["credential_metadata"]["display"]
+        return {d["locale"]: d["name"] for d in display}
+
+    assert names("MARKET.DL2") == {"zh-CN": "机动车驾驶证", "en": "Driving licence"}
+    assert names("MARKET.BL") == {"zh-CN": "营业执照", "en": "Licence BL (MARKET)"}
+    assert "categories" not in {
+        c["path"][0] for c in configurations["MARKET.BL"]["credential_metadata"]["claims"]
+    }
