@@ -139,8 +139,9 @@ def redeem_offer(
     """Exchange a pre-authorized code and its transaction code for an access token, once.
 
     Returns a ``Redemption``; an unknown, used or expired code, or a wrong transaction code,
-    is ``invalid_grant`` (a wrong one is counted: after ``MAX_TX_CODE_TRIES`` the offer is
-    dead); a missing transaction code is ``invalid_request``."""
+    is ``invalid_grant`` (each attempt with a transaction code is counted: after
+    ``MAX_TX_CODE_TRIES`` the offer is dead); a missing transaction code is
+    ``invalid_request``."""
     offer = session.scalars(
         select(CredentialOffer).where(
             CredentialOffer.code_digest == secret_digest(pre_authorized_code)
@@ -152,32 +153,37 @@ def redeem_offer(
         return Redemption(error=OAuthError(INVALID_GRANT, "the pre-authorized code was used"))
     if _utc(offer.expires_at) <= now:
         return Redemption(error=OAuthError(INVALID_GRANT, "the pre-authorized code has expired"))
-    if offer.tries >= MAX_TX_CODE_TRIES:
-        return Redemption(
-            error=OAuthError(INVALID_GRANT, "too many wrong transaction codes: ask for a new offer")
-        )
     if tx_code is None:
         return Redemption(
             error=OAuthError(INVALID_REQUEST, "this offer needs its transaction code (tx_code)")
         )
-    if not hmac.compare_digest(tx_code_digest(pre_authorized_code, tx_code), offer.tx_code_digest):
-        session.execute(
-            update(CredentialOffer)
-            .where(CredentialOffer.id == offer.id)
-            .values(tries=CredentialOffer.tries + 1)
+    # Every attempt takes one try before the code is compared, in one conditional UPDATE: so
+    # concurrent guesses cannot all pass a check made on a stale count.
+    tried = session.execute(
+        update(CredentialOffer)
+        .where(
+            CredentialOffer.id == offer.id,
+            CredentialOffer.tries < MAX_TX_CODE_TRIES,
+            CredentialOffer.redeemed_at.is_(None),
         )
-        left = MAX_TX_CODE_TRIES - offer.tries - 1
+        .values(tries=CredentialOffer.tries + 1)
+        .returning(CredentialOffer.tries)
+    ).scalar()
+    if tried is None:  # the tries are spent, or a concurrent request redeemed the code
+        return Redemption(
+            error=OAuthError(
+                INVALID_GRANT,
+                "no tries left (too many wrong transaction codes, or used): ask for a new offer",
+            )
+        )
+    if not hmac.compare_digest(tx_code_digest(pre_authorized_code, tx_code), offer.tx_code_digest):
+        left = MAX_TX_CODE_TRIES - tried
         return Redemption(
             error=OAuthError(INVALID_GRANT, f"wrong transaction code ({left} tries left)")
         )
-    taken = session.execute(
-        update(CredentialOffer)
-        .where(CredentialOffer.id == offer.id, CredentialOffer.redeemed_at.is_(None))
-        .values(redeemed_at=now)
-        .returning(CredentialOffer.id)
-    ).first()
-    if taken is None:  # a concurrent request redeemed it first
-        return Redemption(error=OAuthError(INVALID_GRANT, "the pre-authorized code was used"))
+    session.execute(
+        update(CredentialOffer).where(CredentialOffer.id == offer.id).values(redeemed_at=now)
+    )
     access_token = secrets.token_urlsafe(32)
     session.add(
         IssuanceToken(
