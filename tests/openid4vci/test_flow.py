@@ -54,6 +54,7 @@ def test_issuer_metadata_lists_one_sd_jwt_vc_configuration_per_licence_type(
     assert dl["format"] == "dc+sd-jwt"
     assert dl["vct"] == f"{base}/vct/TRANSPORT/DL"
     assert dl["cryptographic_binding_methods_supported"] == ["jwk"]
+    assert dl["credential_signing_alg_values_supported"] == ["ES256"]
     assert dl["proof_types_supported"] == {
         "jwt": {"proof_signing_alg_values_supported": ["ES256", "EdDSA"]}
     }
@@ -278,6 +279,7 @@ def test_display_names_split_a_bilingual_type_name(issuance: Issuance) -> None:
             LicenceTypeCreate(code="DL2", name="机动车驾驶证 Driving licence", validity_days=10),
             LicenceTypeCreate(code="BL", name="营业执照", validity_days=10),
         ],
+        alg="EdDSA",
     )
     document = issuance.client.get("/.well-known/openid-credential-issuer").json()
     configurations = document["credential_configurations_supported"]
@@ -291,3 +293,30 @@ def test_display_names_split_a_bilingual_type_name(issuance: Issuance) -> None:
     assert "categories" not in {
         c["path"][0] for c in configurations["MARKET.BL"]["credential_metadata"]["claims"]
     }
+    assert configurations["MARKET.BL"]["credential_signing_alg_values_supported"] == ["EdDSA"]
+
+
+def test_a_department_on_eddsa_or_sm2_signs_with_its_own_key(issuance: Issuance) -> None:
+    """The SD-JWT VC is signed with the department's key whatever its algorithm; the metadata
+    and ``jwt-vc-issuer`` say which."""
+    from issuer.departments.schemas import LicenceTypeCreate
+
+    world = issuance.world
+    for code, alg in (("CIVIL", "EdDSA"), ("NATIONAL", "SM2")):
+        world.department(
+            code, code, [LicenceTypeCreate(code="MC", name="结婚证", validity_days=9)], alg=alg
+        )
+        licence_id = world.issue(code, licence_type="MC", id_number=ZHANG, holder_name="张秀英")
+        offer = issuance.offer(licence_id)
+        token = issuance.access_token(offer)
+        answer = issuance.credential_answer(
+            token, issuance.request_body(offer, ECKey.generate_key("P-256"))
+        )
+        assert answer.status_code == 200, answer.text
+        header = read_sd_jwt(answer.json()["credentials"][0]["credential"]).issuer_jwt.header
+        assert header["alg"] == alg
+        keys = issuance.client.get("/.well-known/jwt-vc-issuer").json()["jwks"]["keys"]
+        assert [k["alg"] for k in keys if k["kid"] == header["kid"]] == [alg]
+        document = issuance.client.get("/.well-known/openid-credential-issuer").json()
+        configuration = document["credential_configurations_supported"][f"{code}.MC"]
+        assert configuration["credential_signing_alg_values_supported"] == [alg]
