@@ -92,12 +92,11 @@ def offered_types(*, session: Session, base_url: str) -> list[OfferedType]:
         .join(Department, LicenceType.department_id == Department.id)
         .order_by(Department.code, LicenceType.code)
     ).all()
-    algorithms: dict[int, set[str]] = {}
-    for department_id, alg in session.execute(
-        select(SigningKey.department_id, SigningKey.alg).where(
-            SigningKey.department_id.is_not(None), SigningKey.state == KeyState.ACTIVE
-        )
-    ):
+    algorithms: dict[int | None, set[str]] = {}  # None: the platform root key
+    active = select(SigningKey.department_id, SigningKey.alg).where(
+        SigningKey.state == KeyState.ACTIVE
+    )
+    for department_id, alg in session.execute(active):
         algorithms.setdefault(department_id, set()).add(alg)
     return [
         OfferedType(
