@@ -47,7 +47,7 @@ from .errors import (
 from .qr import qr_version, render_png
 
 OFFER_SCHEME = "openid-credential-offer://"
-_TX_CODE_PROMPT = "输入电子证照钱包中显示的6位数字 / Enter the 6 digits your e-licence wallet shows"
+_TX_CODE_PROMPT = "电子证照钱包显示的6位数字 / The 6 digits your e-licence wallet shows"
 
 
 def utc(value: dt.datetime) -> dt.datetime:

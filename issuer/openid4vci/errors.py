@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 # OpenID4VCI 1.0 section 8.3.1.2 (credential endpoint)
 INVALID_CREDENTIAL_REQUEST = "invalid_credential_request"
@@ -21,6 +22,27 @@ UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
 INVALID_TOKEN = "invalid_token"  # noqa: S105 (an error code, not a secret)
 
 _NO_STORE = {"Cache-Control": "no-store"}
+
+
+class OAuthErrorBody(BaseModel):
+    """What the OpenID4VCI endpoints answer when they refuse (the OAuth shape wallets read)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"error": "invalid_nonce", "error_description": "the c_nonce has expired"}]
+        }
+    )
+
+    error: str = Field(
+        description="The OAuth / OpenID4VCI code: `invalid_request`, `invalid_grant`, "
+        "`invalid_token`, `invalid_proof`, `invalid_nonce`, `unknown_credential_configuration`, "
+        "`invalid_credential_request`, `credential_request_denied`, ...",
+        examples=["invalid_proof"],
+    )
+    error_description: str = Field(
+        description="What is wrong, for people; never repeats a submitted secret",
+        examples=["key proof: aud must be this credential issuer"],
+    )
 
 
 class OAuthError(Exception):

@@ -24,14 +24,15 @@ from credential import (
     KeyState,
     vct_of,
 )
-from registry.models import Department, LicenceType
+from registry.models import Department, LicenceType, SigningKey
 from registry.openid4vci import PRE_AUTHORIZED_GRANT, credential_configuration_id
 
 from ..trust_list.service import trust_list_content
 
 SD_JWT_VC_FORMAT = "dc+sd-jwt"
-# What wallets may sign key proofs with, and what the departments' keys sign credentials with
-# (SM2 is no JOSE algorithm a third-party wallet knows: docs/wire-format.md section 16).
+# What wallets may sign key proofs with (SM2 is no JOSE algorithm a third-party wallet knows:
+# docs/wire-format.md section 16). Credentials are signed with the department's own key, whose
+# algorithm each configuration names (SM2 for a deployment on national algorithms).
 PROOF_ALGORITHMS = ("ES256", "EdDSA")
 TOKEN_PATH = "/openid4vci/token"  # noqa: S105 (a path, not a secret)
 NONCE_PATH = "/openid4vci/nonce"
@@ -74,12 +75,14 @@ def _chinese_name(licence_type: LicenceType) -> str:
 
 @dataclass(frozen=True, slots=True)
 class OfferedType:
-    """A licence type as a credential configuration."""
+    """A licence type as a credential configuration, and the algorithms of the department's
+    active keys (what its credentials are signed with)."""
 
     configuration_id: str
     vct: str
     licence_type: LicenceType
     department: Department
+    signing_algorithms: tuple[str, ...]
 
 
 def offered_types(*, session: Session, base_url: str) -> list[OfferedType]:
@@ -89,12 +92,19 @@ def offered_types(*, session: Session, base_url: str) -> list[OfferedType]:
         .join(Department, LicenceType.department_id == Department.id)
         .order_by(Department.code, LicenceType.code)
     ).all()
+    algorithms: dict[int | None, set[str]] = {}  # None: the platform root key
+    active = select(SigningKey.department_id, SigningKey.alg).where(
+        SigningKey.state == KeyState.ACTIVE
+    )
+    for department_id, alg in session.execute(active):
+        algorithms.setdefault(department_id, set()).add(alg)
     return [
         OfferedType(
             credential_configuration_id(department.code, licence_type.code),
             vct_of(base_url, department.code, licence_type.code),
             licence_type,
             department,
+            tuple(sorted(algorithms.get(department.id, ()))),
         )
         for licence_type, department in rows
     ]
@@ -109,7 +119,9 @@ def _claims(offered: OfferedType) -> list[tuple[list[str], list[dict[str, str]],
     ]
     for spec in offered.licence_type.fields:
         label = spec.get("label") or spec["name"]
-        display = [{"name": label, "locale": ZH}, {"name": spec["name"], "locale": EN}]
+        # the catalogue holds one label per field; English gets the field's name in words
+        english = spec["name"].replace("_", " ").capitalize()
+        display = [{"name": label, "locale": ZH}, {"name": english, "locale": EN}]
         claims.append(([CLAIM_FIELDS, spec["name"]], display, True))
     return claims
 
@@ -134,7 +146,7 @@ def credential_configuration(offered: OfferedType) -> dict[str, Any]:
         "vct": offered.vct,
         "scope": offered.configuration_id,
         "cryptographic_binding_methods_supported": ["jwk"],
-        "credential_signing_alg_values_supported": list(PROOF_ALGORITHMS),
+        "credential_signing_alg_values_supported": list(offered.signing_algorithms),
         "proof_types_supported": {
             "jwt": {"proof_signing_alg_values_supported": list(PROOF_ALGORITHMS)}
         },
@@ -177,13 +189,13 @@ def authorization_server_metadata(base_url: str) -> dict[str, Any]:
 def jwt_vc_issuer_metadata(*, session: Session, base_url: str) -> dict[str, Any]:
     """``/.well-known/jwt-vc-issuer`` (draft-ietf-oauth-sd-jwt-vc section 5): the departments'
     public keys as a JWK set, taken from the very content the signed trust list carries
-    (``trust_list_content``), with the trust list's ``kid``. A compromised key is left out: the
-    trust list marks it so, and a JWK set has no way to say it."""
+    (``trust_list_content``), with the trust list's ``kid`` and ``alg``. A compromised key is
+    left out: the trust list marks it so, and a JWK set has no way to say it."""
     keys = [
         {**key["jwk"], "kid": key["kid"], "alg": key["alg"], "use": "sig"}
         for department in trust_list_content(session=session)
         for key in department["keys"]
-        if key["state"] != KeyState.COMPROMISED and key["alg"] in PROOF_ALGORITHMS
+        if key["state"] != KeyState.COMPROMISED
     ]
     return {"issuer": base_url, "jwks": {"keys": keys}}
 

@@ -14,12 +14,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from registry.errors import NotFound
+from registry.errors import NotFound, error_responses
 from registry.openid4vci import PRE_AUTHORIZED_GRANT
 
 from ..runtime import IssuerRuntime, ReadSessionDep, RuntimeDep
 from . import metadata, service
-from .body import read_body, read_form, read_json_object, refuse_query
+from .body import MAX_BODY_BYTES, read_body, read_form, read_json_object, refuse_query
 from .errors import (
     INVALID_CREDENTIAL_REQUEST,
     INVALID_PROOF,
@@ -28,6 +28,7 @@ from .errors import (
     UNKNOWN_CREDENTIAL_IDENTIFIER,
     UNSUPPORTED_GRANT_TYPE,
     OAuthError,
+    OAuthErrorBody,
 )
 
 router = APIRouter(tags=["OpenID4VCI"])
@@ -43,25 +44,16 @@ _TOKEN_PARAMETERS = frozenset(
 _CREDENTIAL_PARAMETERS = frozenset(
     {"credential_configuration_id", "credential_identifier", "proofs", "proof"}
 )
-_OAUTH_ERROR = {
-    "description": 'Refused: `{"error", "error_description"}` with the OAuth / OpenID4VCI code',
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["error", "error_description"],
-                "properties": {
-                    "error": {"type": "string"},
-                    "error_description": {"type": "string"},
-                },
-            }
-        }
-    },
+_MEANINGS = {
+    400: "Refused with the OAuth / OpenID4VCI error code (malformed, unknown parameter, ...)",
+    401: "No, an unknown, a used or an expired access token (`WWW-Authenticate: Bearer`)",
+    413: f"The body is larger than {MAX_BODY_BYTES} bytes",
+    415: "The body is not of the media type the endpoint takes",
 }
 
 
 def _oauth_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: _OAUTH_ERROR for code in codes}
+    return {code: {"model": OAuthErrorBody, "description": _MEANINGS[code]} for code in codes}
 
 
 def _now() -> dt.datetime:
@@ -93,7 +85,10 @@ def jwt_vc_issuer_metadata(session: ReadSessionDep, runtime: RuntimeDep) -> JSON
     return JSONResponse(document, headers=_PUBLIC)
 
 
-@router.get("/vct/{department}/{licence_type}")
+@router.get(
+    "/vct/{department}/{licence_type}",
+    responses=error_responses(422, described={404: "No such credential type"}),
+)
 def credential_type_metadata(
     department: Annotated[str, Path(max_length=64)],
     licence_type: Annotated[str, Path(max_length=64)],

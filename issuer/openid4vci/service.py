@@ -22,7 +22,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from credential import (
@@ -106,8 +106,12 @@ def nonce_expiry(*, runtime: IssuerRuntime, nonce: str, now: int) -> int:
     return int(expires)
 
 
-def spend_nonce(*, session: Session, nonce: str, expires: int) -> None:
-    """Record the nonce as used. Raises ``OAuthError`` (``invalid_nonce``) on a second use."""
+def spend_nonce(*, session: Session, nonce: str, expires: int, now: dt.datetime) -> None:
+    """Record the nonce as used. Raises ``OAuthError`` (``invalid_nonce``) on a second use.
+
+    Rows of nonces that have expired go at the same time: such a nonce is refused by what it
+    says itself, so its row no longer guards anything."""
+    session.execute(delete(UsedNonce).where(UsedNonce.expires_at < now))
     row = {
         "nonce_digest": secret_digest(nonce),
         "expires_at": dt.datetime.fromtimestamp(expires, dt.UTC),
@@ -135,8 +139,9 @@ def redeem_offer(
     """Exchange a pre-authorized code and its transaction code for an access token, once.
 
     Returns a ``Redemption``; an unknown, used or expired code, or a wrong transaction code,
-    is ``invalid_grant`` (a wrong one is counted: after ``MAX_TX_CODE_TRIES`` the offer is
-    dead); a missing transaction code is ``invalid_request``."""
+    is ``invalid_grant`` (each attempt with a transaction code is counted: after
+    ``MAX_TX_CODE_TRIES`` the offer is dead); a missing transaction code is
+    ``invalid_request``."""
     offer = session.scalars(
         select(CredentialOffer).where(
             CredentialOffer.code_digest == secret_digest(pre_authorized_code)
@@ -148,32 +153,37 @@ def redeem_offer(
         return Redemption(error=OAuthError(INVALID_GRANT, "the pre-authorized code was used"))
     if _utc(offer.expires_at) <= now:
         return Redemption(error=OAuthError(INVALID_GRANT, "the pre-authorized code has expired"))
-    if offer.tries >= MAX_TX_CODE_TRIES:
-        return Redemption(
-            error=OAuthError(INVALID_GRANT, "too many wrong transaction codes: ask for a new offer")
-        )
     if tx_code is None:
         return Redemption(
             error=OAuthError(INVALID_REQUEST, "this offer needs its transaction code (tx_code)")
         )
-    if not hmac.compare_digest(tx_code_digest(pre_authorized_code, tx_code), offer.tx_code_digest):
-        session.execute(
-            update(CredentialOffer)
-            .where(CredentialOffer.id == offer.id)
-            .values(tries=CredentialOffer.tries + 1)
+    # Every attempt takes one try before the code is compared, in one conditional UPDATE: so
+    # concurrent guesses cannot all pass a check made on a stale count.
+    tried = session.execute(
+        update(CredentialOffer)
+        .where(
+            CredentialOffer.id == offer.id,
+            CredentialOffer.tries < MAX_TX_CODE_TRIES,
+            CredentialOffer.redeemed_at.is_(None),
         )
-        left = MAX_TX_CODE_TRIES - offer.tries - 1
+        .values(tries=CredentialOffer.tries + 1)
+        .returning(CredentialOffer.tries)
+    ).scalar()
+    if tried is None:  # the tries are spent, or a concurrent request redeemed the code
+        return Redemption(
+            error=OAuthError(
+                INVALID_GRANT,
+                "no tries left (too many wrong transaction codes, or used): ask for a new offer",
+            )
+        )
+    if not hmac.compare_digest(tx_code_digest(pre_authorized_code, tx_code), offer.tx_code_digest):
+        left = MAX_TX_CODE_TRIES - tried
         return Redemption(
             error=OAuthError(INVALID_GRANT, f"wrong transaction code ({left} tries left)")
         )
-    taken = session.execute(
-        update(CredentialOffer)
-        .where(CredentialOffer.id == offer.id, CredentialOffer.redeemed_at.is_(None))
-        .values(redeemed_at=now)
-        .returning(CredentialOffer.id)
-    ).first()
-    if taken is None:  # a concurrent request redeemed it first
-        return Redemption(error=OAuthError(INVALID_GRANT, "the pre-authorized code was used"))
+    session.execute(
+        update(CredentialOffer).where(CredentialOffer.id == offer.id).values(redeemed_at=now)
+    )
     access_token = secrets.token_urlsafe(32)
     session.add(
         IssuanceToken(
@@ -304,7 +314,7 @@ def issue_sd_jwt_vc(
             UNKNOWN_CREDENTIAL_CONFIGURATION,
             "the access token is for another credential configuration",
         )
-    spend_nonce(session=session, nonce=proof.nonce, expires=proof.nonce_expires)
+    spend_nonce(session=session, nonce=proof.nonce, expires=proof.nonce_expires, now=now)
     spent = session.execute(
         update(IssuanceToken)
         .where(IssuanceToken.id == grant.token_id, IssuanceToken.used_at.is_(None))

@@ -152,6 +152,7 @@
     ].flat());
     const usable = lic.status === "valid";
     $("show-qr").disabled = !usable;
+    $("add-to-wallet").disabled = !usable;
     if (!usable) {
       const [zh, en] = statusWords(lic.status);
       $("detail-error").textContent = `此证照${zh}，不能出示 This licence is ${en.toLowerCase()} and cannot be shown`;
@@ -249,6 +250,38 @@
     qrTimer = setInterval(tickCountdown, 1000);
   }
 
+  /**
+   * "Add to another wallet": an OpenID4VCI credential offer of this licence. The other app scans
+   * the QR code (the offer URI, with a one-time code and no ID number); the transaction code is
+   * shown here only, for the citizen to type into that app.
+   */
+  async function openOffer() {
+    if (!current) return;
+    const res = await api(`${PATHS.licences}/${encodeURIComponent(current.id)}/credential-offer`,
+      { method: "POST", token: token() });
+    if (res.status === 401) return signedOut("登录已失效，请重新登录 Your sign-in has expired: sign in again");
+    if (!res.ok || !res.data) {
+      $("detail-error").textContent = errorText(res);
+      return;
+    }
+    const offer = res.data;
+    $("offer-image").src = offer.qr_png;
+    $("offer-image").dataset.offerUri = offer.credential_offer_uri;
+    $("offer-tx-code").textContent = offer.tx_code;
+    $("offer-expires").replaceChildren(`${formatDateTime(offer.expires_at)} 前有效 `,
+      el("span", { lang: "en" }, `Valid until ${formatDateTime(offer.expires_at)}`));
+    $("offer-screen").hidden = false;
+    document.body.classList.add("qr-open");
+    $("offer-close").focus();
+  }
+
+  function closeOffer() {
+    $("offer-screen").hidden = true;
+    document.body.classList.remove("qr-open");
+    $("offer-image").removeAttribute("src");
+    $("offer-tx-code").textContent = "";
+  }
+
   function closeQr() {
     stopCountdown();
     qrGeneration++;
@@ -267,9 +300,15 @@
   $("token-sign-in").addEventListener("submit", signInWithToken);
   $("show-qr").addEventListener("click", openQr);
   $("qr-close").addEventListener("click", closeQr);
+  $("add-to-wallet").addEventListener("click", openOffer);
+  $("offer-close").addEventListener("click", closeOffer);
   $("back").addEventListener("click", () => { current = null; showLicences(); });
   signOut.addEventListener("click", () => signedOut(""));
-  document.addEventListener("keydown", (event) => { if (event.key === "Escape" && !qrScreen.hidden) closeQr(); });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    if (!qrScreen.hidden) closeQr();
+    if (!$("offer-screen").hidden) closeOffer();
+  });
 
   /**
    * Say how long a screenshot (or a downloaded code) keeps working: as long as the verifier on

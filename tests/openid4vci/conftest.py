@@ -161,13 +161,24 @@ class Issuance:
 
 @pytest.fixture
 def issuance(tmp_path: Path, sqlite_url: str) -> Iterator[Issuance]:
+    """The world over SQLite."""
+    yield from _issuance(tmp_path, sqlite_url)
+
+
+@pytest.fixture
+def issuance_on_each_database(tmp_path: Path, database_url: str) -> Iterator[Issuance]:
+    """The world over SQLite, and over PostgreSQL (marked ``postgres``)."""
+    yield from _issuance(tmp_path, database_url)
+
+
+def _issuance(tmp_path: Path, database_url: str) -> Iterator[Issuance]:
     from fastapi.testclient import TestClient
 
     from elicence.app import create_app
     from issuer.departments.schemas import LicenceTypeCreate
 
-    upgrade(sqlite_url)
-    settings = settings_for(tmp_path / "data", sqlite_url)
+    upgrade(database_url)
+    settings = settings_for(tmp_path / "data", database_url)
     app = create_app(settings)
     with TestClient(app) as client:
         world = Wallet(app, client, settings)

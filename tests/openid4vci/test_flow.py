@@ -11,7 +11,7 @@ import zlib
 from typing import Any
 
 import zxingcpp
-from joserfc.jwk import OKPKey
+from joserfc.jwk import ECKey, OKPKey
 from PIL import Image
 from sqlalchemy import select
 
@@ -54,6 +54,7 @@ def test_issuer_metadata_lists_one_sd_jwt_vc_configuration_per_licence_type(
     assert dl["format"] == "dc+sd-jwt"
     assert dl["vct"] == f"{base}/vct/TRANSPORT/DL"
     assert dl["cryptographic_binding_methods_supported"] == ["jwk"]
+    assert dl["credential_signing_alg_values_supported"] == ["ES256"]
     assert dl["proof_types_supported"] == {
         "jwt": {"proof_signing_alg_values_supported": ["ES256", "EdDSA"]}
     }
@@ -74,7 +75,7 @@ def test_issuer_metadata_lists_one_sd_jwt_vc_configuration_per_licence_type(
         ("fields", "first_issued"),
     }
     first_issued = {d["locale"]: d["name"] for d in claims[("fields", "first_issued")]["display"]}
-    assert first_issued == {"zh-CN": "初次领证日期", "en": "first_issued"}
+    assert first_issued == {"zh-CN": "初次领证日期", "en": "First issued"}
 
     server = issuance.client.get("/.well-known/oauth-authorization-server").json()
     assert server["issuer"] == base
@@ -249,3 +250,73 @@ def test_licence_rows_are_untouched_by_issuance(issuance: Issuance) -> None:
         after = session.get(Licence, issuance.licence_id)
         assert after is not None
         assert (after.credential, after.status_index) == (before.credential, before.status_index)
+
+
+def test_single_use_state_on_each_database(issuance_on_each_database: Issuance) -> None:
+    """The whole flow, then each single-use value used again: on SQLite and on PostgreSQL."""
+    issuance = issuance_on_each_database
+    key = ECKey.generate_key("P-256")
+    offer = issuance.offer()
+    token = issuance.access_token(offer)
+    nonce = issuance.nonce()
+    body = issuance.request_body(offer, key, nonce)
+    assert issuance.credential_answer(token, body).status_code == 200
+    assert issuance.token_answer(offer).json()["error"] == "invalid_grant"
+    assert issuance.credential_answer(token, body).json()["error"] == "invalid_token"
+    second = issuance.offer()
+    replay = issuance.request_body(second, key, nonce)
+    answer = issuance.credential_answer(issuance.access_token(second), replay)
+    assert answer.json()["error"] == "invalid_nonce"
+
+
+def test_display_names_split_a_bilingual_type_name(issuance: Issuance) -> None:
+    from issuer.departments.schemas import LicenceTypeCreate
+
+    issuance.world.department(
+        "MARKET",
+        "市场监督管理局",
+        [
+            LicenceTypeCreate(code="DL2", name="机动车驾驶证 Driving licence", validity_days=10),
+            LicenceTypeCreate(code="BL", name="营业执照", validity_days=10),
+        ],
+        alg="EdDSA",
+    )
+    document = issuance.client.get("/.well-known/openid-credential-issuer").json()
+    configurations = document["credential_configurations_supported"]
+
+    def names(configuration_id: str) -> dict[str, str]:
+        display = configurations[configuration_id]["credential_metadata"]["display"]
+        return {d["locale"]: d["name"] for d in display}
+
+    assert names("MARKET.DL2") == {"zh-CN": "机动车驾驶证", "en": "Driving licence"}
+    assert names("MARKET.BL") == {"zh-CN": "营业执照", "en": "Licence BL (MARKET)"}
+    assert "categories" not in {
+        c["path"][0] for c in configurations["MARKET.BL"]["credential_metadata"]["claims"]
+    }
+    assert configurations["MARKET.BL"]["credential_signing_alg_values_supported"] == ["EdDSA"]
+
+
+def test_a_department_on_eddsa_or_sm2_signs_with_its_own_key(issuance: Issuance) -> None:
+    """The SD-JWT VC is signed with the department's key whatever its algorithm; the metadata
+    and ``jwt-vc-issuer`` say which."""
+    from issuer.departments.schemas import LicenceTypeCreate
+
+    world = issuance.world
+    for code, alg in (("CIVIL", "EdDSA"), ("NATIONAL", "SM2")):
+        world.department(
+            code, code, [LicenceTypeCreate(code="MC", name="结婚证", validity_days=9)], alg=alg
+        )
+        licence_id = world.issue(code, licence_type="MC", id_number=ZHANG, holder_name="张秀英")
+        offer = issuance.offer(licence_id)
+        token = issuance.access_token(offer)
+        answer = issuance.credential_answer(
+            token, issuance.request_body(offer, ECKey.generate_key("P-256"))
+        )
+        assert answer.status_code == 200, answer.text
+        header = read_sd_jwt(answer.json()["credentials"][0]["credential"]).issuer_jwt.header
+        assert header["alg"] == alg
+        keys = issuance.client.get("/.well-known/jwt-vc-issuer").json()["jwks"]["keys"]
+        assert [k["alg"] for k in keys if k["kid"] == header["kid"]] == [alg]
+        document = issuance.client.get("/.well-known/openid-credential-issuer").json()
+        configuration = document["credential_configurations_supported"][f"{code}.MC"]
+        assert configuration["credential_signing_alg_values_supported"] == [alg]

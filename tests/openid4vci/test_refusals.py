@@ -80,7 +80,7 @@ def test_a_wrong_tx_code_is_refused_and_counted_until_the_offer_dies(issuance: I
         assert session.scalars(select(CredentialOffer.tries)).one() == MAX_TX_CODE_TRIES
     # the right code no longer helps: the tries are spent
     body = _refused(issuance.token_answer(offer), 400, "invalid_grant")
-    assert "too many" in body["error_description"]
+    assert "no tries left" in body["error_description"]
     assert _tokens(issuance) == []
 
 
@@ -274,3 +274,24 @@ def test_a_licence_revoked_after_the_offer_is_not_issued(issuance: Issuance) -> 
     answer = issuance.credential_answer(token, body)
     assert "revoked" in _refused(answer, 400, "credential_request_denied")["error_description"]
     assert _issued(issuance) == 0
+
+
+def test_concurrent_guesses_get_no_more_tries_than_allowed(
+    issuance_on_each_database: Issuance,
+) -> None:
+    """Twelve wrong transaction codes at once (on PostgreSQL in concurrent transactions): at
+    most ``MAX_TX_CODE_TRIES`` are compared, the rest find the tries spent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    issuance = issuance_on_each_database
+    offer = issuance.offer()
+    wrong = f"{(int(offer.tx_code) + 1) % 10**6:06d}"
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(lambda _: issuance.token_answer(offer, tx_code=wrong), range(12)))
+    descriptions = [a.json()["error_description"] for a in answers]
+    assert all(a.status_code == 400 for a in answers)
+    assert sum(d.startswith("wrong transaction code") for d in descriptions) == MAX_TX_CODE_TRIES
+    assert sum(d.startswith("no tries left") for d in descriptions) == 12 - MAX_TX_CODE_TRIES
+    with issuance.world.database.reading() as session:
+        assert session.scalars(select(CredentialOffer.tries)).one() == MAX_TX_CODE_TRIES
+    assert _tokens(issuance) == []
