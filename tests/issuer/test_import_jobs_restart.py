@@ -144,7 +144,12 @@ def test_an_upload_resumes_after_sigkill_and_after_a_stop(
         assert audit.actor.startswith("department:TRANSPORT/key:")
     assert sorted(ranges) == [(2 + b * BATCH, 1 + (b + 1) * BATCH) for b in range(ROWS // BATCH)]
     verified = subprocess.run(
-        [ELICENCE, "audit", "verify"], env=env, capture_output=True, text=True, check=False, cwd=ROOT
+        [ELICENCE, "audit", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
     )
     assert verified.returncode == 0 and verified.stdout.startswith("OK: "), verified.stderr
     left = sorted(p.name for p in (tmp_path / "data" / "imports").iterdir())
