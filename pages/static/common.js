@@ -89,6 +89,7 @@ const ELICENCE = (() => {
     already_holds_valid: ["持证人已持有此类有效证照", "The holder already holds a valid licence of this type", true],
     id_number_in_text: ["文字中不能含身份证号", "Free text must not hold an ID number", true],
     invalid_file: ["文件无法导入", "The file cannot be imported", true],
+    invalid_format: ["文件格式与所声明的不符", "The file's format and its declared type disagree", true],
     // the wallet and its sign-in
     missing_token: ["请先登录", "Please sign in"],
     malformed_token: ["登录凭据无法识别，请重新登录", "The sign-in token cannot be read: sign in again"],

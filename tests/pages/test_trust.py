@@ -178,6 +178,7 @@ def test_server_errors_read_as_words_in_both_languages(browser: Browser, live_ap
         "internal_error",
         "http_error",
         "invalid_prefix",
+        "invalid_format",
     }
     codes.discard("error")
     page = phone(browser).new_page()

@@ -117,6 +117,27 @@ def test_full_id_number_refused_in_detail(db_session: Session) -> None:
         object_id="1",
         detail={"ref": "110105194912310021"},
     )
+    # nor is a SHA-256 whose hex happens to hold one (a bulk import's file and licence hashes)
+    digest = "ab" + "440524188001010014" + "c" * 44
+    append_audit(
+        db_session,
+        actor="a",
+        act="licence.import",
+        object_type="import",
+        object_id=digest,
+        detail={"file_sha256": digest, "batches": [{"licence_ids_sha256": digest}]},
+    )
+    # but an ID number next to one, or in a key, is still refused
+    for detail in ({"note": f"{digest} 440524188001010014"}, {"440524188001010014": 1}):
+        with pytest.raises(ValueError, match="full ID number"):
+            append_audit(
+                db_session,
+                actor="a",
+                act="issue",
+                object_type="licence",
+                object_id="1",
+                detail=detail,
+            )
 
 
 def test_concurrent_writers_keep_one_chain(migrated_url: str) -> None:
