@@ -20,6 +20,13 @@ from ._cwt import (
     read_credential,
     sign_credential,
 )
+from ._data_package import (
+    DATA_PACKAGE_TYP,
+    DataPackage,
+    SharedLicence,
+    read_data_package,
+    sign_data_package,
+)
 from ._id_number import (
     IdNumber,
     check_character,
@@ -113,6 +120,7 @@ __all__ = [
     "ALG_ES256",
     "ALG_SM2",
     "COSE_ALG_SM2",
+    "DATA_PACKAGE_TYP",
     "KB_JWT_TYP",
     "LICENCE_IDENTIFIER_ROOT",
     "PRESENTATION_PREFIX",
@@ -125,6 +133,7 @@ __all__ = [
     "TRUST_LIST_TYP",
     "CredentialClaims",
     "CreditCode",
+    "DataPackage",
     "DecodedPayload",
     "DepartmentEntry",
     "Disclosure",
@@ -137,6 +146,7 @@ __all__ = [
     "LicenceStatus",
     "LicenceTypeEntry",
     "PublicKey",
+    "SharedLicence",
     "Sign1",
     "Signer",
     "StatusList",
@@ -180,6 +190,7 @@ __all__ = [
     "public_key_to_cose_key",
     "public_key_to_jwk",
     "read_credential",
+    "read_data_package",
     "read_holder_proof",
     "read_jws",
     "read_sd_jwt",
@@ -188,6 +199,7 @@ __all__ = [
     "sd_jwt_vc_of_licence",
     "sign1",
     "sign_credential",
+    "sign_data_package",
     "sign_holder_proof",
     "sign_jws",
     "sign_status_list_token",

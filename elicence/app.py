@@ -30,6 +30,10 @@ from registry.database import Database
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings, load_master_key
 from registry.vault import CitizenIdVault
+from sharing.auth import verifying_party
+from sharing.routes import admin_router as sharing_admin_router
+from sharing.routes import router as sharing_router
+from sharing.runtime import SharingRuntime
 from verifier.api import VerifierContext, verify_router
 from wallet_api.routes import router as wallet_router
 from wallet_api.runtime import WalletRuntime
@@ -74,9 +78,10 @@ def add_exception_handlers(app: FastAPI) -> None:
     async def domain_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.ElicenceError)
         if isinstance(exc, ServiceError):
-            status = exc.status_code
-        else:
-            status = next(s for cls, s in ERROR_STATUS if isinstance(exc, cls))
+            response = _error(exc.status_code, exc.code, exc.detail)
+            response.headers.update(exc.headers)
+            return response
+        status = next(s for cls, s in ERROR_STATUS if isinstance(exc, cls))
         return _error(status, exc.code, exc.detail)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -128,7 +133,8 @@ def allowed_methods(request: Request) -> list[str]:
 class AppContext:
     """Everything the services share, made once at start-up: routes reach their part of it
     through their package's dependencies (``app.state.issuer``, ``app.state.wallet``,
-    ``app.state.verifier_context``), never by making something on first request."""
+    ``app.state.sharing``, ``app.state.verifier_context``), never by making something on
+    first request."""
 
     settings: Settings
     database: Database
@@ -136,6 +142,7 @@ class AppContext:
     key_secret: bytes
     issuer: IssuerRuntime
     wallet: WalletRuntime
+    sharing: SharingRuntime
     verifier: VerifierContext
 
     def __repr__(self) -> str:  # key_secret must never reach a log
@@ -154,8 +161,11 @@ class AppContext:
         wallet = WalletRuntime(
             settings=settings, database=database, vault=vault, key_secret=key_secret
         )
+        sharing = SharingRuntime(
+            settings=settings, database=database, vault=vault, key_secret=key_secret
+        )
         verifier = online_verifier_context(database=database, runtime=issuer)
-        return cls(settings, database, vault, key_secret, issuer, wallet, verifier)
+        return cls(settings, database, vault, key_secret, issuer, wallet, sharing, verifier)
 
     def close(self) -> None:
         self.database.close()
@@ -212,6 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.context = context
         app.state.issuer = context.issuer
         app.state.wallet = context.wallet
+        app.state.sharing = context.sharing
         app.state.verifier_context = context.verifier
         # What start-up made lives as long as the process: move it out of the collector's
         # way, so a full collection walks only what requests made (tens of ms less per pause).
@@ -240,8 +251,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Services mount here, one line each, e.g. app.include_router(issuer_router, prefix="/issuer")
     app.include_router(issuer_router, prefix="/issuer")
     app.include_router(issuer_public_router)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(BodySizeLimit, paths=("/issuer", "/sharing"))
     app.include_router(wallet_router, prefix="/wallet")
-    app.include_router(verify_router())
+    app.include_router(sharing_router, prefix="/sharing")
+    app.include_router(sharing_admin_router, prefix="/sharing")
+    app.include_router(verify_router(party_dependency=verifying_party))
     app.include_router(pages_router)
     return app

@@ -21,6 +21,14 @@ TABLES = {
     "signing_keys",
     "status_lists",
     "verification_checks",
+    # 0007: sharing
+    "consents",
+    "relying_parties",
+    "relying_party_api_keys",
+    "sharing_accesses",
+    "sharing_purposes",
+    "show_tokens",
+    "use_requests",
 }
 
 
