@@ -864,11 +864,12 @@ def access_log(*, session: Session, id_index: str) -> list[schemas.AccessShown]:
         for p in session.scalars(select(SharingPurpose).where(SharingPurpose.id.in_(purpose_ids)))
     }
     licence_ids = {i for a in fetches for i in a.licence_ids}
-    numbers = dict(
-        session.execute(select(Licence.id, Licence.number).where(Licence.id.in_(licence_ids)))
-        .tuples()
-        .all()
-    )
+    numbers: dict[str, str] = {
+        row.id: row.number
+        for row in session.execute(
+            select(Licence.id, Licence.number).where(Licence.id.in_(licence_ids))
+        )
+    }
     shown = [
         schemas.AccessShown(
             kind="fetch",

@@ -110,8 +110,7 @@ class Sharing(Wallet):
         r = self.ask(key, id_number, **overrides)
         assert r.status_code == 201, r.text
         answer = self.client.post(
-            f"/sharing/requests/{r.json()['id']}/approve".replace("/sharing", "/wallet/sharing"),
-            headers=self.auth(id_number),
+            f"/wallet/sharing/requests/{r.json()['id']}/approve", headers=self.auth(id_number)
         )
         assert answer.status_code == 200, answer.text
         consent: str = answer.json()["consent_id"]
