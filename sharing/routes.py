@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -92,12 +92,12 @@ def list_relying_parties(
 )
 async def create_api_key(
     code: CodePath, actor: AdminDep, runtime: RuntimeDep
-) -> schemas.ApiKeyRead:
+) -> schemas.PartyApiKeyRead:
     """A new API key for the relying party, shown only in this response."""
 
-    def work(session: Session) -> schemas.ApiKeyRead:
+    def work(session: Session) -> schemas.PartyApiKeyRead:
         party, key = service.create_api_key(session=session, party_code=code, actor=actor)
-        return schemas.ApiKeyRead(relying_party=party.code, prefix=key.prefix, api_key=key.text)
+        return schemas.PartyApiKeyRead(relying_party=party.code, prefix=key.prefix, api_key=key.text)
 
     return await runtime.database.write(work)
 
@@ -107,11 +107,11 @@ async def create_api_key(
 )
 def list_api_keys(
     code: CodePath, session: ReadSessionDep, actor: AdminDep
-) -> list[schemas.ApiKeySummary]:
+) -> list[schemas.PartyApiKeySummary]:
     """The party's API keys (prefix, created, revoked), oldest first; never a secret."""
     _, keys = service.list_api_keys(session=session, party_code=code)
     return [
-        schemas.ApiKeySummary(prefix=k.prefix, created_at=k.created_at, revoked_at=k.revoked_at)
+        schemas.PartyApiKeySummary(prefix=k.prefix, created_at=k.created_at, revoked_at=k.revoked_at)
         for k in keys
     ]
 
@@ -128,14 +128,14 @@ def list_api_keys(
 )
 async def revoke_api_key(
     code: CodePath, prefix: PrefixPath, actor: AdminDep, runtime: RuntimeDep
-) -> schemas.ApiKeySummary:
+) -> schemas.PartyApiKeySummary:
     """Revoke one of the party's API keys: refused from the next request on."""
 
-    def work(session: Session) -> schemas.ApiKeySummary:
+    def work(session: Session) -> schemas.PartyApiKeySummary:
         key = service.revoke_api_key(
             session=session, party_code=code, prefix=prefix, actor=actor, now=_now()
         )
-        return schemas.ApiKeySummary(
+        return schemas.PartyApiKeySummary(
             prefix=key.prefix, created_at=key.created_at, revoked_at=key.revoked_at
         )
 
@@ -311,6 +311,13 @@ async def fetch_data(
 
 class ShowTokenRedeem(BaseModel):
     """A one-time authorisation scanned at the counter, and the purpose it is used for."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"token": "q2Zr7s0cYb3l4Wn8dE1xT5uV9aK6mJhP", "purpose": "COUNTER_CHECK"}]
+        },
+    )
 
     token: str = Field(min_length=16, max_length=64, description="The text of the citizen's QR")
     purpose: str = Field(pattern=schemas.PURPOSE_PATTERN, description="One of the caller's")

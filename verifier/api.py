@@ -444,7 +444,12 @@ def verify_router(
     parties by their API key there, refusing a bad key with 401)."""
     router = APIRouter(tags=["verifier"])
 
-    @router.post("/verify", openapi_extra=_OPENAPI_BODY)
+    # 422 named here too, or FastAPI documents its own validation error for the header.
+    @router.post(
+        "/verify",
+        openapi_extra=_OPENAPI_BODY,
+        responses={422: _OPENAPI_BODY["responses"]["422"]},  # type: ignore[index]
+    )
     async def verify(
         request: Request,
         context: VerifierContext = Depends(context_dependency),
