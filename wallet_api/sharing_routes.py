@@ -203,6 +203,7 @@ class ShowTokenRead(BaseModel):
     "/show-tokens",
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(
+        400,
         403,
         422,
         described={404: "No such licence of the citizen, or no such relying party"},
