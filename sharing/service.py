@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from credential import (
@@ -279,7 +279,7 @@ def request_state(request: UseRequest, *, now: dt.datetime) -> schemas.RequestSt
     """A pending request past its answer deadline is ``expired``."""
     if request.state == UseRequestState.PENDING and _utc(request.expires_at) <= now:
         return "expired"
-    return request.state.value  # type: ignore[return-value]
+    return request.state.value
 
 
 def consent_state(consent: Any, *, now: dt.datetime) -> schemas.ConsentState:
@@ -686,7 +686,7 @@ _STILL_ACTIVE = select(Consent.id).where(
     Consent.revoked_at.is_(None),
     Consent.valid_until > bindparam("now"),
 )
-_INSERT_ACCESS = SharingAccess.__table__.insert()
+_INSERT_ACCESS = insert(SharingAccess)
 
 
 def record_access(*, session: Session, prepared: PreparedPackage, now: dt.datetime) -> None:

@@ -68,7 +68,7 @@ def test_a_package_signed_by_another_key_is_refused() -> None:
     with pytest.raises(UnknownKey):
         read_data_package(sign_data_package(payload(), OTHER), ROOT.public_key)
     # another key that claims the root's kid fails on the signature
-    header, body, signature = sign_data_package(payload(), OTHER).split(".")
+    _, body, signature = sign_data_package(payload(), OTHER).split(".")
     claimed = {"alg": "ES256", "kid": _kid(ROOT), "typ": DATA_PACKAGE_TYP}
     claimed_header = _b64(json.dumps(claimed).encode())
     with pytest.raises(BadSignature):
@@ -100,7 +100,7 @@ def test_another_document_type_is_not_a_package() -> None:
     trust_list_like = sign_jws(payload(), ROOT, typ="trustlist+jwt")
     with pytest.raises(MalformedToken):
         read_data_package(trust_list_like, ROOT.public_key)
-    header, body, signature = sign_data_package(payload(), ROOT).split(".")
+    _, body, signature = sign_data_package(payload(), ROOT).split(".")
     none_alg = _b64(
         json.dumps({"alg": "none", "kid": _kid(ROOT), "typ": DATA_PACKAGE_TYP}).encode()
     )

@@ -78,7 +78,7 @@ def test_a_party_never_sees_another_partys_requests_or_consents(
 
 
 def test_a_party_asks_only_within_its_own_purposes(two_parties: tuple[Sharing, str, str]) -> None:
-    world, bank, employer = two_parties
+    world, bank, _ = two_parties
     cases: list[tuple[dict[str, Any], int, str]] = [
         ({"purpose": "HIRING"}, 403, "unknown_purpose"),  # the employer's, not the bank's
         ({"purpose": "NO_SUCH"}, 403, "unknown_purpose"),
