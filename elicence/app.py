@@ -32,6 +32,10 @@ from registry.database import Database
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings, load_master_key
 from registry.vault import CitizenIdVault
+from sharing.auth import verifying_party
+from sharing.routes import admin_router as sharing_admin_router
+from sharing.routes import router as sharing_router
+from sharing.runtime import SharingRuntime
 from verifier.api import VerifierContext, verify_router
 from wallet_api.routes import router as wallet_router
 from wallet_api.runtime import WalletRuntime
@@ -76,9 +80,10 @@ def add_exception_handlers(app: FastAPI) -> None:
     async def domain_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.ElicenceError)
         if isinstance(exc, ServiceError):
-            status = exc.status_code
-        else:
-            status = next(s for cls, s in ERROR_STATUS if isinstance(exc, cls))
+            response = _error(exc.status_code, exc.code, exc.detail)
+            response.headers.update(exc.headers)
+            return response
+        status = next(s for cls, s in ERROR_STATUS if isinstance(exc, cls))
         return _error(status, exc.code, exc.detail)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -131,8 +136,8 @@ def allowed_methods(request: Request) -> list[str]:
 class AppContext:
     """Everything the services share, made once at start-up: routes reach their part of it
     through their package's dependencies (``app.state.issuer``, ``app.state.wallet``,
-    ``app.state.verifier_context``, ``app.state.imports``), never by making something on first
-    request."""
+    ``app.state.sharing``, ``app.state.verifier_context``, ``app.state.imports``), never by
+    making something on first request."""
 
     settings: Settings
     database: Database
@@ -140,6 +145,7 @@ class AppContext:
     key_secret: bytes
     issuer: IssuerRuntime
     wallet: WalletRuntime
+    sharing: SharingRuntime
     verifier: VerifierContext
     imports: ImportRunner
 
@@ -159,9 +165,14 @@ class AppContext:
         wallet = WalletRuntime(
             settings=settings, database=database, vault=vault, key_secret=key_secret
         )
+        sharing = SharingRuntime(
+            settings=settings, database=database, vault=vault, key_secret=key_secret
+        )
         verifier = online_verifier_context(database=database, runtime=issuer)
         imports = ImportRunner(runtime=issuer)
-        return cls(settings, database, vault, key_secret, issuer, wallet, verifier, imports)
+        return cls(
+            settings, database, vault, key_secret, issuer, wallet, sharing, verifier, imports
+        )
 
     def close(self) -> None:
         self.imports.close()  # the running import stops after its batch, before the database
@@ -219,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.context = context
         app.state.issuer = context.issuer
         app.state.wallet = context.wallet
+        app.state.sharing = context.sharing
         app.state.verifier_context = context.verifier
         app.state.imports = context.imports
         context.imports.resume_unfinished()  # imports a crash or a stop left unfinished
@@ -249,8 +261,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Services mount here, one line each, e.g. app.include_router(issuer_router, prefix="/issuer")
     app.include_router(issuer_router, prefix="/issuer")
     app.include_router(issuer_public_router)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(BodySizeLimit, paths=("/issuer", "/sharing"))
     app.include_router(wallet_router, prefix="/wallet")
-    app.include_router(verify_router())
+    app.include_router(sharing_router, prefix="/sharing")
+    app.include_router(sharing_admin_router, prefix="/sharing")
+    app.include_router(verify_router(party_dependency=verifying_party))
     app.include_router(pages_router)
     return app

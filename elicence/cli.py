@@ -19,6 +19,7 @@ from registry.cli_support import cli_errors, fail, load_settings
 from registry.database import Database
 from registry.settings import load_master_key
 from registry.signing_keys import root_signing_key, store_signing_key
+from sharing.cli import register as register_sharing_commands
 from verifier.cli import verifier_app, verify_command
 from wallet_api.cli import dev_token
 
@@ -166,6 +167,7 @@ def root_key(
 # Sub-commands of other packages, one line each:
 # app.add_typer(issuer_cli, name="departments")
 register_issuer_commands(app)
+register_sharing_commands(app)
 app.command("dev-token")(dev_token)
 app.command("verify")(verify_command)
 app.add_typer(verifier_app, name="verifier")

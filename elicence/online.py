@@ -1,6 +1,8 @@
 """The verifier online: ``POST /verify`` in the combined app verifies against the registry's own
 trust list and status lists (signed exactly as served) and records checks for the citizen's
-"who checked my licence" list. Offline counters use a synced bundle instead.
+"who checked my licence" list (only for a relying party signed in with its API key and naming
+one of its purposes: ``sharing.auth.verifying_party``). Offline counters use a synced bundle
+instead.
 
 Verification reads parsed documents from memory only. ``OnlineDocuments.refresh`` runs before
 each verification: it compares the registry's change counter (``Database.changes``, bumped by
@@ -29,6 +31,7 @@ from issuer.trust_list.service import root_public_key, trust_list_token
 from registry.database import Database
 from registry.errors import ServiceError
 from registry.models import Department, Licence, VerificationCheck
+from sharing.auth import PurposeRef, RelyingPartyCaller
 from verifier import StatusSnapshot, read_status_snapshot
 from verifier.api import VerifierContext
 
@@ -142,8 +145,8 @@ def _record_check(
     credential_id: str,
     licence_number: str,
     department: str,
-    verifier_name: str,
-    purpose: str | None,
+    party: RelyingPartyCaller,
+    purpose: PurposeRef,
     outcome: str,
     checked_at: int,
 ) -> None:
@@ -157,10 +160,12 @@ def _record_check(
     session.add(
         VerificationCheck(
             licence_id=licence_id,
-            verifier_name=verifier_name,
-            purpose=purpose,
+            verifier_name=party.name,
+            purpose=purpose.text_zh[:200],
             outcome=outcome,
             checked_at=dt.datetime.fromtimestamp(checked_at, dt.UTC),
+            relying_party_id=party.relying_party_id,
+            purpose_id=purpose.id,
         )
     )
 

@@ -22,6 +22,11 @@ class ServiceError(ElicenceError):
     status_code = 400
     code = "bad_request"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries (``Retry-After`` of a 429)."""
+        return {}
+
 
 class BadRequest(ServiceError):
     """The request cannot be processed."""

@@ -344,7 +344,12 @@ class UploadedImport(Base):
 
 
 class VerificationCheck(Base):
-    """One check of a licence by a verifier (the citizen's "who checked my licence" log)."""
+    """One check of a licence by a verifier (the citizen's "who checked my licence" log).
+
+    Since migration 0007 a check is recorded only for an authenticated relying party naming one
+    of its purposes: ``relying_party_id`` and ``purpose_id`` say which, ``verifier_name`` and
+    ``purpose`` keep their registered name and purpose text as they were then. Rows from before
+    have both ids null (their names were typed by the caller)."""
 
     __tablename__ = "verification_checks"
 
@@ -354,6 +359,162 @@ class VerificationCheck(Base):
     purpose: Mapped[str | None] = mapped_column(String(200))
     checked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     outcome: Mapped[str] = mapped_column(String(64))
+    relying_party_id: Mapped[int | None] = mapped_column(ForeignKey("relying_parties.id"))
+    purpose_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_purposes.id"))
+
+
+# --- sharing (授权用证): relying parties, purposes, use requests, consents, the access log
+
+
+class RelyingPartyKind(StrEnum):
+    """What kind of body a relying party is."""
+
+    DEPARTMENT = "department"
+    BANK = "bank"
+    EMPLOYER = "employer"
+    OTHER = "other"
+
+
+class ConsentKind(StrEnum):
+    """One-time (one fetch) or standing (fetches until its end or its revocation)."""
+
+    ONE_TIME = "one_time"
+    STANDING = "standing"
+
+
+class UseRequestState(StrEnum):
+    """A use request as stored: waiting for the citizen, approved or refused. (A pending
+    request past its ``expires_at`` is shown as ``expired``: see ``sharing.service``.)"""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class RelyingParty(Base):
+    """A body that uses citizens' licence data with their consent (授权用证): another department,
+    a bank, an employer."""
+
+    __tablename__ = "relying_parties"
+    __table_args__ = (allowed_values_check("kind", RelyingPartyKind),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[RelyingPartyKind] = mapped_column(EnumText(RelyingPartyKind))
+    contact: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RelyingPartyApiKey(Base):
+    """A relying party's API key (``erp_<prefix>_<secret>``): only the secret's SHA-256 kept."""
+
+    __tablename__ = "relying_party_api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    relying_party_id: Mapped[int] = mapped_column(ForeignKey("relying_parties.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class SharingPurpose(Base):
+    """A registered purpose (用证事由) of one relying party: what it may ask for and for how long.
+
+    ``licence_types``: ``"DEPARTMENT/TYPE"`` codes; ``fields``: the licence fields it may ask
+    for (see ``sharing.fields``); ``max_days``: the longest consent it may ask for."""
+
+    __tablename__ = "sharing_purposes"
+    __table_args__ = (UniqueConstraint("relying_party_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    relying_party_id: Mapped[int] = mapped_column(ForeignKey("relying_parties.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    text_zh: Mapped[str] = mapped_column(String(500))
+    text_en: Mapped[str] = mapped_column(String(500))
+    licence_types: Mapped[list[Any]]
+    fields: Mapped[list[Any]]
+    max_days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    relying_party: Mapped[RelyingParty] = relationship()
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class UseRequest(Base):
+    """A relying party's request to use a citizen's licence data (the citizen by blind index
+    only). Answered by the citizen before ``expires_at``, or it expires."""
+
+    __tablename__ = "use_requests"
+    __table_args__ = (
+        allowed_values_check("kind", ConsentKind),
+        allowed_values_check("state", UseRequestState),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_uuid)
+    relying_party_id: Mapped[int] = mapped_column(ForeignKey("relying_parties.id"), index=True)
+    purpose_id: Mapped[int] = mapped_column(ForeignKey("sharing_purposes.id"))
+    id_index: Mapped[str] = mapped_column(String(64), index=True)
+    licence_types: Mapped[list[Any]]
+    fields: Mapped[list[Any]]
+    kind: Mapped[ConsentKind] = mapped_column(EnumText(ConsentKind))
+    until: Mapped[dt.datetime]
+    state: Mapped[UseRequestState] = mapped_column(
+        EnumText(UseRequestState), default=UseRequestState.PENDING
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    answered_at: Mapped[dt.datetime | None]
+
+    relying_party: Mapped[RelyingParty] = relationship()
+    purpose: Mapped[SharingPurpose] = relationship()
+
+
+class Consent(Base):
+    """A citizen's consent (授权) from an approved use request: what the party may fetch, until
+    when. One-time: one fetch (``used_at``); standing: until ``valid_until`` or ``revoked_at``.
+    ``licence_types``/``fields``/``kind`` are copied from the approved request."""
+
+    __tablename__ = "consents"
+    __table_args__ = (allowed_values_check("kind", ConsentKind),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_uuid)
+    request_id: Mapped[str] = mapped_column(ForeignKey("use_requests.id"), unique=True)
+    relying_party_id: Mapped[int] = mapped_column(ForeignKey("relying_parties.id"), index=True)
+    purpose_id: Mapped[int] = mapped_column(ForeignKey("sharing_purposes.id"))
+    id_index: Mapped[str] = mapped_column(String(64), index=True)
+    licence_types: Mapped[list[Any]]
+    fields: Mapped[list[Any]]
+    kind: Mapped[ConsentKind] = mapped_column(EnumText(ConsentKind))
+    # Set when the consent covers one licence only (one shown at a counter, ``ShowToken``).
+    licence_id: Mapped[str | None] = mapped_column(ForeignKey("licences.id"))
+    granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    valid_until: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    relying_party: Mapped[RelyingParty] = relationship()
+    purpose: Mapped[SharingPurpose] = relationship()
+
+
+class SharingAccess(Base):
+    """One fetch of a citizen's data under a consent (the citizen's access log): which fields of
+    which licences went to whom."""
+
+    __tablename__ = "sharing_accesses"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_new_uuid)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), index=True)
+    relying_party_id: Mapped[int] = mapped_column(ForeignKey("relying_parties.id"))
+    purpose_id: Mapped[int] = mapped_column(ForeignKey("sharing_purposes.id"))
+    id_index: Mapped[str] = mapped_column(String(64), index=True)
+    fields: Mapped[list[Any]]
+    licence_ids: Mapped[list[Any]]
+    accessed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class AuditEntry(Base):
@@ -413,3 +574,23 @@ class UsedNonce(Base):
 
     nonce_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class ShowToken(Base):
+    """A one-time authorisation (亮证授权) a citizen shows as a QR at a counter for one licence:
+    bound to a relying party and purpose the citizen chose, or generic (both null) for the
+    scanning party to claim. Redeemed once, before ``expires_at``, it becomes an approved
+    one-time consent. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "show_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id_index: Mapped[str] = mapped_column(String(64), index=True)
+    licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"))
+    relying_party_id: Mapped[int | None] = mapped_column(ForeignKey("relying_parties.id"))
+    purpose_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_purposes.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    redeemed_at: Mapped[dt.datetime | None]
+    consent_id: Mapped[str | None] = mapped_column(ForeignKey("consents.id"))

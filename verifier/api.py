@@ -29,8 +29,18 @@ MAX_JSON_BYTES = 64 * 1024
 _MAX_NAME = 200
 
 
+class VerifyingParty(Protocol):
+    """An authenticated relying party, as the app's ``party_dependency`` made it (this package
+    knows no registry: the combined app authenticates it)."""
+
+    def admit(self, purpose: str | None) -> object:
+        """Its registered purpose ``purpose``; raises (a 403) when it has none by that code."""
+        ...
+
+
 class RecordCheck(Protocol):
-    """Records an online check for the citizen's "who checked my licence" list."""
+    """Records an online check for the citizen's "who checked my licence" list: only ever for
+    an authenticated party naming one of its purposes."""
 
     async def __call__(
         self,
@@ -38,8 +48,8 @@ class RecordCheck(Protocol):
         credential_id: str,
         licence_number: str,
         department: str,
-        verifier_name: str,
-        purpose: str | None,
+        party: Any,
+        purpose: Any,
         outcome: str,
         checked_at: int,
     ) -> None: ...
@@ -291,7 +301,7 @@ def _error_answer(status_description: str) -> dict[str, Any]:
     }
 
 
-_OPENAPI_BODY = {
+_OPENAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
@@ -313,18 +323,21 @@ _OPENAPI_BODY = {
                         },
                         "verifier": {
                             "type": ["object", "null"],
-                            "description": "Who checks and why: with a name, an online check "
-                            "is listed in the holder's wallet",
+                            "description": "Who checks and why. The check is listed in the "
+                            "holder's wallet only for a relying party signed in with its API key "
+                            "(Authorization: Bearer erp_...) naming one of its purposes",
                             "properties": {
                                 "name": {
                                     "type": ["string", "null"],
                                     "maxLength": _MAX_NAME,
-                                    "description": "The verifier's name",
+                                    "description": "Ignored: the wallet shows the signed-in "
+                                    "party's registered name, never a typed one",
                                 },
                                 "purpose": {
                                     "type": ["string", "null"],
                                     "maxLength": _MAX_NAME,
-                                    "description": "Why it checks",
+                                    "description": "The code of one of the signed-in party's "
+                                    "registered purposes (required when signed in)",
                                 },
                             },
                         },
@@ -332,7 +345,7 @@ _OPENAPI_BODY = {
                 },
                 "example": {
                     "payload": "EP1:NCFOXN%TS3DH...",
-                    "verifier": {"name": "Counter 3", "purpose": "vehicle registration"},
+                    "verifier": {"purpose": "VEHICLE_REGISTRATION"},
                 },
             },
             "multipart/form-data": {
@@ -353,16 +366,17 @@ _OPENAPI_BODY = {
                         "verifier_name": {
                             "type": "string",
                             "maxLength": _MAX_NAME,
-                            "description": "The verifier's name",
+                            "description": "Ignored (the signed-in party's registered name is "
+                            "what the wallet shows)",
                         },
                         "verifier_purpose": {
                             "type": "string",
                             "maxLength": _MAX_NAME,
-                            "description": "Why it checks",
+                            "description": "The code of one of the signed-in party's purposes",
                         },
                     },
                 },
-                "example": {"image": "(a PNG or JPEG file)", "verifier_name": "Counter 3"},
+                "example": {"image": "(a PNG or JPEG file)"},
             },
         },
     },
@@ -377,18 +391,36 @@ _OPENAPI_BODY = {
             f"JSON body over {MAX_JSON_BYTES} bytes or image over {MAX_IMAGE_BYTES}"
         ),
         "415": _error_answer("Neither application/json nor multipart/form-data"),
+        "401": _error_answer(
+            "An Authorization header whose relying-party API key is malformed, unknown or revoked"
+        ),
+        "403": _error_answer(
+            "Signed in, but `verifier.purpose` is not one of the party's registered purposes"
+        ),
         "422": _error_answer(
             "No payload or image, a text over its limit, an unreadable image or one without "
             "a QR code"
         ),
+        "429": _error_answer("The relying party's rate limit is spent (see Retry-After)"),
     },
 }
 
 
-async def _record(context: VerifierContext, result: VerificationResult, data: _VerifyInput) -> None:
-    # Only a credential whose issuer signature verified names a real licence; a forgery must
-    # not write into some citizen's "who checked my licence" list.
-    if context.record_check is None or data.verifier_name is None:
+_OPENAPI_EXTRA = {
+    **_OPENAPI_BODY,
+    "responses": {k: v for k, v in _OPENAPI_BODY["responses"].items() if k != "422"},
+}
+
+
+async def _record(
+    context: VerifierContext,
+    result: VerificationResult,
+    party: VerifyingParty | None,
+    purpose: object,
+) -> None:
+    # Only an authenticated party's check is listed (a typed name proves nothing), and only for
+    # a credential whose issuer signature verified: a forgery names no real licence.
+    if context.record_check is None or party is None:
         return
     if result.licence is None or result.credential_id is None:
         return
@@ -396,29 +428,51 @@ async def _record(context: VerifierContext, result: VerificationResult, data: _V
         credential_id=result.credential_id,
         licence_number=result.licence.number,
         department=result.licence.department_code,
-        verifier_name=data.verifier_name,
-        purpose=data.purpose,
+        party=party,
+        purpose=purpose,
         outcome=result.outcome,
         checked_at=result.checked_at,
     )
+
+
+async def _anonymous() -> None:
+    return None
 
 
 def verify_router(
     context_dependency: Callable[..., Awaitable[VerifierContext] | VerifierContext] = (
         get_verifier_context
     ),
+    party_dependency: Callable[..., Any] = _anonymous,
 ) -> APIRouter:
-    """A router with ``POST /verify``; its sources come from ``context_dependency``."""
+    """A router with ``POST /verify``; its sources come from ``context_dependency``, the caller
+    from ``party_dependency`` (``None``: anonymous; the combined app authenticates relying
+    parties by their API key there, refusing a bad key with 401)."""
     router = APIRouter(tags=["verifier"])
 
-    @router.post("/verify", openapi_extra=_OPENAPI_BODY)
+    # 422 is named through ``responses`` (not ``openapi_extra``, whose lists FastAPI would
+    # merge twice), or FastAPI documents its own validation error for the party's header.
+    @router.post(
+        "/verify",
+        openapi_extra=_OPENAPI_EXTRA,
+        responses={422: _OPENAPI_BODY["responses"]["422"]},
+    )
     async def verify(
-        request: Request, context: VerifierContext = Depends(context_dependency)
+        request: Request,
+        context: VerifierContext = Depends(context_dependency),
+        party: VerifyingParty | None = Depends(party_dependency),
     ) -> JSONResponse:
-        """Verify a licence QR payload (JSON) or a photo of the QR code (multipart `image`)."""
+        """Verify a licence QR payload (JSON) or a photo of the QR code (multipart `image`).
+
+        Anonymous callers get the verdict and nothing is recorded. A relying party that signs
+        in with its API key (`Authorization: Bearer erp_...`) and names one of its registered
+        purposes (`verifier.purpose`, the purpose's code) gets the same verdict, and the check
+        is listed in the holder's wallet under the party's registered name; a purpose that is
+        not its own is refused (403) before anything is verified."""
         data = await _read_input(request)
         if isinstance(data, JSONResponse):
             return data
+        purpose = party.admit(data.purpose) if party is not None else None
         text = data.payload
         if data.image is not None:
             try:
@@ -438,7 +492,7 @@ def verify_router(
             policy=context.policy,
             challenge=data.challenge,
         )
-        await _record(context, result, data)
+        await _record(context, result, party, purpose)
         return JSONResponse(result.to_json())
 
     return router

@@ -19,6 +19,7 @@ from . import dev_idp, schemas, service
 from .errors import DevIdpDisabled
 from .qr import render_png, render_svg
 from .runtime import CitizenDep, ReadSessionDep, RuntimeDep, SettingsDep, WalletRuntime
+from .sharing_routes import router as sharing_router
 
 # Every route signs the citizen in first: 401 without a valid token, 503 when an external
 # identity provider's keys cannot be fetched.
@@ -295,3 +296,6 @@ def dev_token(
         "token_type": "Bearer",
         "expires_in": dev_idp.DEV_TOKEN_LIFETIME,
     }
+
+
+router.include_router(sharing_router)

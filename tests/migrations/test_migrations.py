@@ -25,6 +25,14 @@ TABLES = {
     "status_lists",
     "used_nonces",
     "verification_checks",
+    # 0007: sharing
+    "consents",
+    "relying_parties",
+    "relying_party_api_keys",
+    "sharing_accesses",
+    "sharing_purposes",
+    "show_tokens",
+    "use_requests",
 }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 import qrcode
-from fastapi import FastAPI
+from fastapi import FastAPI, Header, HTTPException
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -53,9 +54,38 @@ class Recorder:
         self.calls.append(kwargs)
 
 
+@dataclass(frozen=True)
+class Party:
+    """A signed-in relying party as the app's ``party_dependency`` hands it over."""
+
+    name: str
+    purposes: frozenset[str]
+
+    def admit(self, purpose: str | None) -> str:
+        if purpose not in self.purposes:
+            raise HTTPException(403, "not one of its purposes")
+        return purpose
+
+
+COUNTER_3 = Party("Haidian counter 3", frozenset({"CAR_RENTAL"}))
+BANK = Party("Bank", frozenset({"ACCOUNT_OPENING"}))
+_PARTIES = {"Bearer counter-3": COUNTER_3, "Bearer bank": BANK}
+
+
+async def signed_in_party(authorization: Annotated[str | None, Header()] = None) -> Party | None:
+    """The combined app authenticates API keys (``sharing.auth.verifying_party``); here two
+    fixed keys stand for two registered parties."""
+    if authorization is None:
+        return None
+    if authorization not in _PARTIES:
+        raise HTTPException(401, "unknown key")
+    return _PARTIES[authorization]
+
+
 @pytest.fixture
 def online() -> tuple[TestClient, Recorder, World]:
-    """The way the combined app wires it: live tokens from the issuer, a check recorder."""
+    """The way the combined app wires it: live tokens from the issuer, a check recorder, the
+    caller from a party dependency."""
     world = World()
     world.statuses[STATUS_URI].set(8, STATUS_REVOKED)
     tokens = {STATUS_URI: world.status_token(), MARKET_STATUS_URI: world.status_token("40")}
@@ -69,7 +99,7 @@ def online() -> tuple[TestClient, Recorder, World]:
         now=lambda: NOW,
         record_check=recorder,
     )
-    app.include_router(verify_router())
+    app.include_router(verify_router(party_dependency=signed_in_party))
     return TestClient(app), recorder, world
 
 
@@ -147,22 +177,18 @@ def test_offline_app_records_nothing_and_writes_nothing(bundle: Path, world: Wor
     assert sorted(str(p) for p in bundle.rglob("*")) == before
 
 
-def test_online_check_is_recorded_when_the_verifier_identifies_itself(online) -> None:  # type: ignore[no-untyped-def]
+def test_online_check_is_recorded_for_a_signed_in_party_naming_its_purpose(online) -> None:  # type: ignore[no-untyped-def]
     client, recorder, world = online
-    body = {
-        "payload": world.presentation_qr(),
-        "verifier": {"name": "Haidian counter 3", "purpose": "car rental"},
-    }
-    assert client.post("/verify", json=body).json()["valid"] is True
+    body = {"payload": world.presentation_qr(), "verifier": {"purpose": "CAR_RENTAL"}}
+    answer = client.post("/verify", json=body, headers={"Authorization": "Bearer counter-3"})
+    assert answer.json()["valid"] is True
     assert recorder.calls == [
         {
-            "credential_id": client.post("/verify", json={"payload": body["payload"]}).json()[
-                "credential_id"
-            ],
+            "credential_id": answer.json()["credential_id"],
             "licence_number": "DL-2026-000123",
             "department": "transport",
-            "verifier_name": "Haidian counter 3",
-            "purpose": "car rental",
+            "party": COUNTER_3,
+            "purpose": "CAR_RENTAL",
             "outcome": "valid",
             "checked_at": NOW,
         }
@@ -174,18 +200,31 @@ def test_online_failed_check_is_recorded_with_its_outcome(online) -> None:  # ty
 
     revoked = encode_static_qr(world.credential(status=StatusReference(STATUS_URI, 8)))
     files = {"image": ("qr.png", _png(revoked), "image/png")}
-    data = {"verifier_name": "Bank", "verifier_purpose": "account opening"}
-    body = client.post("/verify", files=files, data=data).json()
+    data = {"verifier_name": "Typed name", "verifier_purpose": "ACCOUNT_OPENING"}
+    body = client.post(
+        "/verify", files=files, data=data, headers={"Authorization": "Bearer bank"}
+    ).json()
     assert body["outcome"] == "revoked"
-    assert [(c["verifier_name"], c["outcome"]) for c in recorder.calls] == [("Bank", "revoked")]
+    assert [(c["party"].name, c["outcome"]) for c in recorder.calls] == [("Bank", "revoked")]
 
 
-def test_online_check_not_recorded_without_identity_or_for_a_forgery(online) -> None:  # type: ignore[no-untyped-def]
+def test_online_check_not_recorded_for_a_typed_name_or_a_forgery(online) -> None:  # type: ignore[no-untyped-def]
     client, recorder, world = online
-    assert client.post("/verify", json={"payload": world.presentation_qr()}).json()["valid"]
-    forged = world.static_qr(signer=signer())
-    identified = {"payload": forged, "verifier": {"name": "Counter 1"}}
-    assert client.post("/verify", json=identified).json()["outcome"] == "unknown_kid"
+    typed = {"payload": world.presentation_qr(), "verifier": {"name": "公安局", "purpose": "x"}}
+    assert client.post("/verify", json=typed).json()["valid"] is True
+    forged = {"payload": world.static_qr(signer=signer()), "verifier": {"purpose": "CAR_RENTAL"}}
+    answer = client.post("/verify", json=forged, headers={"Authorization": "Bearer counter-3"})
+    assert answer.json()["outcome"] == "unknown_kid"
+    assert recorder.calls == []
+
+
+def test_a_signed_in_party_naming_another_purpose_is_refused_before_verifying(online) -> None:  # type: ignore[no-untyped-def]
+    client, recorder, world = online
+    body = {"payload": world.presentation_qr(), "verifier": {"purpose": "ACCOUNT_OPENING"}}
+    answer = client.post("/verify", json=body, headers={"Authorization": "Bearer counter-3"})
+    assert answer.status_code == 403
+    unknown = client.post("/verify", json=body, headers={"Authorization": "Bearer nobody"})
+    assert unknown.status_code == 401
     assert recorder.calls == []
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from credential import jwk_to_public_key, read_trust_list
 from issuer.auth import DepartmentCaller
@@ -30,9 +31,12 @@ from issuer.status_lists.service import status_list_token
 from issuer.trust_list.service import root_public_key, trust_list_token
 from keys import generate_signing_key
 from registry.migrate import upgrade
-from registry.models import Licence, VerificationCheck
+from registry.models import Department as DepartmentRow
+from registry.models import Licence, LicenceType, VerificationCheck
 from registry.settings import Settings
 from registry.signing_keys import store_signing_key
+from sharing.schemas import PurposeCreate, RelyingPartyCreate
+from sharing.service import create_api_key, create_purpose, create_relying_party
 from verifier import FixedTrust, Policy, TokenStatusSource, VerificationResult, verify_payload
 from wallet_api.dev_idp import issue_dev_token
 
@@ -157,6 +161,43 @@ class Wallet:
     def record_check(self, licence_id: str, **values: Any) -> None:
         with self.database.writing() as session:
             session.add(VerificationCheck(licence_id=licence_id, **values))
+
+    def relying_party(self, code: str, name: str, purposes: dict[str, str]) -> str:
+        """A relying party registered as the operator would (``sharing.service``), with
+        ``purposes`` (code: Chinese text) over every licence type; returns its new API key."""
+        with self.database.writing() as session:
+            party = create_relying_party(
+                session=session,
+                party_in=RelyingPartyCreate(code=code, name=name, kind="other", contact="-"),
+                actor="test",
+            )
+            for purpose, text in purposes.items():
+                create_purpose(
+                    session=session,
+                    party_code=party.code,
+                    purpose_in=PurposeCreate(
+                        code=purpose,
+                        text_zh=text,
+                        text_en=text,
+                        licence_types=[f"{d}/{t}" for d, t in self.licence_types(session)],
+                        fields=["holder_name"],
+                        max_days=30,
+                    ),
+                    actor="test",
+                )
+            _, key = create_api_key(session=session, party_code=code, actor="test")
+            return key.text
+
+    @staticmethod
+    def licence_types(session: Any) -> list[tuple[str, str]]:
+        return [
+            (d, t)
+            for d, t in session.execute(
+                select(DepartmentRow.code, LicenceType.code).join(
+                    LicenceType, LicenceType.department_id == DepartmentRow.id
+                )
+            )
+        ]
 
     def licence_row(self, licence_id: str) -> Licence:
         with self.database.reading() as session:

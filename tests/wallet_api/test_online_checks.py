@@ -1,5 +1,6 @@
 """``POST /verify`` in the combined app: online sources from the registry, and the citizen's
-"who checked my licence" list filled by checks whose verifier names itself."""
+"who checked my licence" list filled only by checks of relying parties signed in with their API
+key and naming one of their purposes (a typed name is recorded nowhere)."""
 
 from __future__ import annotations
 
@@ -20,21 +21,32 @@ def _present(wallet: Wallet, licence_id: str, id_number: str) -> str:
     return payload
 
 
+def _hotel(wallet: Wallet) -> dict[str, str]:
+    key = wallet.relying_party("HOTEL", "某酒店前台 Hotel front desk", {"CHECK_IN": "入住登记"})
+    return {"Authorization": f"Bearer {key}"}
+
+
 def test_online_check_is_recorded_for_the_holder(wallet: Wallet) -> None:
     licence_id = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
     payload = _present(wallet, licence_id, ZHANG)
+    hotel = _hotel(wallet)
 
     anonymous = wallet.client.post("/verify", json={"payload": payload})
-    named = wallet.client.post(
+    typed = wallet.client.post(
+        "/verify", json={"payload": payload, "verifier": {"name": "公安局", "purpose": "x"}}
+    )
+    signed_in = wallet.client.post(
         "/verify",
-        json={"payload": payload, "verifier": {"name": "Hotel front desk", "purpose": "check-in"}},
+        json={"payload": payload, "verifier": {"name": "typed", "purpose": "CHECK_IN"}},
+        headers=hotel,
     )
 
     assert anonymous.status_code == 200 and anonymous.json()["valid"] is True
-    assert named.status_code == 200 and named.json()["outcome"] == "valid"
+    assert typed.status_code == 200 and typed.json()["valid"] is True
+    assert signed_in.status_code == 200 and signed_in.json()["outcome"] == "valid"
     checks = wallet.get(f"/wallet/licences/{licence_id}/checks", ZHANG).json()["checks"]
     assert [(c["verifier"], c["purpose"], c["outcome"]) for c in checks] == [
-        ("Hotel front desk", "check-in", "valid")
+        ("某酒店前台 Hotel front desk", "入住登记", "valid")
     ]
     # another citizen sees nothing of it
     assert wallet.get(f"/wallet/licences/{licence_id}/checks", LI).status_code == 404
@@ -45,9 +57,10 @@ def test_online_verify_sees_a_revocation_at_once(wallet: Wallet) -> None:
     payload = _present(wallet, licence_id, ZHANG)
     assert wallet.client.post("/verify", json={"payload": payload}).json()["valid"] is True
 
+    hotel = _hotel(wallet)
     wallet.revoke("TRANSPORT", licence_id, "holder_request")
     again = wallet.client.post(
-        "/verify", json={"payload": payload, "verifier": {"name": "Traffic police 12"}}
+        "/verify", json={"payload": payload, "verifier": {"purpose": "CHECK_IN"}}, headers=hotel
     )
 
     assert again.json()["valid"] is False
@@ -62,7 +75,9 @@ def test_forged_payload_records_nothing(wallet: Wallet) -> None:
     forged = payload[:-6] + ("AAAAAA" if not payload.endswith("AAAAAA") else "BBBBBB")
 
     response = wallet.client.post(
-        "/verify", json={"payload": forged, "verifier": {"name": "Somebody"}}
+        "/verify",
+        json={"payload": forged, "verifier": {"purpose": "CHECK_IN"}},
+        headers=_hotel(wallet),
     )
 
     assert response.status_code in (200, 400)
@@ -77,10 +92,12 @@ def test_a_named_scan_waits_for_the_writer_and_the_service_goes_on(wallet: Walle
     licence_id = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
     payload = _present(wallet, licence_id, ZHANG)
     named: dict[str, Any] = {}
+    counter = wallet.relying_party("COUNTER", "Counter 3", {"TRANSFER": "过户"})
 
     def scan() -> None:
-        body = {"payload": payload, "verifier": {"name": "Counter 3", "purpose": "transfer"}}
-        named["response"] = wallet.client.post("/verify", json=body)
+        body = {"payload": payload, "verifier": {"purpose": "TRANSFER"}}
+        headers = {"Authorization": f"Bearer {counter}"}
+        named["response"] = wallet.client.post("/verify", json=body, headers=headers)
 
     with another_writer(wallet.database.url):
         thread = threading.Thread(target=scan)

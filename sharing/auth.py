@@ -1,0 +1,143 @@
+"""Who is calling sharing: a relying party by its API key (``erp_<prefix>_<secret>``, made and
+checked by ``registry.api_keys`` like a department's), or the platform administrator.
+
+Every authenticated relying-party request spends one request of the party's rate limit
+(``sharing.limits``): above it, 429 with ``Retry-After``. A refused request stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from registry import api_keys
+from registry.api_keys import NO_KEY_HASH, NewApiKey, secret_matches
+from registry.errors import Unauthorized
+from registry.models import RelyingParty, RelyingPartyApiKey, SharingPurpose
+
+from .errors import UnknownPurpose
+from .runtime import ReadSessionDep, RuntimeDep, SharingRuntime
+
+API_KEY_SCHEME = "erp"
+_WHO = "a relying party"
+AuthorizationHeader = Annotated[
+    str | None,
+    Header(description="`Bearer erp_<prefix>_<secret>`: the relying party's API key"),
+]
+
+
+def new_api_key() -> NewApiKey:
+    """A new random relying-party API key."""
+    return api_keys.new_api_key(API_KEY_SCHEME)
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeRef:
+    """A registered purpose as a check names it."""
+
+    id: int
+    code: str
+    text_zh: str
+    text_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class RelyingPartyCaller:
+    """An authenticated relying party: its registered code and name, the key it used, and (for
+    ``POST /verify``) its purposes by code."""
+
+    relying_party_id: int
+    code: str
+    name: str
+    key_prefix: str
+    purposes: Mapping[str, PurposeRef] = field(default_factory=dict)
+
+    @property
+    def actor(self) -> str:
+        return f"relying_party:{self.code}/key:{self.key_prefix}"
+
+    def admit(self, purpose: str | None) -> PurposeRef:
+        """The party's own purpose ``purpose``. Raises ``Forbidden`` (``unknown_purpose``)."""
+        found = self.purposes.get(purpose) if purpose is not None else None
+        if found is None:
+            raise UnknownPurpose(
+                "name one of this relying party's registered purposes (verifier.purpose)"
+            )
+        return found
+
+
+def authenticate_relying_party(
+    *, session: Session, runtime: SharingRuntime, authorization: str | None
+) -> RelyingPartyCaller:
+    """The relying party whose API key is in ``authorization``, its rate limit spent.
+    Raises ``Unauthorized`` or ``RateLimited``."""
+    prefix, secret = api_keys.presented_api_key(authorization, scheme=API_KEY_SCHEME, who=_WHO)
+    row = session.connection().execute(_KEY_BY_PREFIX, {"prefix": prefix}).first()
+    stored = bytes.fromhex(row.secret_hash) if row is not None else NO_KEY_HASH
+    if not secret_matches(secret, stored) or row is None or row.revoked_at is not None:
+        raise Unauthorized("unknown or revoked API key")
+    runtime.limiter.take(row.id)
+    return RelyingPartyCaller(row.id, row.code, row.name, prefix)
+
+
+def current_relying_party(
+    session: ReadSessionDep, runtime: RuntimeDep, authorization: AuthorizationHeader = None
+) -> RelyingPartyCaller:
+    """FastAPI dependency: the relying party whose API key is presented (401, 429)."""
+    return authenticate_relying_party(session=session, runtime=runtime, authorization=authorization)
+
+
+async def verifying_party(
+    runtime: RuntimeDep, authorization: AuthorizationHeader = None
+) -> RelyingPartyCaller | None:
+    """FastAPI dependency for ``POST /verify``: ``None`` for an anonymous caller (no
+    ``Authorization``: no database, no worker thread), else the authenticated party with its
+    purposes (401, 429)."""
+    if authorization is None:
+        return None
+    return await run_in_threadpool(_party_with_purposes, runtime, authorization)
+
+
+def _party_with_purposes(runtime: SharingRuntime, authorization: str) -> RelyingPartyCaller:
+    with runtime.database.reading() as session:
+        caller = authenticate_relying_party(
+            session=session, runtime=runtime, authorization=authorization
+        )
+        purposes = {
+            row.code: PurposeRef(row.id, row.code, row.text_zh, row.text_en)
+            for row in session.execute(_PURPOSES_OF, {"party": caller.relying_party_id})
+        }
+    return RelyingPartyCaller(
+        caller.relying_party_id, caller.code, caller.name, caller.key_prefix, purposes
+    )
+
+
+async def require_admin(runtime: RuntimeDep, authorization: AuthorizationHeader = None) -> str:
+    """FastAPI dependency: the platform administrator's token. Returns the audit actor."""
+    return api_keys.check_admin_token(runtime.settings, authorization)
+
+
+# Built once: every relying-party request runs it.
+_KEY_BY_PREFIX = (
+    select(
+        RelyingPartyApiKey.secret_hash,
+        RelyingPartyApiKey.revoked_at,
+        RelyingParty.id,
+        RelyingParty.code,
+        RelyingParty.name,
+    )
+    .join(RelyingParty, RelyingParty.id == RelyingPartyApiKey.relying_party_id)
+    .where(RelyingPartyApiKey.prefix == bindparam("prefix"))
+)
+_PURPOSES_OF = select(
+    SharingPurpose.id, SharingPurpose.code, SharingPurpose.text_zh, SharingPurpose.text_en
+).where(SharingPurpose.relying_party_id == bindparam("party"))
+
+RelyingPartyDep = Annotated[RelyingPartyCaller, Depends(current_relying_party)]
+AdminDep = Annotated[str, Depends(require_admin)]
