@@ -71,19 +71,34 @@ def b64url_decode(text: str) -> bytes:
         raise MalformedPayload("not base64url") from exc
 
 
+# Concrete key class -> (its algorithm, the curve class its keys must have, if any). Filled on
+# first sight of a class: ``isinstance`` against cryptography's abstract key classes costs ~3 us
+# (an ABC check), a dict look-up by ``type`` ~0.1 us, and a presentation checks several keys.
+_ALG_OF_CLASS: dict[type, tuple[str, type | None]] = {}
+
+
+def _classify(public_key: Any) -> tuple[str, type | None]:
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return ALG_ES256, ec.SECP256R1
+    if isinstance(public_key, Ed25519PublicKey):
+        return ALG_EDDSA, None
+    if is_sm2_public_key(public_key):
+        return ALG_SM2, type(public_key.curve)
+    raise UnsupportedAlgorithm("only P-256 (ES256), Ed25519 (EdDSA) and SM2 keys are supported")
+
+
 def alg_of(public_key: PublicKey) -> str:
     """The signature algorithm a public key is used with.
 
     Raises ``UnsupportedAlgorithm`` for any other key (P-384, RSA, X25519, ...).
     """
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        if isinstance(public_key.curve, ec.SECP256R1):
-            return ALG_ES256
-    elif isinstance(public_key, Ed25519PublicKey):
-        return ALG_EDDSA
-    elif is_sm2_public_key(public_key):
-        return ALG_SM2
-    raise UnsupportedAlgorithm("only P-256 (ES256), Ed25519 (EdDSA) and SM2 keys are supported")
+    known = _ALG_OF_CLASS.get(type(public_key))
+    if known is None:
+        known = _ALG_OF_CLASS[type(public_key)] = _classify(public_key)
+    alg, curve = known
+    if curve is not None and not isinstance(public_key.curve, curve):  # type: ignore[union-attr]
+        raise UnsupportedAlgorithm("only P-256 (ES256), Ed25519 (EdDSA) and SM2 keys are supported")
+    return alg
 
 
 def algorithms_text() -> str:
