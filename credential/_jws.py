@@ -72,8 +72,28 @@ def sign_jws(payload: dict[str, Any], signer: Signer, *, typ: str) -> str:
     return f"{signing_input}.{b64url(signer.sign(signing_input.encode('ascii')))}"
 
 
-def read_jws(token: str, *, typ: str) -> UnverifiedJws:
-    """Parse a compact JWS of the given ``typ``.
+# Parsed protected headers by their base64url text. A verifier sees the same few headers again and
+# again (one per issuer key and algorithm, and each wallet's KB-JWT header), so a header is
+# decoded once; only small headers are kept, and the cache starts over when full. The dicts are
+# shared: nothing may change ``UnverifiedJws.header``.
+_HEADER_CACHE_SIZE = 256
+_MAX_CACHED_HEADER = 512
+_headers: dict[str, Any] = {}
+
+
+def _decode_header(segment: str) -> Any:
+    header = _headers.get(segment)
+    if header is None:
+        header = json.loads(b64url_decode(segment).decode("utf-8"))
+        if len(segment) <= _MAX_CACHED_HEADER and isinstance(header, dict):
+            if len(_headers) >= _HEADER_CACHE_SIZE:
+                _headers.clear()
+            _headers[segment] = header
+    return header
+
+
+def parse_jws(token: str) -> UnverifiedJws:
+    """Parse a compact JWS whatever its ``typ`` (the caller checks it).
 
     Raises ``MalformedToken`` or ``UnsupportedAlgorithm``.
     """
@@ -83,7 +103,7 @@ def read_jws(token: str, *, typ: str) -> UnverifiedJws:
     if len(parts) != 3:
         raise MalformedToken("a compact JWS has three parts")
     try:  # JWS JSON is UTF-8 (RFC 7515 section 5.2); decoded here, not by json's detection
-        header = json.loads(b64url_decode(parts[0]).decode("utf-8"))
+        header = _decode_header(parts[0])
         payload = json.loads(b64url_decode(parts[1]).decode("utf-8"))
         signature = b64url_decode(parts[2])
     except (MalformedPayload, ValueError, UnicodeDecodeError) as exc:
@@ -92,8 +112,17 @@ def read_jws(token: str, *, typ: str) -> UnverifiedJws:
         raise MalformedToken("token header and payload must be JSON objects")
     if header.get("alg") not in COSE_ALG:
         raise UnsupportedAlgorithm(f"alg missing or not allowed ({algorithms_text()} only)")
-    if header.get("typ") != typ:
-        raise MalformedToken(f"token typ must be {typ}")
     if "crit" in header:
         raise MalformedToken("critical header parameters are not supported")
     return UnverifiedJws(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
+
+
+def read_jws(token: str, *, typ: str) -> UnverifiedJws:
+    """Parse a compact JWS of the given ``typ``.
+
+    Raises ``MalformedToken`` or ``UnsupportedAlgorithm``.
+    """
+    jws = parse_jws(token)
+    if jws.header.get("typ") != typ:
+        raise MalformedToken(f"token typ must be {typ}")
+    return jws
