@@ -1,6 +1,8 @@
 """The verifier online: ``POST /verify`` in the combined app verifies against the registry's own
 trust list and status lists (signed exactly as served) and records checks for the citizen's
-"who checked my licence" list. Offline counters use a synced bundle instead.
+"who checked my licence" list. Offline counters use a synced bundle instead. SD-JWT VC
+presentations must name the registry's public base URL (``ELICENCE_PUBLIC_BASE_URL``) as
+``iss`` and their status lists under it.
 
 Verification reads parsed documents from memory only. ``OnlineDocuments.refresh`` runs before
 each verification: it compares the registry's change counter (``Database.changes``, bumped by
@@ -139,7 +141,7 @@ class OnlineDocuments:
 def _record_check(
     session: Session,
     *,
-    credential_id: str,
+    credential_id: str | None,
     licence_number: str,
     department: str,
     verifier_name: str,
@@ -178,4 +180,5 @@ def online_verifier_context(*, database: Database, runtime: IssuerRuntime) -> Ve
         status=documents,
         record_check=record_check,
         prepare=documents.refresh,
+        credential_issuer=runtime.settings.public_base_url,
     )
