@@ -50,7 +50,9 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-_FROM_BASE64URL = bytes.maketrans(b"-_", b"+/")
+# "-" and "_" become base64's "+" and "/"; "+", "/" and "=" (not base64url) become "!", which the
+# strict decoder refuses: one pass translates and checks the alphabet.
+_FROM_BASE64URL = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")  # by length mod 4; 1 is never valid and fails below
 
 
@@ -62,12 +64,12 @@ def b64url_decode(text: str) -> bytes:
     once here and binascii is called directly (same strict alphabet: anything else, white space
     included, fails).
     """
-    if not isinstance(text, str) or "=" in text or "+" in text or "/" in text:
-        raise MalformedPayload("not base64url")
     try:
         data = text.encode("ascii").translate(_FROM_BASE64URL)
         return binascii.a2b_base64(data + _PADDING[len(data) % 4], strict_mode=True)
-    except (ValueError, TypeError) as exc:  # UnicodeEncodeError and binascii.Error included
+    except (ValueError, TypeError, AttributeError) as exc:  # also UnicodeEncodeError,
+        # binascii.Error, and not text at all
+        raise MalformedPayload("not base64url") from exc
         raise MalformedPayload("not base64url") from exc
 
 

@@ -15,10 +15,10 @@ from credential import (
     CredentialClaims,
     DisclosedLicence,
     KeyState,
+    LicenceIdentity,
     SdJwtVcClaims,
     TrustedKey,
     TrustList,
-    UnverifiedSdJwt,
     b64url,
     b64url_decode,
     decode_qr,
@@ -447,7 +447,7 @@ def _show_sd_jwt(
 
 
 def _sd_jwt_issuer_key(
-    sd_jwt: UnverifiedSdJwt,
+    identity: LicenceIdentity,
     vc: SdJwtVcClaims,
     trust_list: TrustList | None,
     credential_issuer: str | None,
@@ -468,7 +468,6 @@ def _sd_jwt_issuer_key(
         kid = b64url_decode(vc.kid)
     except errors.MalformedPayload:
         raise errors.UnknownKey("the issuer JWT's kid is not a key id of the trust list") from None
-    identity = sd_jwt.licence_identity()
     return trust_list.authorise(
         kid=kid, issuer=identity.department, type_code=identity.type_code, issued_at=issued_at
     )
@@ -507,7 +506,7 @@ def _verify_sd_jwt(
 
     trust_list = trust.trust_list()
     try:
-        key = _sd_jwt_issuer_key(sd_jwt, vc, trust_list, credential_issuer, issued_at)
+        key = _sd_jwt_issuer_key(identity, vc, trust_list, credential_issuer, issued_at)
     except errors.CredentialError as exc:
         raise _Failed(CHECK_TRUSTED_KEY, exc) from None
     assert trust_list is not None and credential_issuer is not None  # the key was found in it
