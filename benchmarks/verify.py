@@ -2,7 +2,10 @@
 two raw floors measured in the same run with ``cryptography``: two ES256 verifications with keys
 already loaded, and the same with the holder key loaded from its compressed point first (the form
 it travels in, so loading it is part of what a presentation must cost); and ``POST /verify`` under
-load.
+load. Then the same for SD-JWT VC + KB-JWT presentations (issue 16): ``verify_payload`` from the
+bundle and ``credential.verify_sd_jwt_vc`` next to their raw floor (two ES256 verifications and
+the holder JWK load) and the reference library ``sd-jwt``, measured by ``verify_sd_jwt.py``'s
+functions in the same run.
 
 The floors and the library are measured in alternating rounds and each keeps its best round, so a
 burst of load from other processes on a shared machine does not fall on one side only.
@@ -34,6 +37,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import verify_sd_jwt
 from _load import drive, free_port, percentile, post_request
 
 from credential import (
@@ -116,7 +120,12 @@ def _sync(root: LocalSigner, documents: dict[str, str], bundle_dir: Path) -> Non
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        sync_bundle(source=url, bundle_dir=bundle_dir, root_key=root.public_key)
+        sync_bundle(
+            source=url,
+            bundle_dir=bundle_dir,
+            root_key=root.public_key,
+            credential_issuer=verify_sd_jwt.BASE,  # the SD-JWT VCs' iss
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -208,6 +217,55 @@ def _library(bundle_dir: Path, payloads: list[str]) -> Callable[[], float]:
         return len(payloads) / (time.perf_counter() - start)
 
     return rate
+
+
+def _sd_jwt(bundle_dir: Path, department: LocalSigner, count: int, rounds: int) -> dict[str, int]:
+    """SD-JWT VC + KB-JWT presentations per CPU second: the verifier from the bundle, the
+    credential-level verifier, the raw floor and the reference library, in alternating rounds."""
+    texts = verify_sd_jwt.presentations(department, count, issuer="transport")
+    bundle = Bundle.load(bundle_dir)
+    policy = Policy()
+
+    def verifier() -> float:
+        start = time.process_time()
+        for text in texts:
+            result = verify_payload(
+                text,
+                trust=bundle.trust,
+                status=bundle.status,
+                now=lambda: verify_sd_jwt.NOW,
+                policy=policy,
+                challenge=verify_sd_jwt.NONCE,
+                audience=verify_sd_jwt.AUDIENCE,
+                credential_issuer=bundle.credential_issuer,
+            )
+            if not result.valid and result.outcome != "revoked":
+                raise SystemExit(f"benchmark SD-JWT VC did not verify: {result.outcome}")
+        return time.process_time() - start
+
+    issuer_key = cast(ec.EllipticCurvePublicKey, department.public_key)
+    totals = verify_sd_jwt.alternate(
+        {
+            "floor": verify_sd_jwt.floor_measure(texts, issuer_key),
+            "verifier": verifier,
+            "credential": verify_sd_jwt.credential_measure(
+                texts, issuer_key, kid_text(department.kid)
+            ),
+            "reference": verify_sd_jwt.reference_measure(texts, issuer_key),
+        },
+        rounds,
+    )
+    verify_sd_jwt.report(
+        texts,
+        rounds,
+        totals,
+        {
+            "verifier": "verify_payload from the bundle (with status):",
+            "credential": "credential.verify_sd_jwt_vc:",
+        },
+    )
+    done = count * rounds
+    return {f"sd_jwt_{name}_per_s": round(done / seconds) for name, seconds in totals.items()}
 
 
 def _compare_jws(
@@ -344,6 +402,7 @@ def main() -> None:
             f"of which decode_qr alone (prefix, Base45, zlib, CBOR): {1e6 / decode:.0f} us "
             f"of {1e6 / rate:.0f} us per presentation (floor: {1e6 / floor:.0f} us)"
         )
+        sd_jwt_figures = _sd_jwt(bundle_dir, department, args.count, args.rounds)
         os.sched_setaffinity(0, all_cores)  # the HTTP server and the load generator: all cores
         _http(bundle_dir, payloads, args.requests, args.concurrency)
         print(
@@ -352,6 +411,7 @@ def main() -> None:
                     "floor_per_s": round(floor),
                     "floor_holder_key_loaded_per_s": round(floor_loading),
                     "verify_per_s": round(rate),
+                    **sd_jwt_figures,
                 }
             )
         )

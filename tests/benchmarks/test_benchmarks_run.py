@@ -75,12 +75,15 @@ def _run(script: str, *args: str) -> str:
         (
             "verify.py",
             ("--count", "100", "--requests", "100", "--concurrency", "4"),
-            ("raw floor", "holder key loaded", "% of the floor", "POST /verify"),
+            (
+                *("raw floor", "holder key loaded", "% of the floor", "POST /verify"),
+                *("SD-JWT VC + KB-JWT", "verify_payload from the bundle", "reference library"),
+            ),
         ),
         (
             "verify_sd_jwt.py",
             ("--count", "20", "--rounds", "1"),
-            ("raw floor", "verify_sd_jwt_vc", "reference library", "ratio to floor"),
+            ("raw floor", "verify_sd_jwt_vc", "reference library", "of the floor", "goal"),
         ),
         (
             "verify_online.py",
