@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ._cwt import CredentialClaims, StatusReference
-from ._jws import UnverifiedJws, parse_jws, sign_jws
+from ._jws import UnverifiedJws, json_loads, parse_jws, sign_jws
 from ._keyformat import (
     PublicKey,
     Signer,
@@ -133,7 +133,7 @@ def decoy_digest() -> str:
 def read_disclosure(encoded: str) -> Disclosure:
     """Parse one disclosure. Raises ``MalformedSdJwt``."""
     try:
-        body = json.loads(b64url_decode(encoded).decode("utf-8"))
+        body = json_loads(b64url_decode(encoded).decode("utf-8"))
     except (MalformedPayload, ValueError, RecursionError) as exc:
         raise MalformedSdJwt("a disclosure is not base64url JSON") from exc
     if type(body) is not list or len(body) not in (2, 3) or type(body[0]) is not str:
