@@ -529,3 +529,24 @@ def test_result_json_of_a_refusal_keeps_the_shape(world: World) -> None:
     }
     assert data["licence"] is None and data["checks"][-1]["name"] == "disclosures"
     assert replace(result, checks=()).outcome == "disclosure_mismatch"
+
+
+def test_any_damage_is_a_result_never_an_exception(world: World) -> None:
+    """Every single-character change, cut and splice of a valid presentation gives a refusal with
+    a code of the error hierarchy (``verify_payload`` never raises)."""
+    import random
+
+    from credential import errors
+
+    codes = {cls.code for cls in vars(errors).values() if isinstance(cls, type)} - {"error"}
+    text = present(issue(world), world.holder, ["holder_name", "categories"])
+    rng = random.Random(16)
+    damaged = {text[:cut] for cut in range(0, len(text), 37)}
+    damaged |= {text.replace("~", "~~", 1), text + "~", "~" + text, text.replace(".", "~", 1)}
+    alphabet = 'A_-.~=+/{}"\\é\x00'
+    for _ in range(300):
+        at = rng.randrange(len(text))
+        damaged.add(text[:at] + rng.choice(alphabet) + text[at + 1 :])
+    for payload in damaged - {text}:
+        result = verify(world, payload)
+        assert not result.valid and result.outcome in codes, (payload, result.outcome)
