@@ -8,6 +8,10 @@ Each department key algorithm (``--alg``, repeatable; by default ES256 and then 
 run) gets its own bundle, presentations and floors: the issuer's signature is ES256
 (``cryptography``) or SM2 with SM3 (``tongsuopy``); the holder key is P-256 either way (the
 wallet's holder keys are). The SM2 figures print next to the ES256 ones, with their ratio.
+Then, for ES256, SD-JWT VC + KB-JWT presentations (issue 16): ``verify_payload`` from the
+bundle and ``credential.verify_sd_jwt_vc`` next to their raw floor (two ES256 verifications and
+the holder JWK load) and the reference library ``sd-jwt``, measured by ``verify_sd_jwt.py``'s
+functions in the same run.
 
 The floors and the library are measured in alternating rounds and each keeps its best round, so a
 burst of load from other processes on a shared machine does not fall on one side only.
@@ -40,6 +44,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import verify_sd_jwt
 from _load import drive, free_port, percentile, post_request
 
 from credential import (
@@ -125,7 +130,12 @@ def _sync(root: LocalSigner, documents: dict[str, str], bundle_dir: Path) -> Non
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        sync_bundle(source=url, bundle_dir=bundle_dir, root_key=root.public_key)
+        sync_bundle(
+            source=url,
+            bundle_dir=bundle_dir,
+            root_key=root.public_key,
+            credential_issuer=verify_sd_jwt.BASE,  # the SD-JWT VCs' iss
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -228,6 +238,55 @@ def _library(bundle_dir: Path, payloads: list[str]) -> Callable[[], float]:
         return len(payloads) / (time.perf_counter() - start)
 
     return rate
+
+
+def _sd_jwt(bundle_dir: Path, department: LocalSigner, count: int, rounds: int) -> dict[str, int]:
+    """SD-JWT VC + KB-JWT presentations per CPU second: the verifier from the bundle, the
+    credential-level verifier, the raw floor and the reference library, in alternating rounds."""
+    texts = verify_sd_jwt.presentations(department, count, issuer="transport")
+    bundle = Bundle.load(bundle_dir)
+    policy = Policy()
+
+    def verifier() -> float:
+        start = time.process_time()
+        for text in texts:
+            result = verify_payload(
+                text,
+                trust=bundle.trust,
+                status=bundle.status,
+                now=lambda: verify_sd_jwt.NOW,
+                policy=policy,
+                challenge=verify_sd_jwt.NONCE,
+                audience=verify_sd_jwt.AUDIENCE,
+                credential_issuer=bundle.credential_issuer,
+            )
+            if not result.valid and result.outcome != "revoked":
+                raise SystemExit(f"benchmark SD-JWT VC did not verify: {result.outcome}")
+        return time.process_time() - start
+
+    issuer_key = cast(ec.EllipticCurvePublicKey, department.public_key)
+    totals = verify_sd_jwt.alternate(
+        {
+            "floor": verify_sd_jwt.floor_measure(texts, issuer_key),
+            "verifier": verifier,
+            "credential": verify_sd_jwt.credential_measure(
+                texts, issuer_key, kid_text(department.kid)
+            ),
+            "reference": verify_sd_jwt.reference_measure(texts, issuer_key),
+        },
+        rounds,
+    )
+    verify_sd_jwt.report(
+        texts,
+        rounds,
+        totals,
+        {
+            "verifier": "verify_payload from the bundle (with status):",
+            "credential": "credential.verify_sd_jwt_vc:",
+        },
+    )
+    done = count * rounds
+    return {f"sd_jwt_{name}_per_s": round(done / seconds) for name, seconds in totals.items()}
 
 
 def _compare_jws(
@@ -359,6 +418,9 @@ def _measure(alg: str, args: argparse.Namespace, all_cores: set[int]) -> dict[st
             f"[{alg}] of which decode_qr alone (prefix, Base45, zlib, CBOR): {1e6 / decode:.0f} us "
             f"of {1e6 / rate:.0f} us per presentation (floor: {1e6 / floor:.0f} us)"
         )
+        sd_jwt_figures = (
+            _sd_jwt(bundle_dir, department, args.count, args.rounds) if alg == "ES256" else {}
+        )
         os.sched_setaffinity(0, all_cores)  # the HTTP server and the load generator: all cores
         http = _http(bundle_dir, payloads, args.requests, args.concurrency, alg)
     return {
@@ -366,6 +428,7 @@ def _measure(alg: str, args: argparse.Namespace, all_cores: set[int]) -> dict[st
         "floor_holder_key_loaded_per_s": round(floor_loading),
         "verify_per_s": round(rate),
         "http_per_s": round(http),
+        **sd_jwt_figures,
     }
 
 

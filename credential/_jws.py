@@ -19,6 +19,7 @@ token is checked once per sync, so either would do. It stays because:
 from __future__ import annotations
 
 import json
+import json.scanner
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,22 @@ from ._signature import verify_raw
 from .errors import BadSignature, MalformedPayload, MalformedToken, UnsupportedAlgorithm
 
 MAX_TOKEN_CHARS = 8 * 1024 * 1024
+
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed
+
+
+def json_loads(text: str) -> Any:
+    """``json.loads`` for the compact JSON of tokens and disclosures, through the json module's
+    own C scanner without the Python steps around it (white-space matching, a second call):
+    0.9 us against 3.5 us for a 46-character disclosure (timeit, best of 5 x 50,000, on a busy
+    2-core machine); an SD-JWT VC presentation parses five or more such texts. Text with white
+    space around the value, or anything the scanner refuses, goes to ``json.loads``, so the
+    value and the errors are always ``json.loads``'s."""
+    try:
+        value, end = _scan_json(text, 0)
+    except (StopIteration, ValueError):
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +89,28 @@ def sign_jws(payload: dict[str, Any], signer: Signer, *, typ: str) -> str:
     return f"{signing_input}.{b64url(signer.sign(signing_input.encode('ascii')))}"
 
 
-def read_jws(token: str, *, typ: str) -> UnverifiedJws:
-    """Parse a compact JWS of the given ``typ``.
+# Parsed protected headers by their base64url text. A verifier sees the same few headers again and
+# again (one per issuer key and algorithm, and each wallet's KB-JWT header), so a header is
+# decoded once; only small headers are kept, and the cache starts over when full. The dicts are
+# shared: nothing may change ``UnverifiedJws.header``.
+_HEADER_CACHE_SIZE = 256
+_MAX_CACHED_HEADER = 512
+_headers: dict[str, Any] = {}
+
+
+def _decode_header(segment: str) -> Any:
+    header = _headers.get(segment)
+    if header is None:
+        header = json_loads(b64url_decode(segment).decode("utf-8"))
+        if len(segment) <= _MAX_CACHED_HEADER and isinstance(header, dict):
+            if len(_headers) >= _HEADER_CACHE_SIZE:
+                _headers.clear()
+            _headers[segment] = header
+    return header
+
+
+def parse_jws(token: str) -> UnverifiedJws:
+    """Parse a compact JWS whatever its ``typ`` (the caller checks it).
 
     Raises ``MalformedToken`` or ``UnsupportedAlgorithm``.
     """
@@ -83,8 +120,8 @@ def read_jws(token: str, *, typ: str) -> UnverifiedJws:
     if len(parts) != 3:
         raise MalformedToken("a compact JWS has three parts")
     try:  # JWS JSON is UTF-8 (RFC 7515 section 5.2); decoded here, not by json's detection
-        header = json.loads(b64url_decode(parts[0]).decode("utf-8"))
-        payload = json.loads(b64url_decode(parts[1]).decode("utf-8"))
+        header = _decode_header(parts[0])
+        payload = json_loads(b64url_decode(parts[1]).decode("utf-8"))
         signature = b64url_decode(parts[2])
     except (MalformedPayload, ValueError, UnicodeDecodeError) as exc:
         raise MalformedToken("token parts are not base64url JSON") from exc
@@ -92,8 +129,17 @@ def read_jws(token: str, *, typ: str) -> UnverifiedJws:
         raise MalformedToken("token header and payload must be JSON objects")
     if header.get("alg") not in COSE_ALG:
         raise UnsupportedAlgorithm(f"alg missing or not allowed ({algorithms_text()} only)")
-    if header.get("typ") != typ:
-        raise MalformedToken(f"token typ must be {typ}")
     if "crit" in header:
         raise MalformedToken("critical header parameters are not supported")
     return UnverifiedJws(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
+
+
+def read_jws(token: str, *, typ: str) -> UnverifiedJws:
+    """Parse a compact JWS of the given ``typ``.
+
+    Raises ``MalformedToken`` or ``UnsupportedAlgorithm``.
+    """
+    jws = parse_jws(token)
+    if jws.header.get("typ") != typ:
+        raise MalformedToken(f"token typ must be {typ}")
+    return jws

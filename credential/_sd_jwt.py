@@ -15,9 +15,10 @@ over the claims, which no library here offers as a pure function. The Python ref
 implementation (PyPI ``sd-jwt`` 0.10.4) is the test suite's interop partner, not the verifier:
 it brings jwcrypto and PyYAML into a package that may import neither, leaves ``exp``/``nbf``/
 ``iat`` unchecked (a TODO in its verifier), takes no clock, and verifies fewer presentations:
-709 per CPU second against 1,679 here, with a floor of 3,642 for the two ES256 verifications
-(``benchmarks/verify_sd_jwt.py``, 400 presentations x 3 rounds, on a 2-core machine shared with
-other work).
+717 per CPU second against 1,765 here, with a floor of 3,634 for the two ES256 verifications and
+the holder key load (``benchmarks/verify_sd_jwt.py`` functions run by ``benchmarks/verify.py``,
+1,000 presentations x 3 rounds, on a 2-core machine at load 8-9 from other work). Under
+callgrind a presentation costs 2,363K instructions here against 1,884K for the floor (80%).
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ._cwt import CredentialClaims, StatusReference
-from ._jws import UnverifiedJws, read_jws, sign_jws
+from ._jws import UnverifiedJws, json_loads, parse_jws, sign_jws
 from ._keyformat import (
     PublicKey,
     Signer,
@@ -57,6 +59,7 @@ from .errors import (
     StalePresentation,
     UnknownKey,
     WrongAudience,
+    WrongJwtType,
 )
 
 SD_JWT_VC_TYP = "dc+sd-jwt"
@@ -131,7 +134,7 @@ def decoy_digest() -> str:
 def read_disclosure(encoded: str) -> Disclosure:
     """Parse one disclosure. Raises ``MalformedSdJwt``."""
     try:
-        body = json.loads(b64url_decode(encoded).decode("utf-8"))
+        body = json_loads(b64url_decode(encoded).decode("utf-8"))
     except (MalformedPayload, ValueError, RecursionError) as exc:
         raise MalformedSdJwt("a disclosure is not base64url JSON") from exc
     if type(body) is not list or len(body) not in (2, 3) or type(body[0]) is not str:
@@ -155,6 +158,65 @@ class KeyBinding:
 
 
 @dataclass(frozen=True, slots=True)
+class UnverifiedKeyBinding:
+    """A parsed KB-JWT (``iat``, ``aud``, ``nonce``, ``sd_hash``, all required by RFC 9901
+    section 4.3) whose signature and ``sd_hash`` have not been checked yet."""
+
+    jws: UnverifiedJws
+    presented_at: int
+    audience: str
+    nonce: str
+    sd_hash: str
+
+    def verify(self, holder_key: PublicKey, presented: str) -> None:
+        """Check that ``holder_key`` signed it over ``presented`` (everything before it).
+
+        Raises ``UnsupportedAlgorithm``, ``HolderSignatureInvalid`` or ``SdHashMismatch``.
+        """
+        try:
+            self.jws.verify(holder_key)
+        except BadSignature as exc:
+            raise HolderSignatureInvalid("the KB-JWT is not signed by the holder key") from exc
+        if self.sd_hash != _digest(presented):
+            raise SdHashMismatch()
+
+
+@dataclass(frozen=True, slots=True)
+class SdJwtVcClaims:
+    """The claims an SD-JWT VC carries in the clear, read from the issuer-signed JWT (not yet
+    verified): who issued it with which key, its type, its times and its status reference."""
+
+    issuer: str
+    kid: str | None
+    vct: str
+    issued_at: int | None
+    not_before: int | None
+    expires_at: int | None
+    status: StatusReference | None
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceIdentity:
+    """The licence profile's always-disclosed identity (docs/wire-format.md section 16)."""
+
+    department: str
+    type_code: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosedLicence:
+    """A licence as an SD-JWT VC presentation shows it: the identity, and the holder's fields
+    only as far as the holder disclosed them (``None``, empty when not)."""
+
+    identity: LicenceIdentity
+    holder_name: str | None
+    masked_id: str | None
+    categories: tuple[str, ...]
+    fields: dict[str, str | int]
+
+
+@dataclass(frozen=True, slots=True)
 class UnverifiedSdJwt:
     """A parsed SD-JWT or presentation whose signatures have not been checked yet.
 
@@ -173,7 +235,8 @@ class UnverifiedSdJwt:
 
     def claims(self) -> tuple[dict[str, Any], frozenset[str]]:
         """The payload with every disclosure put in its place and undisclosed digests dropped,
-        and the names of the top-level claims that came from disclosures.
+        and the names of the top-level claims that came from disclosures. Objects and arrays
+        with nothing disclosed inside are the payload's own (shared, not copied).
 
         Raises ``DisclosureMismatch`` (a disclosure given twice, not referenced by the JWT, a
         digest referenced twice, a name already present) or ``MalformedSdJwt``.
@@ -184,6 +247,49 @@ class UnverifiedSdJwt:
             raise MalformedSdJwt(f"_sd_alg must be {SD_ALG}")
         return _unpack(payload, self.disclosures)
 
+    def vc_claims(self) -> tuple[dict[str, Any], frozenset[str]]:
+        """``claims()``, refusing an SD-JWT VC that hides a claim the profile keeps in the clear
+        (``iss``, ``vct``, ``cnf``, ``status``, ``nbf``, ``exp``).
+
+        Raises ``DisclosureMismatch`` or ``MalformedSdJwt``.
+        """
+        claims, disclosed = self.claims()
+        hidden = disclosed & NEVER_DISCLOSABLE
+        if hidden:
+            raise MalformedSdJwt(f"{', '.join(sorted(hidden))} may not be selectively disclosed")
+        return claims, disclosed
+
+    def vc(self) -> SdJwtVcClaims:
+        """The SD-JWT VC's clear claims. Raises ``MalformedSdJwt`` (``iss`` or ``vct`` missing,
+        a time that is not a NumericDate, a malformed status reference)."""
+        payload = self.issuer_jwt.payload
+        issuer, vct = payload.get("iss"), payload.get("vct")
+        if type(issuer) is not str or type(vct) is not str:
+            raise MalformedSdJwt("iss and vct are required text claims")
+        return SdJwtVcClaims(
+            issuer,
+            self.issuer_jwt.kid,
+            vct,
+            _opt_time(payload, "iat"),
+            _opt_time(payload, "nbf"),
+            _opt_time(payload, "exp"),
+            _status_reference(payload),
+        )
+
+    def licence_identity(self) -> LicenceIdentity:
+        """The licence's type, number and department, which the profile keeps in the clear.
+        Raises ``MalformedSdJwt``."""
+        payload = self.issuer_jwt.payload
+        department = payload.get(CLAIM_DEPARTMENT)
+        type_code = payload.get(CLAIM_LICENCE_TYPE)
+        number = payload.get(CLAIM_LICENCE_NUMBER)
+        if type(department) is not str or type(type_code) is not str or type(number) is not str:
+            raise MalformedSdJwt(
+                f"{CLAIM_DEPARTMENT}, {CLAIM_LICENCE_TYPE} and {CLAIM_LICENCE_NUMBER} are "
+                "required text claims of a licence"
+            )
+        return LicenceIdentity(department, type_code, number)
+
     def holder_key(self) -> PublicKey:
         """The key of ``cnf.jwk``. Raises ``MalformedSdJwt``."""
         cnf = self.issuer_jwt.payload.get("cnf")
@@ -193,6 +299,24 @@ class UnverifiedSdJwt:
             return jwk_to_public_key(cnf["jwk"])
         except CredentialError as exc:
             raise MalformedSdJwt(f"cnf.jwk: {exc.detail}") from exc
+
+    def key_binding(self) -> UnverifiedKeyBinding:
+        """The parsed KB-JWT.
+
+        Raises ``MissingKeyBinding``, ``WrongJwtType``, ``MalformedSdJwt`` or
+        ``UnsupportedAlgorithm``.
+        """
+        if self.key_binding_jwt is None:
+            raise MissingKeyBinding()
+        kb = _read_jwt(self.key_binding_jwt, KB_JWT_TYP, "KB-JWT")
+        claims = kb.payload
+        presented_at, sd_hash = claims.get("iat"), claims.get("sd_hash")
+        audience, nonce = claims.get("aud"), claims.get("nonce")
+        if type(presented_at) is not int or type(sd_hash) is not str:
+            raise MalformedSdJwt("the KB-JWT needs iat (integer seconds) and sd_hash")
+        if type(audience) is not str or type(nonce) is not str:
+            raise MalformedSdJwt("the KB-JWT needs aud and nonce (text)")
+        return UnverifiedKeyBinding(kb, presented_at, audience, nonce, sd_hash)
 
     def verify_key_binding(
         self,
@@ -207,49 +331,42 @@ class UnverifiedSdJwt:
         """Check the KB-JWT: signed by ``holder_key``, over this presentation, for ``audience``
         and ``nonce``, signed at most ``max_age`` seconds before ``now``.
 
-        Raises ``MissingKeyBinding``, ``MalformedSdJwt``, ``UnsupportedAlgorithm``,
-        ``HolderSignatureInvalid``, ``SdHashMismatch``, ``WrongAudience``, ``ChallengeMismatch``,
-        ``PresentationFromFuture`` or ``StalePresentation``.
+        Raises ``MissingKeyBinding``, ``WrongJwtType``, ``MalformedSdJwt``,
+        ``UnsupportedAlgorithm``, ``HolderSignatureInvalid``, ``SdHashMismatch``,
+        ``WrongAudience``, ``ChallengeMismatch``, ``PresentationFromFuture`` or
+        ``StalePresentation``.
         """
-        if self.key_binding_jwt is None:
-            raise MissingKeyBinding()
-        kb = _read_jwt(self.key_binding_jwt, KB_JWT_TYP, "KB-JWT")
-        try:
-            kb.verify(holder_key)
-        except BadSignature as exc:
-            raise HolderSignatureInvalid("the KB-JWT is not signed by the holder key") from exc
-        claims = kb.payload
-        presented_at, sd_hash = claims.get("iat"), claims.get("sd_hash")
-        if type(presented_at) is not int or type(sd_hash) is not str:
-            raise MalformedSdJwt("the KB-JWT needs iat (integer seconds) and sd_hash")
-        if sd_hash != _digest(self.presented):
-            raise SdHashMismatch()
-        if claims.get("aud") != audience:
+        kb = self.key_binding()
+        kb.verify(holder_key, self.presented)
+        if kb.audience != audience:
             raise WrongAudience()
-        if claims.get("nonce") != nonce:
+        if kb.nonce != nonce:
             raise ChallengeMismatch("the KB-JWT is not bound to this verifier's nonce")
-        if presented_at > now + future_skew:
+        if kb.presented_at > now + future_skew:
             raise PresentationFromFuture()
-        if now - presented_at > max_age:
+        if now - kb.presented_at > max_age:
             raise StalePresentation(
-                f"KB-JWT signed {now - presented_at} s ago; at most {max_age} s allowed"
+                f"KB-JWT signed {now - kb.presented_at} s ago; at most {max_age} s allowed"
             )
-        return KeyBinding(presented_at, audience, nonce)
+        return KeyBinding(kb.presented_at, audience, nonce)
 
 
 def _read_jwt(token: str, typ: str, what: str) -> UnverifiedJws:
     try:
-        return read_jws(token, typ=typ)
+        jws = parse_jws(token)
     except RecursionError as exc:
         raise MalformedSdJwt(f"the {what} nests too deep") from exc
     except MalformedToken as exc:  # UnsupportedAlgorithm keeps its own code
         raise MalformedSdJwt(f"the {what}: {exc.detail}") from exc
+    if jws.header.get("typ") != typ:
+        raise WrongJwtType(f"the {what}: token typ must be {typ}")
+    return jws
 
 
 def read_sd_jwt(text: str, *, typ: str = SD_JWT_VC_TYP) -> UnverifiedSdJwt:
     """Parse ``<issuer-jwt>~<disclosure>~...~[<kb-jwt>]`` whose issuer JWT has ``typ``.
 
-    Raises ``MalformedSdJwt`` or ``UnsupportedAlgorithm``.
+    Raises ``MalformedSdJwt``, ``WrongJwtType`` or ``UnsupportedAlgorithm``.
     """
     if type(text) is not str or len(text) > MAX_PRESENTATION_CHARS:
         raise MalformedSdJwt("an SD-JWT must be text of sane size")
@@ -311,19 +428,30 @@ class _Unpacking:
             return self.array(value)
         return value
 
+    # An object or array with nothing to unpack inside is returned as it is, not copied: most of
+    # a payload (cnf, status, the licence's identity) is, and copying it cost a tenth of the
+    # Python time of a verification (cProfile of benchmarks/verify_sd_jwt.py).
     def object(self, obj: dict[str, Any], *, top: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        out: dict[str, Any] | None = None  # a copy, made once something in ``obj`` changes
         for name, value in obj.items():
-            kind = type(value)  # scalars are copied without a call: most claims are scalars
-            if name == _SD:
-                continue
+            kind = type(value)
+            new: Any
             if kind is dict:
-                out[name] = self.object(value, top=False)
-            elif kind is list:
-                out[name] = self.array(value)
+                new = self.object(value, top=False)
+            elif kind is list and name != _SD:
+                new = self.array(value)
             else:
-                out[name] = value
+                continue
+            if new is not value:
+                if out is None:
+                    out = dict(obj)
+                out[name] = new
         digests = obj.get(_SD)
+        if digests is None and not top:
+            return obj if out is None else out
+        if out is None:
+            out = dict(obj)
+        out.pop(_SD, None)
         if top:
             out.pop("_sd_alg", None)
         if digests is None:
@@ -345,25 +473,35 @@ class _Unpacking:
         return out
 
     def array(self, array: list[Any]) -> list[Any]:
-        out = []
-        for element in array:
-            if type(element) is dict and _ARRAY_ELEMENT in element:
+        out: list[Any] | None = None  # a copy, made once an element changes
+        for position, element in enumerate(array):
+            kind = type(element)
+            if kind is dict and _ARRAY_ELEMENT in element:
                 digest = element[_ARRAY_ELEMENT]
                 if len(element) != 1 or type(digest) is not str:
                     raise MalformedSdJwt('an array element digest is {"...": digest} alone')
+                if out is None:
+                    out = array[:position]
                 disclosure = self._see(digest)
                 if disclosure is None:
                     continue
                 if disclosure.name is not None:
                     raise DisclosureMismatch("an object-property disclosure is used in an array")
                 out.append(self.value(disclosure.value))
-            elif type(element) is list:
-                out.append(self.array(element))
-            elif type(element) is dict:
-                out.append(self.object(element, top=False))
+                continue
+            new: Any
+            if kind is dict:
+                new = self.object(element, top=False)
+            elif kind is list:
+                new = self.array(element)
             else:
-                out.append(element)
-        return out
+                new = element
+            if out is not None:
+                out.append(new)
+            elif new is not element:
+                out = array[:position]
+                out.append(new)
+        return array if out is None else out
 
 
 # --- the licence as an SD-JWT VC ----------------------------------------------------------------
@@ -375,6 +513,42 @@ def vct_of(public_base_url: str, department: str, licence_type: str) -> str:
 def status_list_url(public_base_url: str, list_id: str) -> str:
     """The full URI of a status list whose id the COSE credential carries (section 7)."""
     return f"{public_base_url.rstrip('/')}/status-lists/{list_id}"
+
+
+_LIST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def status_list_id(uri: str, public_base_url: str) -> str | None:
+    """The list id of a full status list URI, the inverse of ``status_list_url``: ``uri`` must
+    be exactly ``{public_base_url}/status-lists/{id}``, the id a plain name (letters, digits,
+    ``-``, ``_``; at most 64), with no query or fragment. ``None`` for any other URI (another
+    origin, another path, a look-alike such as ``{base}.evil.example/...``)."""
+    prefix = f"{public_base_url.rstrip('/')}/status-lists/"
+    if not uri.startswith(prefix):
+        return None
+    list_id = uri[len(prefix) :]
+    return list_id if _LIST_ID.fullmatch(list_id) else None
+
+
+def disclosed_licence(identity: LicenceIdentity, claims: dict[str, Any]) -> DisclosedLicence:
+    """The licence of a presentation's processed claims (``UnverifiedSdJwt.vc_claims``): the
+    holder name, masked ID number, categories and fields as far as disclosed.
+
+    Raises ``MalformedSdJwt`` for a disclosed value of the wrong type.
+    """
+    holder_name = claims.get(CLAIM_HOLDER_NAME)
+    masked_id = claims.get(CLAIM_MASKED_ID)
+    categories = claims.get(CLAIM_CATEGORIES, [])
+    fields = claims.get(CLAIM_FIELDS, {})
+    if holder_name is not None and type(holder_name) is not str:
+        raise MalformedSdJwt(f"{CLAIM_HOLDER_NAME} must be text")
+    if masked_id is not None and type(masked_id) is not str:
+        raise MalformedSdJwt(f"{CLAIM_MASKED_ID} must be text")
+    if type(categories) is not list or any(type(c) is not str for c in categories):
+        raise MalformedSdJwt(f"{CLAIM_CATEGORIES} must be an array of text")
+    if type(fields) is not dict or any(type(v) not in (str, int) for v in fields.values()):
+        raise MalformedSdJwt(f"{CLAIM_FIELDS} must map names to text or integers")
+    return DisclosedLicence(identity, holder_name, masked_id, tuple(categories), fields)
 
 
 def _sorted_digests(disclosures: list[Disclosure], decoys: int) -> list[str]:
@@ -552,37 +726,26 @@ def verify_sd_jwt_vc(
     ``clock_skew``; the status reference (required unless ``require_status`` is false); the
     KB-JWT (``verify_key_binding``).
 
-    Raises ``MalformedSdJwt``, ``UnsupportedAlgorithm``, ``UnknownKey``, ``BadSignature``,
-    ``DisclosureMismatch``, ``NotYetValid``, ``Expired``, ``MissingKeyBinding``,
-    ``HolderSignatureInvalid``, ``SdHashMismatch``, ``WrongAudience``, ``ChallengeMismatch``,
-    ``PresentationFromFuture`` or ``StalePresentation``.
+    Raises ``MalformedSdJwt`` (``WrongJwtType`` for a wrong ``typ``), ``UnsupportedAlgorithm``,
+    ``UnknownKey``, ``BadSignature``, ``DisclosureMismatch``, ``NotYetValid``, ``Expired``,
+    ``MissingKeyBinding``, ``HolderSignatureInvalid``, ``SdHashMismatch``, ``WrongAudience``,
+    ``ChallengeMismatch``, ``PresentationFromFuture`` or ``StalePresentation``.
     """
     sd_jwt = read_sd_jwt(presentation, typ=SD_JWT_VC_TYP)
-    payload = sd_jwt.issuer_jwt.payload
-    issuer, vct = payload.get("iss"), payload.get("vct")
-    if type(issuer) is not str or type(vct) is not str:
-        raise MalformedSdJwt("iss and vct are required text claims")
-    kid = sd_jwt.issuer_jwt.kid
-    issuer_key = resolve_key(issuer, kid)
+    vc = sd_jwt.vc()
+    issuer_key = resolve_key(vc.issuer, vc.kid)
     if issuer_key is None:  # a resolver that answers None instead of raising
-        raise UnknownKey(f"no trusted key {kid!r} for issuer {issuer!r}")
+        raise UnknownKey(f"no trusted key {vc.kid!r} for issuer {vc.issuer!r}")
     sd_jwt.verify_issuer(issuer_key)
 
-    claims, disclosed = sd_jwt.claims()
-    hidden = disclosed & NEVER_DISCLOSABLE
-    if hidden:
-        raise MalformedSdJwt(f"{', '.join(sorted(hidden))} may not be selectively disclosed")
-    issued_at = _opt_time(payload, "iat")
-    not_before = _opt_time(payload, "nbf")
-    expires_at = _opt_time(payload, "exp")
-    if issued_at is not None and issued_at > now + clock_skew:
+    claims, disclosed = sd_jwt.vc_claims()
+    if vc.issued_at is not None and vc.issued_at > now + clock_skew:
         raise NotYetValid("issued in the future")
-    if not_before is not None and not_before > now + clock_skew:
+    if vc.not_before is not None and vc.not_before > now + clock_skew:
         raise NotYetValid()
-    if expires_at is not None and expires_at + clock_skew < now:
+    if vc.expires_at is not None and vc.expires_at + clock_skew < now:
         raise Expired()
-    status = _status_reference(payload)
-    if status is None and require_status:
+    if vc.status is None and require_status:
         raise MalformedSdJwt("the status claim (status_list) is missing")
 
     holder_key = sd_jwt.holder_key()
@@ -595,14 +758,14 @@ def verify_sd_jwt_vc(
         future_skew=future_skew,
     )
     return VerifiedSdJwtVc(
-        issuer=issuer,
-        kid=kid,
-        vct=vct,
-        issued_at=issued_at,
-        not_before=not_before,
-        expires_at=expires_at,
+        issuer=vc.issuer,
+        kid=vc.kid,
+        vct=vc.vct,
+        issued_at=vc.issued_at,
+        not_before=vc.not_before,
+        expires_at=vc.expires_at,
         holder_key=holder_key,
-        status=status,
+        status=vc.status,
         claims=claims,
         disclosed=disclosed,
         key_binding=key_binding,

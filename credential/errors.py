@@ -44,10 +44,13 @@ __all__ = [
     "StatusUnavailable",
     "Suspended",
     "TrustError",
+    "UnknownIssuer",
     "UnknownKey",
+    "UnknownStatusList",
     "UnsupportedAlgorithm",
     "ValidityError",
     "WrongAudience",
+    "WrongJwtType",
 ]
 
 
@@ -131,6 +134,14 @@ class MalformedSdJwt(MalformedPayload):
     code = "malformed_sd_jwt"
 
 
+class WrongJwtType(MalformedSdJwt):
+    """A JWT of an SD-JWT VC presentation has the wrong ``typ``: the issuer-signed JWT must be
+    ``dc+sd-jwt``, the KB-JWT ``kb+jwt`` (so that neither is taken for the other, or for another
+    kind of token)."""
+
+    code = "wrong_typ"
+
+
 class UnsupportedAlgorithm(MalformedPayload):
     """The signature algorithm is missing, not allowed (ES256, EdDSA and SM2 are) or not the
     algorithm of the key."""
@@ -149,6 +160,13 @@ class UnknownKey(TrustError):
     """The key id is not in the trust list."""
 
     code = "unknown_kid"
+
+
+class UnknownIssuer(UnknownKey):
+    """The SD-JWT VC's ``iss`` is not the credential issuer this verifier trusts (the base URL
+    of the registry its trust list comes from)."""
+
+    code = "unknown_issuer"
 
 
 class KeyCompromised(TrustError):
@@ -230,6 +248,14 @@ class StatusUnavailable(StatusError):
     """No status information is available for this credential."""
 
     code = "status_unavailable"
+
+
+class UnknownStatusList(StatusUnavailable):
+    """The SD-JWT VC's status list URI is not a list of its issuer: another origin than the
+    credential issuer, not ``{issuer}/status-lists/{list id}``, or a list the trust list does
+    not name for the issuing department."""
+
+    code = "unknown_status_list"
 
 
 # --- holder presentation ------------------------------------------------------------------------

@@ -3,6 +3,8 @@ trust list and status lists (signed exactly as served) and records checks for th
 "who checked my licence" list (only for a relying party signed in with its API key and naming
 one of its purposes: ``sharing.auth.verifying_party``). Offline counters use a synced bundle
 instead.
+SD-JWT VC presentations must name the registry's public base URL
+(``ELICENCE_PUBLIC_BASE_URL``) as ``iss`` and their status lists under it.
 
 Verification reads parsed documents from memory only. ``OnlineDocuments.refresh`` runs before
 each verification: it compares the registry's change counter (``Database.changes``, bumped by
@@ -142,7 +144,7 @@ class OnlineDocuments:
 def _record_check(
     session: Session,
     *,
-    credential_id: str,
+    credential_id: str | None,
     licence_number: str,
     department: str,
     party: RelyingPartyCaller,
@@ -183,4 +185,5 @@ def online_verifier_context(*, database: Database, runtime: IssuerRuntime) -> Ve
         status=documents,
         record_check=record_check,
         prepare=documents.refresh,
+        credential_issuer=runtime.settings.public_base_url,
     )

@@ -1,12 +1,15 @@
-"""Verification of e-licence QR payloads: works offline from a synced bundle, with no database.
+"""Verification of e-licence QR payloads and SD-JWT VC presentations: works offline from a synced
+bundle, with no database.
 
 Public interface:
 
-- ``verify_payload(text, *, trust, status, now, policy, challenge=None) -> VerificationResult``
+- ``verify_payload(text, *, trust, status, now, policy, challenge=None, audience=None,
+  credential_issuer=None) -> VerificationResult`` (a text with ``~`` is an SD-JWT VC)
 - ``Policy``, ``VerificationResult``, ``Check``, ``LicenceShown``
 - sources: ``TrustSource`` / ``StatusSource`` protocols, ``StatusSnapshot``, ``FixedTrust``,
   ``TokenTrustSource``, ``TokenStatusSource``, ``read_status_snapshot``
-- bundle: ``Bundle.load(dir)``, ``sync_bundle(...)``, ``BundleError``, ``root_thumbprint``
+- bundle: ``Bundle.load(dir)`` (``.credential_issuer``), ``sync_bundle(...)``, ``BundleError``,
+  ``root_thumbprint``
 - ``verifier.api`` (FastAPI, imported on demand): ``verify_router``, ``VerifierContext``,
   ``create_app(bundle_dir)``; ``verifier.cli``: ``verify_command``, ``verifier_app``.
 """

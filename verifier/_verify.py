@@ -1,4 +1,5 @@
-"""The verification function: every check a counter makes on a scanned QR payload, in order."""
+"""The verification function: every check a counter makes on a scanned QR payload or an SD-JWT VC
+presentation, in order."""
 
 from __future__ import annotations
 
@@ -7,17 +8,26 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from credential import (
+    SD_JWT_VC_TYP,
     STATUS_REVOKED,
     STATUS_SUSPENDED,
     STATUS_VALID,
     CredentialClaims,
+    DisclosedLicence,
     KeyState,
+    LicenceIdentity,
+    SdJwtVcClaims,
+    TrustedKey,
     TrustList,
     b64url,
+    b64url_decode,
     decode_qr,
+    disclosed_licence,
     errors,
     read_credential,
     read_holder_proof,
+    read_sd_jwt,
+    status_list_id,
 )
 
 from ._sources import StatusSource, TrustSource
@@ -31,6 +41,7 @@ CHECK_DECODE = "decode"
 CHECK_CREDENTIAL = "credential"
 CHECK_TRUSTED_KEY = "trusted_key"
 CHECK_ISSUER_SIGNATURE = "issuer_signature"
+CHECK_DISCLOSURES = "disclosures"  # SD-JWT VC presentations only
 CHECK_VALIDITY = "validity"
 CHECK_STATUS = "status"
 CHECK_HOLDER_PROOF = "holder_proof"
@@ -69,8 +80,8 @@ class Check:
 class LicenceShown:
     """The licence as the counter sees it (only filled in once the issuer signature verified)."""
 
-    holder_name: str
-    masked_id: str
+    holder_name: str | None  # None: an SD-JWT VC presentation that did not disclose it
+    masked_id: str | None  # None: idem
     type_code: str
     type_name: str | None
     number: str
@@ -88,7 +99,10 @@ class LicenceShown:
 
 @dataclass(frozen=True, slots=True)
 class VerificationResult:
-    """The answer for one payload. ``outcome`` is ``valid`` or the failing check's error code."""
+    """The answer for one payload. ``outcome`` is ``valid`` or the failing check's error code.
+
+    An SD-JWT VC presentation has ``kind`` ``presentation``, no ``credential_id`` (the format
+    carries none) and a ``licence`` with what its holder disclosed."""
 
     valid: bool
     outcome: str
@@ -133,6 +147,18 @@ _STATIC_COPY_CHECKS = (
 _PRESENTATION_CHECKS = _PASSED_BEFORE[CHECK_CHALLENGE]
 _CHALLENGED_PRESENTATION_CHECKS = _PASSED
 _STATIC_COPY_DETAIL = "static copy: not presented by its holder"
+# An SD-JWT VC presentation: the same checks plus its disclosures, after the issuer signature.
+_SD_JWT_ORDER = (*_ORDER[:4], CHECK_DISCLOSURES, *_ORDER[4:])
+_SD_JWT_PASSED = tuple(Check(name, True, OK) for name in _SD_JWT_ORDER)
+_SD_JWT_PASSED_BEFORE = {name: _SD_JWT_PASSED[:n] for n, name in enumerate(_SD_JWT_ORDER)}
+_SD_JWT_CHECKS = _SD_JWT_PASSED_BEFORE[CHECK_CHALLENGE]
+_SD_JWT_CHALLENGED_CHECKS = _SD_JWT_PASSED
+
+
+def is_sd_jwt(text: str) -> bool:
+    """Whether a payload is an SD-JWT (VC) rather than QR text: ``~`` is in no QR payload
+    (Base45 and the prefixes lack it) and separates every SD-JWT's parts."""
+    return "~" in text
 
 
 class _Failed(Exception):
@@ -144,9 +170,10 @@ class _Failed(Exception):
 class _Run:
     """What one verification has learnt so far (shown in the result, also when a check fails)."""
 
-    __slots__ = ("credential_id", "kind", "licence", "presented_at", "status_age")
+    __slots__ = ("credential_id", "kind", "licence", "passed_before", "presented_at", "status_age")
 
     def __init__(self) -> None:
+        self.passed_before = _PASSED_BEFORE
         self.kind: Literal["static", "presentation"] | None = None
         self.licence: LicenceShown | None = None
         self.credential_id: str | None = None
@@ -184,27 +211,49 @@ def verify_payload(
     now: Callable[[], int],
     policy: Policy,
     challenge: str | None = None,
+    audience: str | None = None,
+    credential_issuer: str | None = None,
 ) -> VerificationResult:
-    """Verify a scanned QR payload (static copy or holder presentation).
+    """Verify a scanned QR payload (static copy or holder presentation) or an SD-JWT VC
+    presentation ``<issuer-jwt>~<disclosures>~<kb-jwt>``.
 
     Never raises for any input: every failure is a result with ``valid=False`` and the
     ``credential.errors`` code of the first failing check. Checks, in order: decode, credential,
-    trusted key, issuer signature, validity, status, then holder proof, presentation time and
-    challenge (or the static-copy policy).
+    trusted key, issuer signature, (SD-JWT VC: disclosures), validity, status, then holder
+    proof, presentation time and challenge (or the static-copy policy).
+
+    For an SD-JWT VC, ``challenge`` is the nonce and ``audience`` the ``aud`` the KB-JWT must
+    carry (each checked when given), and ``credential_issuer`` the base URL of the registry whose
+    trust list this is: the ``iss`` it must have and the origin of its status list URIs
+    (``{credential_issuer}/status-lists/{list id}``). Without it no SD-JWT VC is trusted.
     """
     run = _Run()
     at = int(now())
     try:
-        checks = _verify(
-            run, text, trust=trust, status=status, at=at, policy=policy, challenge=challenge
-        )
+        if is_sd_jwt(text):
+            run.passed_before = _SD_JWT_PASSED_BEFORE
+            checks = _verify_sd_jwt(
+                run,
+                text,
+                trust=trust,
+                status=status,
+                at=at,
+                policy=policy,
+                nonce=challenge,
+                audience=audience,
+                credential_issuer=credential_issuer,
+            )
+        else:
+            checks = _verify(
+                run, text, trust=trust, status=status, at=at, policy=policy, challenge=challenge
+            )
     except _Failed as failed:
         code = failed.error.code
         return VerificationResult(
             False,
             code,
             failed.error.detail,
-            (*_PASSED_BEFORE[failed.check], Check(failed.check, False, code)),
+            (*run.passed_before[failed.check], Check(failed.check, False, code)),
             run.kind,
             run.licence,
             run.credential_id,
@@ -271,15 +320,17 @@ def _verify(
     run.licence = _show(claims, trust_list)
     run.credential_id = b64url(claims.credential_id)
 
-    skew = policy.clock_skew
-    if claims.issued_at > at + skew:
-        raise _Failed(CHECK_VALIDITY, errors.NotYetValid("issued in the future"))
-    if claims.not_before > at + skew:
-        raise _Failed(CHECK_VALIDITY, errors.NotYetValid())
-    if claims.expires_at + skew < at:
-        raise _Failed(CHECK_VALIDITY, errors.Expired())
-
-    _check_status(run, claims, trust_list, status=status, at=at, policy=policy)
+    _check_validity(claims.issued_at, claims.not_before, claims.expires_at, at, policy)
+    _check_status(
+        run,
+        claims.issuer,
+        claims.status.uri,
+        claims.status.index,
+        trust_list,
+        status=status,
+        at=at,
+        policy=policy,
+    )
 
     if proof is None:
         if policy.require_presentation:
@@ -292,17 +343,7 @@ def _verify(
     except errors.CredentialError as exc:
         raise _Failed(CHECK_HOLDER_PROOF, exc) from None
 
-    if proof.presented_at > at + policy.presentation_future_skew:
-        raise _Failed(CHECK_PRESENTATION_TIME, errors.PresentationFromFuture())
-    if at - proof.presented_at > policy.max_presentation_age:
-        raise _Failed(
-            CHECK_PRESENTATION_TIME,
-            errors.StalePresentation(
-                f"presented {at - proof.presented_at} s ago; at most "
-                f"{policy.max_presentation_age} s allowed"
-            ),
-        )
-
+    _check_presentation_time(proof.presented_at, at, policy)
     if challenge is None:
         return _PRESENTATION_CHECKS
     if proof.challenge != challenge:
@@ -310,17 +351,43 @@ def _verify(
     return _CHALLENGED_PRESENTATION_CHECKS
 
 
+def _check_validity(
+    issued_at: int, not_before: int, expires_at: int, at: int, policy: Policy
+) -> None:
+    skew = policy.clock_skew
+    if issued_at > at + skew:
+        raise _Failed(CHECK_VALIDITY, errors.NotYetValid("issued in the future"))
+    if not_before > at + skew:
+        raise _Failed(CHECK_VALIDITY, errors.NotYetValid())
+    if expires_at + skew < at:
+        raise _Failed(CHECK_VALIDITY, errors.Expired())
+
+
+def _check_presentation_time(presented_at: int, at: int, policy: Policy) -> None:
+    if presented_at > at + policy.presentation_future_skew:
+        raise _Failed(CHECK_PRESENTATION_TIME, errors.PresentationFromFuture())
+    if at - presented_at > policy.max_presentation_age:
+        raise _Failed(
+            CHECK_PRESENTATION_TIME,
+            errors.StalePresentation(
+                f"presented {at - presented_at} s ago; at most "
+                f"{policy.max_presentation_age} s allowed"
+            ),
+        )
+
+
 def _check_status(
     run: _Run,
-    claims: CredentialClaims,
+    issuer: str,
+    uri: str,
+    index: int,
     trust_list: TrustList,
     *,
     status: StatusSource,
     at: int,
     policy: Policy,
 ) -> None:
-    uri = claims.status.uri
-    department = trust_list.department(claims.issuer)
+    department = trust_list.department(issuer)
     if department is None or uri not in department.status_lists:
         raise _Failed(
             CHECK_STATUS,
@@ -330,7 +397,7 @@ def _check_status(
     if snapshot is None:
         raise _Failed(CHECK_STATUS, errors.StatusUnavailable(f"no status list {uri!r} cached"))
     signer = trust_list.keys.get(snapshot.kid)
-    if signer is None or signer.state == KeyState.COMPROMISED or signer.department != claims.issuer:
+    if signer is None or signer.state == KeyState.COMPROMISED or signer.department != issuer:
         raise _Failed(
             CHECK_STATUS,
             errors.StatusUnavailable("the status list is not signed by a key of the issuer"),
@@ -345,7 +412,6 @@ def _check_status(
         )
     if snapshot.expires_at is not None and snapshot.expires_at + policy.clock_skew < at:
         raise _Failed(CHECK_STATUS, errors.StatusStale("the status list has expired"))
-    index = claims.status.index
     if not 0 <= index < snapshot.status_list.size:
         raise _Failed(
             CHECK_STATUS, errors.StatusUnavailable("status index outside the status list")
@@ -357,3 +423,143 @@ def _check_status(
         raise _Failed(CHECK_STATUS, errors.Suspended())
     if value != STATUS_VALID:
         raise _Failed(CHECK_STATUS, errors.StatusUnavailable(f"unknown status value {value}"))
+
+
+# --- SD-JWT VC presentations ----------------------------------------------------------------------
+def _show_sd_jwt(
+    licence: DisclosedLicence, times: tuple[int, int, int], trust_list: TrustList
+) -> LicenceShown:
+    identity = licence.identity
+    department = trust_list.department(identity.department)
+    return LicenceShown(
+        licence.holder_name,
+        licence.masked_id,
+        identity.type_code,
+        trust_list.licence_type_name(identity.department, identity.type_code),
+        identity.number,
+        licence.categories,
+        licence.fields,
+        *times,
+        identity.department,
+        department.name if department else None,
+        None,  # an SD-JWT VC carries no licence identifier serial
+    )
+
+
+def _sd_jwt_issuer_key(
+    identity: LicenceIdentity,
+    vc: SdJwtVcClaims,
+    trust_list: TrustList | None,
+    credential_issuer: str | None,
+    issued_at: int,
+) -> TrustedKey:
+    """The trust list's key for the issuer JWT: ``iss`` must be this verifier's credential
+    issuer, ``kid`` a key of the trust list that may sign the licence's type for its department
+    at ``iat``."""
+    if trust_list is None:
+        raise errors.UnknownKey("no trust list available: sync the verifier bundle")
+    if credential_issuer is None:
+        raise errors.UnknownIssuer("this verifier knows no credential issuer URL")
+    if vc.issuer != credential_issuer.rstrip("/"):
+        raise errors.UnknownIssuer(f"iss {vc.issuer!r} is not the credential issuer")
+    if vc.kid is None:
+        raise errors.UnknownKey("the issuer JWT names no kid")
+    try:
+        kid = b64url_decode(vc.kid)
+    except errors.MalformedPayload:
+        raise errors.UnknownKey("the issuer JWT's kid is not a key id of the trust list") from None
+    return trust_list.authorise(
+        kid=kid, issuer=identity.department, type_code=identity.type_code, issued_at=issued_at
+    )
+
+
+def _verify_sd_jwt(
+    run: _Run,
+    text: str,
+    *,
+    trust: TrustSource,
+    status: StatusSource,
+    at: int,
+    policy: Policy,
+    nonce: str | None,
+    audience: str | None,
+    credential_issuer: str | None,
+) -> tuple[Check, ...]:
+    """``_verify`` for an SD-JWT VC presentation (docs/wire-format.md section 16)."""
+    run.kind = "presentation"
+    try:
+        sd_jwt = read_sd_jwt(text, typ=SD_JWT_VC_TYP)
+    except errors.CredentialError as exc:
+        raise _Failed(CHECK_DECODE, exc) from None
+
+    try:
+        vc = sd_jwt.vc()
+        identity = sd_jwt.licence_identity()
+        if vc.issued_at is None or vc.expires_at is None:
+            raise errors.MalformedSdJwt("a licence has iat and exp")
+        if vc.status is None:
+            raise errors.MalformedSdJwt("the status claim (status_list) is missing")
+    except errors.CredentialError as exc:
+        raise _Failed(CHECK_CREDENTIAL, exc) from None
+    issued_at, expires_at, reference = vc.issued_at, vc.expires_at, vc.status
+    not_before = issued_at if vc.not_before is None else vc.not_before
+
+    trust_list = trust.trust_list()
+    try:
+        key = _sd_jwt_issuer_key(identity, vc, trust_list, credential_issuer, issued_at)
+    except errors.CredentialError as exc:
+        raise _Failed(CHECK_TRUSTED_KEY, exc) from None
+    assert trust_list is not None and credential_issuer is not None  # the key was found in it
+
+    try:
+        sd_jwt.verify_issuer(key.public_key)
+    except errors.CredentialError as exc:
+        raise _Failed(CHECK_ISSUER_SIGNATURE, exc) from None
+
+    try:
+        claims, _ = sd_jwt.vc_claims()
+        licence = disclosed_licence(identity, claims)
+    except errors.CredentialError as exc:
+        raise _Failed(CHECK_DISCLOSURES, exc) from None
+    run.licence = _show_sd_jwt(licence, (issued_at, not_before, expires_at), trust_list)
+
+    _check_validity(issued_at, not_before, expires_at, at, policy)
+
+    # The status claim names the list by its full URI, the trust list and the status list token
+    # by its id: the URI must be {credential issuer}/status-lists/{id} of a list of the issuing
+    # department (docs/wire-format.md section 16).
+    list_id = status_list_id(reference.uri, credential_issuer)
+    department = trust_list.department(identity.department)
+    if list_id is None or department is None or list_id not in department.status_lists:
+        raise _Failed(
+            CHECK_STATUS,
+            errors.UnknownStatusList(f"status list {reference.uri!r} is not a list of the issuer"),
+        )
+    _check_status(
+        run,
+        identity.department,
+        list_id,
+        reference.index,
+        trust_list,
+        status=status,
+        at=at,
+        policy=policy,
+    )
+
+    try:
+        key_binding = sd_jwt.key_binding()
+        run.presented_at = key_binding.presented_at
+        key_binding.verify(sd_jwt.holder_key(), sd_jwt.presented)
+    except errors.CredentialError as exc:
+        raise _Failed(CHECK_HOLDER_PROOF, exc) from None
+
+    _check_presentation_time(key_binding.presented_at, at, policy)
+
+    if audience is not None and key_binding.audience != audience:
+        raise _Failed(CHECK_CHALLENGE, errors.WrongAudience())
+    if nonce is not None and key_binding.nonce != nonce:
+        raise _Failed(
+            CHECK_CHALLENGE,
+            errors.ChallengeMismatch("the KB-JWT is not bound to this verifier's nonce"),
+        )
+    return _SD_JWT_CHECKS if nonce is None and audience is None else _SD_JWT_CHALLENGED_CHECKS

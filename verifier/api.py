@@ -1,4 +1,5 @@
-"""HTTP API: ``POST /verify`` (JSON or an uploaded image), its sources from a ``VerifierContext``.
+"""HTTP API: ``POST /verify`` (JSON or an uploaded image; QR payloads and SD-JWT VC
+presentations), its sources from a ``VerifierContext``.
 
 The combined app sets ``app.state.verifier_context`` (online sources and a ``record_check``);
 ``create_app(bundle_dir)`` serves from a synced bundle and records nothing.
@@ -45,7 +46,7 @@ class RecordCheck(Protocol):
     async def __call__(
         self,
         *,
-        credential_id: str,
+        credential_id: str | None,
         licence_number: str,
         department: str,
         party: Any,
@@ -59,7 +60,9 @@ class RecordCheck(Protocol):
 class VerifierContext:
     """Everything ``POST /verify`` needs. ``record_check`` is ``None`` offline; ``prepare``,
     when set, is awaited before each verification (the online sources make their documents
-    current there, so verifying itself never waits for I/O)."""
+    current there, so verifying itself never waits for I/O). ``credential_issuer`` is the
+    registry's public base URL, which SD-JWT VCs must name as ``iss`` (none: no SD-JWT VC is
+    trusted)."""
 
     trust: TrustSource
     status: StatusSource
@@ -67,6 +70,7 @@ class VerifierContext:
     policy: Policy = field(default_factory=Policy)
     record_check: RecordCheck | None = None
     prepare: Callable[[], Awaitable[None]] | None = None
+    credential_issuer: str | None = None
 
 
 def _wall_clock() -> int:
@@ -90,6 +94,7 @@ class _VerifyInput:
     payload: str | None
     image: bytes | None
     challenge: str | None
+    audience: str | None
     verifier_name: str | None
     purpose: str | None
 
@@ -103,7 +108,13 @@ def _opt_text(value: Any, what: str, limit: int) -> str | None:
 
 
 def _verify_input(
-    *, payload: str | None, image: bytes | None, challenge: Any, verifier_name: Any, purpose: Any
+    *,
+    payload: str | None,
+    image: bytes | None,
+    challenge: Any,
+    audience: Any,
+    verifier_name: Any,
+    purpose: Any,
 ) -> _VerifyInput | JSONResponse:
     """The request's input with its optional texts checked (422 naming the bad one)."""
     try:
@@ -111,6 +122,7 @@ def _verify_input(
             payload=payload,
             image=image,
             challenge=_opt_text(challenge, "challenge", 64),
+            audience=_opt_text(audience, "audience", _MAX_NAME),
             verifier_name=_opt_text(verifier_name, "verifier name", _MAX_NAME),
             purpose=_opt_text(purpose, "verifier purpose", _MAX_NAME),
         )
@@ -141,6 +153,7 @@ async def _read_input(request: Request) -> _VerifyInput | JSONResponse:
             payload=payload,
             image=None,
             challenge=data.get("challenge"),
+            audience=data.get("audience"),
             verifier_name=verifier.get("name"),
             purpose=verifier.get("purpose"),
         )
@@ -159,6 +172,7 @@ async def _read_input(request: Request) -> _VerifyInput | JSONResponse:
             payload=None,
             image=image,
             challenge=form.get("challenge"),
+            audience=form.get("audience"),
             verifier_name=form.get("verifier_name"),
             purpose=form.get("verifier_purpose"),
         )
@@ -191,8 +205,9 @@ _CHECK = {
     "properties": {
         "name": {
             "type": "string",
-            "description": "decode, credential, trusted_key, issuer_signature, validity, status, "
-            "holder_proof, presentation_time, challenge or presentation",
+            "description": "decode, credential, trusted_key, issuer_signature, disclosures "
+            "(SD-JWT VC only), validity, status, holder_proof, presentation_time, challenge or "
+            "presentation",
         },
         "passed": {"type": "boolean", "description": "Whether the check passed"},
         "code": {
@@ -221,8 +236,14 @@ _LICENCE_SHOWN = {
     ],
     "additionalProperties": False,
     "properties": {
-        "holder_name": {"type": "string", "description": "The holder's name"},
-        "masked_id": {"type": "string", "description": "The ID number with its middle masked"},
+        "holder_name": _nullable(
+            "string", "The holder's name; null when an SD-JWT VC presentation did not disclose it"
+        ),
+        "masked_id": _nullable(
+            "string",
+            "The ID number with its middle masked; null when an SD-JWT VC presentation did not "
+            "disclose it",
+        ),
         "type_code": {"type": "string", "description": "The licence type's code"},
         "type_name": _nullable("string", "The licence type's name from the trust list"),
         "number": {"type": "string", "description": "The licence number"},
@@ -286,7 +307,9 @@ VERIFICATION_RESULT_SCHEMA = {
             "null if the payload could not be decoded",
         },
         "licence": _LICENCE_SHOWN,
-        "credential_id": _nullable("string", "The credential's id (base64url)"),
+        "credential_id": _nullable(
+            "string", "The credential's id (base64url); null for an SD-JWT VC, which has none"
+        ),
         "status_age": _nullable("integer", "Age of the status information used, in seconds"),
         "presented_at": _nullable("integer", "When the holder signed the presentation"),
         "checked_at": {"type": "integer", "description": "When it was checked (Unix seconds)"},
@@ -314,12 +337,20 @@ _OPENAPI_BODY: dict[str, Any] = {
                             "type": "string",
                             "minLength": 1,
                             "description": "The scanned QR text: EL1: (static copy) or EP1: "
-                            "(presentation)",
+                            "(presentation); or an SD-JWT VC presentation "
+                            "<issuer-jwt>~<disclosures>~<kb-jwt>",
                         },
                         "challenge": {
                             "type": ["string", "null"],
                             "maxLength": 64,
-                            "description": "The challenge this counter showed the holder",
+                            "description": "The challenge this counter showed the holder (for "
+                            "an SD-JWT VC: the nonce its KB-JWT must carry)",
+                        },
+                        "audience": {
+                            "type": ["string", "null"],
+                            "maxLength": _MAX_NAME,
+                            "description": "SD-JWT VC only: the aud its KB-JWT must carry (this "
+                            "verifier's identifier)",
                         },
                         "verifier": {
                             "type": ["object", "null"],
@@ -362,6 +393,11 @@ _OPENAPI_BODY: dict[str, Any] = {
                             "type": "string",
                             "maxLength": 64,
                             "description": "The challenge this counter showed the holder",
+                        },
+                        "audience": {
+                            "type": "string",
+                            "maxLength": _MAX_NAME,
+                            "description": "SD-JWT VC only: the aud its KB-JWT must carry",
                         },
                         "verifier_name": {
                             "type": "string",
@@ -422,7 +458,7 @@ async def _record(
     # a credential whose issuer signature verified: a forgery names no real licence.
     if context.record_check is None or party is None:
         return
-    if result.licence is None or result.credential_id is None:
+    if result.licence is None:
         return
     await context.record_check(
         credential_id=result.credential_id,
@@ -462,7 +498,8 @@ def verify_router(
         context: VerifierContext = Depends(context_dependency),
         party: VerifyingParty | None = Depends(party_dependency),
     ) -> JSONResponse:
-        """Verify a licence QR payload (JSON) or a photo of the QR code (multipart `image`).
+        """Verify a licence QR payload or SD-JWT VC presentation (JSON) or a photo of a QR code
+        (multipart `image`).
 
         Anonymous callers get the verdict and nothing is recorded. A relying party that signs
         in with its API key (`Authorization: Bearer erp_...`) and names one of its registered
@@ -491,6 +528,8 @@ def verify_router(
             now=context.now,
             policy=context.policy,
             challenge=data.challenge,
+            audience=data.audience,
+            credential_issuer=context.credential_issuer,
         )
         await _record(context, result, party, purpose)
         return JSONResponse(result.to_json())
@@ -513,6 +552,7 @@ def create_app(
         status=bundle.status,
         now=now or _wall_clock,
         policy=policy or Policy(),
+        credential_issuer=bundle.credential_issuer,
     )
     app.include_router(verify_router())
     return app

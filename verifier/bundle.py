@@ -7,7 +7,8 @@ Layout of a bundle directory::
     current -> v-<...>/     symlink to the last good sync, swapped atomically
     v-<...>/trust-list.jwt
     v-<...>/status-lists/<uri>.jwt
-    v-<...>/bundle.json     source URL, sync time, root thumbprint, status list URIs
+    v-<...>/bundle.json     source URL, credential issuer URL, sync time, root thumbprint,
+                            status list ids
 
 A sync fetches and checks everything into a new ``v-`` directory and only then repoints
 ``current``; any refusal (bad signature, another root, an older trust list than the one held)
@@ -92,6 +93,14 @@ class Bundle:
     manifest: dict[str, Any]
     trust: FixedTrust
     status: TokenStatusSource
+
+    @property
+    def credential_issuer(self) -> str:
+        """The base URL of the registry the bundle was synced from as its SD-JWT VCs name it
+        (``iss``, and the origin of their status list URIs): ``--credential-issuer`` of the
+        sync, by default its ``--from`` URL."""
+        issuer = self.manifest.get("credential_issuer", self.manifest.get("source", ""))
+        return str(issuer)
 
     @classmethod
     def load(cls, path: Path | str) -> Bundle:
@@ -203,12 +212,15 @@ def sync_bundle(
     root_thumbprint_text: str | None = None,
     client: httpx.Client | None = None,
     now: Callable[[], float] = time.time,
+    credential_issuer: str | None = None,
 ) -> SyncReport:
     """Fetch the trust list and every status list it names from ``source``, check them against
     the pinned root key, and swap them into ``bundle_dir``.
 
     The first sync pins the root (``root_key``, or the key served at ``{source}/root-key`` when
-    its thumbprint equals ``root_thumbprint_text``); later syncs reuse the pinned key. Raises
+    its thumbprint equals ``root_thumbprint_text``); later syncs reuse the pinned key.
+    ``credential_issuer`` is the registry's public base URL when ``source`` is another address
+    of it (a mirror, an internal name): SD-JWT VCs are trusted only with that ``iss``. Raises
     ``BundleError``; on any error the previous bundle stays in place.
     """
     base = source.rstrip("/")
@@ -237,7 +249,8 @@ def sync_bundle(
     finally:
         if own_client:
             http.close()
-    _store(bundle_dir, root if first else None, token, statuses, base, root, now)
+    issuer = base if credential_issuer is None else credential_issuer.rstrip("/")
+    _store(bundle_dir, root if first else None, token, statuses, base, issuer, root, now)
     return SyncReport(
         path=bundle_dir,
         root_thumbprint=root_thumbprint(root),
@@ -285,6 +298,7 @@ def _store(
     trust_token: str,
     statuses: dict[str, str],
     source: str,
+    credential_issuer: str,
     root: PublicKey,
     now: Callable[[], float],
 ) -> None:
@@ -296,6 +310,7 @@ def _store(
         (version / STATUS_DIR / f"{uri}.jwt").write_text(token, "ascii")
     manifest = {
         "source": source,
+        "credential_issuer": credential_issuer,
         "synced_at": int(now()),
         "root_thumbprint": root_thumbprint(root),
         "status_lists": list(statuses),

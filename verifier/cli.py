@@ -1,4 +1,5 @@
-"""Command line: ``elicence verify`` and ``elicence verifier sync``.
+"""Command line: ``elicence verify`` (QR payloads, QR images, SD-JWT VC presentations) and
+``elicence verifier sync``.
 
 Exit codes of ``verify``: 0 valid, 1 invalid (the outcome code is printed) or input refused
 (an image file that cannot be read or is no PNG/JPEG, a payload too long: the reason is printed),
@@ -86,7 +87,10 @@ def _print_result(result: VerificationResult) -> None:
         typer.echo(f"INVALID: {result.outcome}: {result.detail}")
     lic = result.licence
     if lic is not None:
-        typer.echo(f"  holder      {lic.holder_name} ({lic.masked_id})")
+        undisclosed = "(not disclosed)"
+        typer.echo(
+            f"  holder      {lic.holder_name or undisclosed} ({lic.masked_id or undisclosed})"
+        )
         typer.echo(f"  licence     {lic.type_name or lic.type_code} [{lic.type_code}] {lic.number}")
         if lic.identifier is not None:
             typer.echo(f"  identifier  {lic.identifier}")
@@ -109,7 +113,11 @@ def _print_result(result: VerificationResult) -> None:
 
 def verify_command(
     payload: Annotated[
-        str | None, typer.Argument(help="QR payload text (EL1:... or EP1:...); - reads stdin.")
+        str | None,
+        typer.Argument(
+            help="QR payload text (EL1:... or EP1:...) or an SD-JWT VC presentation "
+            "(<issuer-jwt>~<disclosures>~<kb-jwt>); - reads stdin."
+        ),
     ] = None,
     image: Annotated[
         Path | None, typer.Option("--image", help="PNG or JPEG photo of the QR code.")
@@ -120,7 +128,14 @@ def verify_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     challenge: Annotated[
-        str | None, typer.Option("--challenge", help="The challenge this counter gave.")
+        str | None,
+        typer.Option(
+            "--challenge", help="The challenge this counter gave (SD-JWT VC: the KB-JWT's nonce)."
+        ),
+    ] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option("--audience", help="SD-JWT VC: the aud its KB-JWT must carry."),
     ] = None,
     require_presentation: Annotated[
         bool,
@@ -133,7 +148,7 @@ def verify_command(
         int, typer.Option("--max-status-age", min=1, help="Seconds.")
     ] = _DEFAULTS.max_status_age,
 ) -> None:
-    """Verify a licence QR payload offline, from the synced bundle."""
+    """Verify a licence QR payload or SD-JWT VC presentation offline, from the synced bundle."""
     if (payload is None) == (image is None):
         raise _fail("give either a PAYLOAD or --image FILE", EXIT_USAGE)
     if image is not None:
@@ -162,6 +177,8 @@ def verify_command(
         now=(lambda: now) if now is not None else (lambda: int(time.time())),
         policy=policy,
         challenge=challenge,
+        audience=audience,
+        credential_issuer=loaded.credential_issuer,
     )
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
@@ -183,10 +200,20 @@ def sync_command(
         str | None,
         typer.Option("--root-thumbprint", help="RFC 7638 thumbprint (base64url) of the root."),
     ] = None,
+    credential_issuer: Annotated[
+        str | None,
+        typer.Option(
+            "--credential-issuer",
+            help="The registry's public base URL, the iss of its SD-JWT VCs, when --from is "
+            "another address of it (default: the --from URL).",
+        ),
+    ] = None,
 ) -> None:
     """Fetch and check the trust list and status lists into the verifier bundle."""
     if not source.startswith(("http://", "https://")):
         raise _fail("--from must be an http:// or https:// URL", EXIT_USAGE)
+    if credential_issuer is not None and not credential_issuer.startswith(("http://", "https://")):
+        raise _fail("--credential-issuer must be an http:// or https:// URL", EXIT_USAGE)
     root_key = None
     if root_key_file is not None:
         try:
@@ -201,6 +228,7 @@ def sync_command(
             bundle_dir=bundle,
             root_key=root_key,
             root_thumbprint_text=root_thumbprint,
+            credential_issuer=credential_issuer,
         )
     except BundleError as exc:
         usage = exc.code in ("root_key_required", "bad_root_key")

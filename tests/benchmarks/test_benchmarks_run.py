@@ -98,12 +98,13 @@ def _run(script: str, *args: str) -> str:
             (
                 *("[ES256] raw floor", "holder key loaded", "% of the floor", "POST /verify"),
                 *("[SM2] raw floor", "[SM2] verify_payload", "SM2 next to ES256"),
+                *("SD-JWT VC + KB-JWT", "verify_payload from the bundle", "reference library"),
             ),
         ),
         (
             "verify_sd_jwt.py",
             ("--count", "20", "--rounds", "1"),
-            ("raw floor", "verify_sd_jwt_vc", "reference library", "ratio to floor"),
+            ("raw floor", "verify_sd_jwt_vc", "reference library", "of the floor", "goal"),
         ),
         (
             "verify_online.py",

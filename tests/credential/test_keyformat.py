@@ -134,3 +134,54 @@ def test_bad_cose_keys(cose_key: object, error: type[Exception]) -> None:
 def test_bad_jwks(jwk: object, error: type[Exception]) -> None:
     with pytest.raises(error):
         jwk_to_public_key(jwk)
+
+
+# --- the hand-written pieces of a verification (credential/_signature.py, _keyformat, _jws) ---
+def test_raw_to_der_is_what_cryptography_encodes() -> None:
+    import os
+
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from credential._signature import _raw_to_der
+
+    edges = [
+        bytes(64),
+        b"\x80" * 64,
+        b"\x7f" + bytes(63),
+        b"\x00\x80" + bytes(30) + b"\x00\x00\x01" + bytes(29),
+        bytes(31) + b"\x01" + b"\xff" * 32,
+    ]
+    for raw in edges + [os.urandom(64) for _ in range(2000)]:
+        r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+        assert _raw_to_der(raw) == encode_dss_signature(r, s), raw.hex()
+
+
+def test_alg_of_still_looks_at_the_curve_once_the_class_is_known() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from credential import alg_of, errors
+
+    assert alg_of(ec.generate_private_key(ec.SECP256R1()).public_key()) == "ES256"
+    with pytest.raises(errors.UnsupportedAlgorithm):  # same Python class, another curve
+        alg_of(ec.generate_private_key(ec.SECP384R1()).public_key())
+    with pytest.raises(errors.UnsupportedAlgorithm):
+        alg_of("not a key")  # type: ignore[arg-type]
+
+
+def test_a_cached_jws_header_is_checked_as_a_new_one() -> None:
+    from credential import errors, read_jws, sign_jws
+    from credential._jws import parse_jws
+
+    signer = TestSigner.from_seed("ES256", 0x5EED_00AA)
+    token = sign_jws({"a": 1}, signer, typ="one+jwt")
+    assert read_jws(token, typ="one+jwt").payload == {"a": 1}
+    with pytest.raises(errors.MalformedToken, match="typ must be two"):
+        read_jws(token, typ="two+jwt")  # the header is cached now: its typ still counts
+    header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"one+jwt"}').rstrip(b"=").decode()
+    for _ in range(2):
+        with pytest.raises(errors.UnsupportedAlgorithm):
+            parse_jws(f"{header}.{token.split('.', 1)[1]}")
+    crit = base64.urlsafe_b64encode(b'{"alg":"ES256","crit":["x"],"x":1}').rstrip(b"=").decode()
+    for _ in range(2):
+        with pytest.raises(errors.MalformedToken, match="critical"):
+            parse_jws(f"{crit}.{token.split('.', 1)[1]}")

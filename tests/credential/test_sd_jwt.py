@@ -24,8 +24,10 @@ from credential import (
     KB_JWT_TYP,
     SD_JWT_VC_TYP,
     LicenceClaims,
+    LicenceIdentity,
     PublicKey,
     StatusReference,
+    disclosed_licence,
     errors,
     jwk_to_public_key,
     kid_text,
@@ -35,6 +37,8 @@ from credential import (
     read_sd_jwt,
     sd_jwt_vc_of_licence,
     sign_jws,
+    status_list_id,
+    status_list_url,
     verify_sd_jwt_vc,
 )
 from credential._sd_jwt import make_disclosure
@@ -324,6 +328,7 @@ def _rebind(jwt: str, disclosures: list[str], holder: TestSigner, **kb: Any) -> 
     typ = kb.pop("typ", KB_JWT_TYP)
     payload = {"iat": NOW + 20, "aud": AUDIENCE, "nonce": NONCE, "sd_hash": sd_hash.decode()}
     payload.update(kb)
+    payload = {name: value for name, value in payload.items() if value is not None}
     return presented + sign_jws(payload, holder, typ=typ)
 
 
@@ -623,3 +628,94 @@ def test_reference_issuer_and_holder_verify_with_ours(
     stranger = other.sd_jwt_issuance.split("~")[1]
     with pytest.raises(errors.DisclosureMismatch):
         verify(_rebind(jwt, [*disclosures, stranger], holder), issuer)
+
+
+# --- the verifier's building blocks ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        (f"{BASE}/status-lists/12", "12"),
+        (f"{BASE}/status-lists/list_A-7", "list_A-7"),
+        (f"{BASE}/status-lists/", None),
+        (f"{BASE}/status-lists/12/", None),
+        (f"{BASE}/status-lists/12?idx=1", None),
+        (f"{BASE}/status-lists/12#x", None),
+        (f"{BASE}/status-lists/../trust-list", None),
+        (f"{BASE}/status-lists/{'1' * 65}", None),
+        (f"{BASE}.evil.example/status-lists/12", None),
+        (f"{BASE}:8443/status-lists/12", None),
+        ("https://evil.example/status-lists/12", None),
+        (f"{BASE.replace('https', 'http')}/status-lists/12", None),
+        ("12", None),
+    ],
+)
+def test_status_list_id_is_the_inverse_of_status_list_url(uri: str, expected: str | None) -> None:
+    assert status_list_id(uri, BASE) == expected
+    assert status_list_id(uri, BASE + "/") == expected
+    if expected is not None:
+        assert status_list_url(BASE, expected) == uri
+
+
+def test_disclosed_licence_checks_the_types(
+    issued: str, issuer: TestSigner, holder: TestSigner
+) -> None:
+    sd_jwt = read_sd_jwt(present(issued, holder, ["holder_name", ("fields", "points")]))
+    identity = sd_jwt.licence_identity()
+    assert identity == LicenceIdentity("110000-JTJ", "DL", "110000-JTJ-DL-4F2A9C01B7")
+    claims, _ = sd_jwt.vc_claims()
+    licence = disclosed_licence(identity, claims)
+    assert (licence.holder_name, licence.masked_id) == ("张秀英", None)
+    assert licence.categories == () and licence.fields == {"points": 12}
+    for name, value in [
+        ("holder_name", 1),
+        ("masked_id_number", ["x"]),
+        ("categories", "C1"),
+        ("categories", [1]),
+        ("fields", {"points": 1.5}),
+        ("fields", []),
+    ]:
+        with pytest.raises(errors.MalformedSdJwt, match=name.split("_")[0]):
+            disclosed_licence(identity, {**claims, name: value})
+
+
+def test_licence_identity_is_required_in_the_clear(issuer: TestSigner, holder: TestSigner) -> None:
+    payload = read_sd_jwt(
+        sd_jwt_vc_of_licence(licence_claims(holder.public_key), issuer, public_base_url=BASE)
+    ).issuer_jwt.payload
+    hidden = make_disclosure("licence_number", payload.pop("licence_number"))
+    payload["_sd"] = [hidden.digest]
+    sd_jwt = read_sd_jwt(_rebind(_resign(issuer, payload), [hidden.encoded], holder))
+    with pytest.raises(errors.MalformedSdJwt, match="licence_number"):
+        sd_jwt.licence_identity()
+
+
+def test_wrong_typ_has_its_own_code(issued: str, issuer: TestSigner, holder: TestSigner) -> None:
+    jwt = _resign(issuer, read_sd_jwt(issued).issuer_jwt.payload, typ="JWT")
+    with pytest.raises(errors.WrongJwtType) as caught:
+        read_sd_jwt(_rebind(jwt, [], holder))
+    assert caught.value.code == "wrong_typ"
+    kb_as_issuer_jwt = present(issued, holder).rsplit("~", 1)[1]  # a KB-JWT is no SD-JWT
+    with pytest.raises(errors.WrongJwtType):
+        read_sd_jwt(kb_as_issuer_jwt + "~")
+    with pytest.raises(errors.WrongJwtType):
+        read_sd_jwt(_rebind(issued.split("~")[0], [], holder, typ=SD_JWT_VC_TYP)).key_binding()
+
+
+@pytest.mark.parametrize("missing", ["aud", "nonce", "iat", "sd_hash"])
+def test_kb_jwt_claims_are_required(
+    missing: str, issued: str, issuer: TestSigner, holder: TestSigner
+) -> None:
+    text = _rebind(issued.split("~")[0], [], holder, **{missing: None})
+    with pytest.raises(errors.MalformedSdJwt, match="KB-JWT needs"):
+        read_sd_jwt(text).key_binding()
+
+
+def test_key_binding_checked_in_steps(issued: str, issuer: TestSigner, holder: TestSigner) -> None:
+    sd_jwt = read_sd_jwt(present(issued, holder, ["holder_name"]))
+    kb = sd_jwt.key_binding()
+    assert (kb.audience, kb.nonce, kb.presented_at) == (AUDIENCE, NONCE, NOW + 20)
+    kb.verify(holder.public_key, sd_jwt.presented)
+    with pytest.raises(errors.SdHashMismatch):
+        kb.verify(holder.public_key, sd_jwt.presented.replace("~", "~~", 1))
+    with pytest.raises(errors.HolderSignatureInvalid):
+        kb.verify(TestSigner.generate(holder.alg).public_key, sd_jwt.presented)
