@@ -77,14 +77,6 @@ def _wall_clock() -> int:
     return int(time.time())
 
 
-async def get_verifier_context(request: Request) -> VerifierContext:
-    """Dependency: the context the app put on ``app.state.verifier_context``.
-
-    ``async`` so FastAPI does not hop to a worker thread for it on every request."""
-    context: VerifierContext = request.app.state.verifier_context
-    return context
-
-
 def _error(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status)
 
@@ -475,13 +467,10 @@ async def _anonymous() -> None:
     return None
 
 
-def verify_router(
-    context_dependency: Callable[..., Awaitable[VerifierContext] | VerifierContext] = (
-        get_verifier_context
-    ),
-    party_dependency: Callable[..., Any] = _anonymous,
-) -> APIRouter:
-    """A router with ``POST /verify``; its sources come from ``context_dependency``, the caller
+def verify_router(party_dependency: Callable[..., Any] = _anonymous) -> APIRouter:
+    """A router with ``POST /verify``; its sources come from the ``VerifierContext`` the app put
+    on ``app.state.verifier_context`` (read directly: a dependency for it cost a share of
+    FastAPI's dependency solving on the hottest request, py-spy, issue 11), the caller
     from ``party_dependency`` (``None``: anonymous; the combined app authenticates relying
     parties by their API key there, refusing a bad key with 401)."""
     router = APIRouter(tags=["verifier"])
@@ -495,7 +484,6 @@ def verify_router(
     )
     async def verify(
         request: Request,
-        context: VerifierContext = Depends(context_dependency),
         party: VerifyingParty | None = Depends(party_dependency),
     ) -> JSONResponse:
         """Verify a licence QR payload or SD-JWT VC presentation (JSON) or a photo of a QR code
@@ -506,6 +494,7 @@ def verify_router(
         purposes (`verifier.purpose`, the purpose's code) gets the same verdict, and the check
         is listed in the holder's wallet under the party's registered name; a purpose that is
         not its own is refused (403) before anything is verified."""
+        context: VerifierContext = request.app.state.verifier_context
         data = await _read_input(request)
         if isinstance(data, JSONResponse):
             return data
