@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from credential import KeyState
 from issuer.imports.service import licence_ids_hash
-from registry.models import AuditEntry, ImportJobState, Licence, UploadedImport
+from registry.models import AuditEntry, ImportJobState, Licence, SigningKey, UploadedImport
 from tests.issuer._import_files import citizen_id, licence_row, rows, write_csv, write_jsonl
 from tests.issuer.conftest import Issuer, _running, bearer
 
@@ -264,6 +265,22 @@ def test_bad_uploads_are_refused_at_once_and_nothing_is_stored(
     _nothing_stored(issuer)
     # the limit is the import's own: a file above the 1 MiB of other requests is fine
     assert _upload(issuer, key, good).status_code == 202
+
+
+def test_a_department_that_cannot_sign_is_told_before_the_upload(
+    issuer: Issuer, tmp_path: Path
+) -> None:
+    key = _transport(issuer)
+    with issuer.database.writing() as session:  # every key of the department retired
+        session.execute(
+            update(SigningKey)
+            .where(SigningKey.department_id.is_not(None))
+            .values(state=KeyState.RETIRED)
+        )
+    good = write_csv(tmp_path / "l.csv", list(rows(2))).read_bytes()
+    answer = _upload(issuer, key, good)
+    assert answer.status_code == 400 and "signing key" in answer.json()["detail"]
+    _nothing_stored(issuer)
 
 
 def test_the_upload_is_documented_in_openapi(issuer: Issuer) -> None:
