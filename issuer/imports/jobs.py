@@ -260,21 +260,21 @@ class ImportRunner:
         free (its runner died); delete uploads left by a request that died before its job was
         stored. The ids of the jobs taken."""
         with self.database.reading() as session:
-            unfinished = set(
-                session.scalars(
-                    select(UploadedImport.id)
-                    .where(UploadedImport.state.in_(UNFINISHED))
-                    .order_by(UploadedImport.created_at)
-                ).all()
-            )
-            uploads = [
+            unfinished = session.scalars(
+                select(UploadedImport.id)
+                .where(UploadedImport.state.in_(UNFINISHED))
+                .order_by(UploadedImport.created_at)
+            ).all()
+            uploads = {
                 path.name.removesuffix(".upload") for path in self.directory.glob("*.upload")
-            ]
+            }
             known = set(
                 session.scalars(select(UploadedImport.id).where(UploadedImport.id.in_(uploads)))
             )
         taken = []
-        for job_id in uploads:
+        # The unfinished jobs in the order they came, then the uploads nobody stored.
+        ordered = [job_id for job_id in unfinished if job_id in uploads]
+        for job_id in [*ordered, *sorted(uploads - set(ordered))]:
             files = self.files(job_id)
             lock = JobLock.take(files.lock)
             if lock is None:

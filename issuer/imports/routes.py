@@ -22,7 +22,8 @@ from registry.models import LicenceType, UploadedImport
 
 from ..auth import DepartmentCaller, DepartmentDep, authenticate_department, presented_api_key
 from ..errors import InvalidRequest
-from ..runtime import ReadSessionDep, RuntimeDep
+from ..licences.service import issuing_key
+from ..runtime import IssuerRuntime, ReadSessionDep, RuntimeDep
 from .jobs import UNFINISHED, ImportRunnerDep, JobLock, UploadTooLarge, create_job, receive_upload
 from .schemas import ImportCounts, ImportJobList, ImportJobRead, ImportProgress
 from .service import BATCH_SIZE, ImportTarget, columns_of, find_target
@@ -131,12 +132,19 @@ def import_read(job: UploadedImport, licence_type: str) -> ImportJobRead:
 
 
 def _caller_and_target(
-    runtime: Any, authorization: str | None, licence_type: str
+    runtime: IssuerRuntime, authorization: str | None, licence_type: str
 ) -> tuple[DepartmentCaller, ImportTarget]:
     with runtime.database.reading() as session:
         caller = authenticate_department(session=session, authorization=authorization)
         target = find_target(
             session=session, department_code=caller.code, licence_type_code=licence_type
+        )
+        # As the CLI: a department that cannot sign this type is told before the upload.
+        issuing_key(
+            session=session,
+            runtime=runtime,
+            department_id=caller.department_id,
+            licence_type=target.licence_type,
         )
     return caller, target
 
@@ -152,6 +160,7 @@ def _content_length(request: Request) -> int | None:
     openapi_extra=UPLOAD_BODY,
     responses=error_responses(
         described={
+            400: "The department has no key that may sign this type",
             404: "The department has no licence type with this code",
             413: "The file is larger than the service takes (ELICENCE_IMPORT_MAX_BYTES)",
             415: "The Content-Type is not CSV, JSON Lines or a plain byte stream",

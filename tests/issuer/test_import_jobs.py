@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from issuer.imports.service import licence_ids_hash
-from registry.models import AuditEntry, ImportJobState, Licence, UploadedImport
+from credential import KeyState
+from issuer.imports.jobs import create_job
+from issuer.imports.service import columns_of, find_target, licence_ids_hash
+from issuer.imports.source import open_source
+from registry.models import AuditEntry, ImportJobState, Licence, SigningKey, UploadedImport
 from tests.issuer._import_files import citizen_id, licence_row, rows, write_csv, write_jsonl
 from tests.issuer.conftest import Issuer, _running, bearer
 
@@ -264,6 +267,56 @@ def test_bad_uploads_are_refused_at_once_and_nothing_is_stored(
     _nothing_stored(issuer)
     # the limit is the import's own: a file above the 1 MiB of other requests is fine
     assert _upload(issuer, key, good).status_code == 202
+
+
+def test_start_up_resumes_stored_jobs_and_deletes_uploads_nobody_stored(
+    issuer: Issuer, tmp_path: Path
+) -> None:
+    key = _transport(issuer)
+    runner = issuer.client.app.state.imports  # type: ignore[attr-defined]
+    # an upload whose request died before its job was stored
+    orphan = runner.files(str(uuid.uuid4()))
+    orphan.upload.write_bytes(b"record_key\n")
+    # a queued job whose process died before running it: its row and its upload
+    job_id = str(uuid.uuid4())
+    files = runner.files(job_id)
+    files.upload.write_bytes(write_csv(tmp_path / "l.csv", list(rows(3))).read_bytes())
+    with issuer.database.writing() as session:
+        target = find_target(
+            session=session, department_code="TRANSPORT", licence_type_code="DRIVING"
+        )
+        known, required = columns_of(target.licence_type)
+        create_job(
+            session=session,
+            job_id=job_id,
+            department_id=target.department_id,
+            licence_type_id=target.licence_type.id,
+            actor="department:TRANSPORT/key:test",
+            source=open_source(files.upload, mapping={}, known=known, required=required),
+            file_bytes=files.upload.stat().st_size,
+        )
+    assert runner.resume_unfinished() == [job_id]
+    job = _finished(issuer, key, job_id)
+    assert job["state"] == "done" and job["counts"]["imported"] == 3
+    assert not orphan.upload.exists() and not orphan.lock.exists()
+    assert not files.upload.exists() and not files.lock.exists()
+    assert runner.resume_unfinished() == []  # nothing left to resume
+
+
+def test_a_department_that_cannot_sign_is_told_before_the_upload(
+    issuer: Issuer, tmp_path: Path
+) -> None:
+    key = _transport(issuer)
+    with issuer.database.writing() as session:  # every key of the department retired
+        session.execute(
+            update(SigningKey)
+            .where(SigningKey.department_id.is_not(None))
+            .values(state=KeyState.RETIRED)
+        )
+    good = write_csv(tmp_path / "l.csv", list(rows(2))).read_bytes()
+    answer = _upload(issuer, key, good)
+    assert answer.status_code == 400 and "signing key" in answer.json()["detail"]
+    _nothing_stored(issuer)
 
 
 def test_the_upload_is_documented_in_openapi(issuer: Issuer) -> None:
