@@ -207,19 +207,22 @@ def test_online_post_verify_with_status_and_the_holders_check_list(wallet: Walle
             presented_at=int(time.time()),
         )
 
+    # The check is listed for a relying party signed in with its key and naming its purpose.
+    bank = wallet.relying_party("BANK", "Bank branch 12", {"ACCOUNT": "开户核验"})
+    party = {"Authorization": f"Bearer {bank}"}
     body = {
         "payload": fresh("n-1"),
         "challenge": "n-1",
         "audience": AUDIENCE,
-        "verifier": {"name": "Bank branch 12", "purpose": "account opening"},
+        "verifier": {"purpose": "ACCOUNT"},
     }
-    answer = wallet.client.post("/verify", json=body).json()
+    answer = wallet.client.post("/verify", json=body, headers=party).json()
     assert answer["valid"] is True, answer
     assert answer["licence"]["holder_name"] == "张秀英" and answer["licence"]["masked_id"] is None
 
     wallet.revoke("TRANSPORT", licence_id, "holder_request")
     again = wallet.client.post(
-        "/verify", json={**body, "payload": fresh("n-2"), "challenge": "n-2"}
+        "/verify", json={**body, "payload": fresh("n-2"), "challenge": "n-2"}, headers=party
     )
     assert again.json()["outcome"] == "revoked"  # the same status entry as the QR credential
 
