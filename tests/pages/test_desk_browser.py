@@ -21,7 +21,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from tests.pages.conftest import LiveApp, make_department
+from tests.pages.conftest import LiveApp, make_department, make_party
 from tests.pages.test_browser import id_number, issue_by_api, phone, sign_in_wallet, snap
 
 if TYPE_CHECKING:
@@ -30,23 +30,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 BANK = "城市商业银行 City Commercial Bank"
-
-
-def make_party(live_app: LiveApp, code: str, name: str, purposes: list[dict[str, Any]]) -> str:
-    """A relying party with ``purposes`` and a new API key, through the admin API."""
-    with live_app.admin() as admin:
-        r = admin.post(
-            "/sharing/admin/relying-parties",
-            json={"code": code, "name": name, "kind": "bank", "contact": "desk@bank.example"},
-        )
-        assert r.status_code == 201, r.text
-        for purpose in purposes:
-            r = admin.post(f"/sharing/admin/relying-parties/{code}/purposes", json=purpose)
-            assert r.status_code == 201, r.text
-        r = admin.post(f"/sharing/admin/relying-parties/{code}/api-keys")
-        assert r.status_code == 201, r.text
-        key: str = r.json()["api_key"]
-        return key
 
 
 def account_opening(department: str) -> dict[str, Any]:
