@@ -8,8 +8,9 @@ API key; the development identity provider is on; ``--holders`` citizens get one
 a dev token (``POST /wallet/dev/token``). Then, for ``--seconds``:
 
 - counters: a scan fetches a fresh presentation of a random holder's licence (as the holder's
-  phone does, ``GET /wallet/licences/{id}/presentation``) and posts it to ``POST /verify`` with a
-  verifier name and purpose, so the check is recorded for the holder;
+  phone does, ``GET /wallet/licences/{id}/presentation``) and posts it to ``POST /verify`` signed
+  in as a relying party (its API key) naming its purpose, so the check is recorded for the
+  holder (an anonymous scan records nothing);
 - issuers: ``POST /issuer/licences`` for a new citizen each time;
 - status changers: each suspends then reinstates its own licence, and every third act revokes a
   licence the issuers issued during the run;
@@ -47,6 +48,8 @@ from _load import Connection, Tally, free_port, get_request, paced, post_request
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests._served import (
+    DEPARTMENT,
+    LICENCE_TYPE,
     Served,
     driving_licence,
     id_number,
@@ -66,6 +69,14 @@ ROUTES = (VERIFY, PRESENTATION, LIST, ISSUE, SUSPEND, REINSTATE, REVOKE)
 EXPECTED = {ISSUE: 201}  # every other route: 200
 
 GOAL_SECONDS, GOAL_WORKERS, GOAL_P99_MS = 60, 2, 100.0
+COUNTER_PURPOSE = {
+    "code": "IDENTITY_CHECK",
+    "text_zh": "柜台核验",
+    "text_en": "Identity check at the counter",
+    "licence_types": [f"{DEPARTMENT}/{LICENCE_TYPE}"],
+    "fields": ["holder_name"],
+    "max_days": 1,
+}
 HOLDER_SERIALS = 0  # ID numbers: holders from here, status changers' from 10_000, issuers' 20_000+
 CHANGER_SERIALS = 10_000
 ISSUED_SERIALS = 20_000
@@ -120,6 +131,7 @@ async def prepare(
 async def run_load(
     port: int,
     api_key: str,
+    party_key: str,
     holders: list[Holder],
     changed: list[str],
     args: argparse.Namespace,
@@ -137,7 +149,8 @@ async def run_load(
 
     async def counter(n: int) -> None:
         connection = Connection(port, args.timeout)
-        verifier = {"name": f"Counter {n + 1}", "purpose": "identity check"}
+        verifier = {"purpose": COUNTER_PURPOSE["code"]}
+        signed_in = {"Authorization": f"Bearer {party_key}"}
         async for _ in paced(args.rate, deadline):
             shown = await tally.send(
                 PRESENTATION, connection, presentation_request(random.choice(holders))
@@ -145,7 +158,8 @@ async def run_load(
             if shown is None or shown[0] != 200:
                 continue
             body = json.dumps({"payload": json.loads(shown[1])["payload"], "verifier": verifier})
-            answer = await tally.send(VERIFY, connection, post_request("/verify", body.encode()))
+            request = post_request("/verify", body.encode(), signed_in)
+            answer = await tally.send(VERIFY, connection, request)
             if answer is not None and answer[0] == 200:
                 outcomes[json.loads(answer[1])["outcome"]] += 1
         connection.close()
@@ -257,7 +271,14 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     with contextlib.ExitStack() as stack:
         data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="elicence-mix-")))
-        env = service_env(data_dir, ELICENCE_ENVIRONMENT="development", ELICENCE_DEV_IDP="true")
+        env = service_env(
+            data_dir,
+            ELICENCE_ENVIRONMENT="development",
+            ELICENCE_DEV_IDP="true",
+            # the counters share one relying party: its rate limit is not what is measured
+            ELICENCE_RELYING_PARTY_RATE="1000000",
+            ELICENCE_RELYING_PARTY_BURST="1000000",
+        )
         database = "SQLite (embedded default)"
         if args.postgres:
             database = use_throwaway_postgres(stack, env)
@@ -267,11 +288,14 @@ def main() -> None:
         served = stack.enter_context(Served(env, free_port(), args.workers, log))
         served.wait_ready()
         api_key = served.prepare_department()
+        party_key = served.prepare_relying_party("COUNTERS", COUNTER_PURPOSE)
         holders, changed = asyncio.run(
             prepare(served.port, api_key, args.holders, args.changers, args.timeout)
         )
         started = time.monotonic()
-        tally, outcomes = asyncio.run(run_load(served.port, api_key, holders, changed, args))
+        tally, outcomes = asyncio.run(
+            run_load(served.port, api_key, party_key, holders, changed, args)
+        )
         elapsed = time.monotonic() - started
         served.stop()
         tracebacks, locked = log_lines(log)

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +21,7 @@ from registry.errors import error_responses
 from registry.models import RelyingParty
 
 from . import schemas, service
-from .auth import AdminDep, RelyingPartyDep
+from .auth import AdminDep, AuthorizationHeader, RelyingPartyDep, authenticate_relying_party
 from .runtime import ReadSessionDep, RuntimeDep
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -63,7 +63,7 @@ def _party_read(party: RelyingParty) -> schemas.RelyingPartyRead:
 @admin_router.post(
     "/relying-parties",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(413, described={409: "A relying party with this code exists"}),
+    responses=error_responses(400, 413, described={409: "A relying party with this code exists"}),
 )
 async def create_relying_party(
     body: schemas.RelyingPartyCreate, actor: AdminDep, runtime: RuntimeDep
@@ -92,12 +92,14 @@ def list_relying_parties(
 )
 async def create_api_key(
     code: CodePath, actor: AdminDep, runtime: RuntimeDep
-) -> schemas.ApiKeyRead:
+) -> schemas.PartyApiKeyRead:
     """A new API key for the relying party, shown only in this response."""
 
-    def work(session: Session) -> schemas.ApiKeyRead:
+    def work(session: Session) -> schemas.PartyApiKeyRead:
         party, key = service.create_api_key(session=session, party_code=code, actor=actor)
-        return schemas.ApiKeyRead(relying_party=party.code, prefix=key.prefix, api_key=key.text)
+        return schemas.PartyApiKeyRead(
+            relying_party=party.code, prefix=key.prefix, api_key=key.text
+        )
 
     return await runtime.database.write(work)
 
@@ -107,11 +109,13 @@ async def create_api_key(
 )
 def list_api_keys(
     code: CodePath, session: ReadSessionDep, actor: AdminDep
-) -> list[schemas.ApiKeySummary]:
+) -> list[schemas.PartyApiKeySummary]:
     """The party's API keys (prefix, created, revoked), oldest first; never a secret."""
     _, keys = service.list_api_keys(session=session, party_code=code)
     return [
-        schemas.ApiKeySummary(prefix=k.prefix, created_at=k.created_at, revoked_at=k.revoked_at)
+        schemas.PartyApiKeySummary(
+            prefix=k.prefix, created_at=k.created_at, revoked_at=k.revoked_at
+        )
         for k in keys
     ]
 
@@ -128,14 +132,14 @@ def list_api_keys(
 )
 async def revoke_api_key(
     code: CodePath, prefix: PrefixPath, actor: AdminDep, runtime: RuntimeDep
-) -> schemas.ApiKeySummary:
+) -> schemas.PartyApiKeySummary:
     """Revoke one of the party's API keys: refused from the next request on."""
 
-    def work(session: Session) -> schemas.ApiKeySummary:
+    def work(session: Session) -> schemas.PartyApiKeySummary:
         key = service.revoke_api_key(
             session=session, party_code=code, prefix=prefix, actor=actor, now=_now()
         )
-        return schemas.ApiKeySummary(
+        return schemas.PartyApiKeySummary(
             prefix=key.prefix, created_at=key.created_at, revoked_at=key.revoked_at
         )
 
@@ -146,7 +150,7 @@ async def revoke_api_key(
     "/relying-parties/{code}/purposes",
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(
-        413, described={**_NO_PARTY, 409: "The party has a purpose with this code"}
+        400, 413, described={**_NO_PARTY, 409: "The party has a purpose with this code"}
     ),
 )
 async def create_purpose(
@@ -194,6 +198,7 @@ def my_purposes(session: ReadSessionDep, caller: RelyingPartyDep) -> list[schema
     "/requests",
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(
+        400,
         413,
         described={
             403: "The purpose is not the caller's, or does not allow a licence type or field "
@@ -281,10 +286,9 @@ def my_consent(
 )
 async def fetch_data(
     consent_id: ConsentIdPath,
-    session: ReadSessionDep,
-    caller: RelyingPartyDep,
     runtime: RuntimeDep,
     response: Response,
+    authorization: AuthorizationHeader = None,
 ) -> schemas.DataPackageRead:
     """The consented fields of the citizen's current licences (with their identifiers and
     statuses, revoked and suspended ones included) and the purpose, as a `licence-data+jwt`
@@ -293,14 +297,20 @@ async def fetch_data(
     response.headers.update(_NO_STORE)
     now = _now()
 
+    # The hot route: authentication, the reads and the signature in one worker-thread hop
+    # (the dependencies would take four), then the write through the writer.
     def prepare() -> service.PreparedPackage:
-        return service.prepare_package(
-            session=session,
-            signer=runtime.root_signer(session),
-            caller=caller,
-            consent_id=consent_id,
-            now=now,
-        )
+        with runtime.database.reading() as session:
+            caller = authenticate_relying_party(
+                session=session, runtime=runtime, authorization=authorization
+            )
+            return service.prepare_package(
+                session=session,
+                signer=runtime.root_signer(session),
+                caller=caller,
+                consent_id=consent_id,
+                now=now,
+            )
 
     prepared = await run_in_threadpool(prepare)
     await runtime.database.write(
@@ -312,6 +322,13 @@ async def fetch_data(
 class ShowTokenRedeem(BaseModel):
     """A one-time authorisation scanned at the counter, and the purpose it is used for."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"token": "q2Zr7s0cYb3l4Wn8dE1xT5uV9aK6mJhP", "purpose": "COUNTER_CHECK"}]
+        },
+    )
+
     token: str = Field(min_length=16, max_length=64, description="The text of the citizen's QR")
     purpose: str = Field(pattern=schemas.PURPOSE_PATTERN, description="One of the caller's")
 
@@ -320,6 +337,7 @@ class ShowTokenRedeem(BaseModel):
     "/show-tokens/redeem",
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(
+        400,
         413,
         described={
             403: "The token is unknown, used, expired (5 minutes) or bound to another party or "

@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credential import KeyState
 from keys import LocalSigner
 from registry.database import Database
 from registry.errors import ServiceError
+from registry.models import SigningKey
 from registry.settings import Settings
 from registry.signing_keys import load_signer, root_signing_key
 from registry.vault import CitizenIdVault
@@ -48,17 +51,28 @@ class SharingRuntime:
         return "SharingRuntime()"
 
     def root_signer(self, session: Session) -> LocalSigner:
-        """The current platform root key's signer (decrypted once per key and process).
-        Raises ``NoRootKey``."""
+        """The current platform root key's signer (decrypted once per key and process: the
+        current kid is one prebuilt read). Raises ``NoRootKey``."""
+        kid = session.connection().execute(_ROOT_KID).scalar()
+        signer = self._signers.get(kid) if kid is not None else None
+        if signer is not None:
+            return signer
         row = root_signing_key(session)
         if row is None:
             raise NoRootKey()
-        signer = self._signers.get(row.kid)
-        if signer is None:
-            signer = load_signer(row, key_secret=self._key_secret)
-            with self._lock:
-                self._signers[row.kid] = signer
+        signer = load_signer(row, key_secret=self._key_secret)
+        with self._lock:
+            self._signers[row.kid] = signer
         return signer
+
+
+# The kid of the key ``root_signing_key`` picks (the newest active platform key), built once.
+_ROOT_KID = (
+    select(SigningKey.kid)
+    .where(SigningKey.department_id.is_(None), SigningKey.state == KeyState.ACTIVE)
+    .order_by(SigningKey.not_before.desc(), SigningKey.id.desc())
+    .limit(1)
+)
 
 
 async def get_sharing_runtime(request: Request) -> SharingRuntime:

@@ -90,27 +90,27 @@ class RelyingPartyCreate(_Strict):
 class RelyingPartyRead(BaseModel):
     """A relying party."""
 
-    code: str
-    name: str
-    kind: RelyingPartyKind
-    contact: str
-    created_at: dt.datetime
+    code: str = Field(description="Its short code")
+    name: str = Field(description="Its registered name: what citizens see")
+    kind: RelyingPartyKind = Field(description="department, bank, employer or other")
+    contact: str = Field(description="Who answers for it")
+    created_at: dt.datetime = Field(description="When it was registered")
 
 
-class ApiKeyRead(BaseModel):
+class PartyApiKeyRead(BaseModel):
     """A new API key, shown once: only its prefix and a hash of its secret are kept."""
 
-    relying_party: str
-    prefix: str
+    relying_party: str = Field(description="The party's code")
+    prefix: str = Field(description="The key's public part, to list and revoke it by")
     api_key: str = Field(description="`erp_<prefix>_<secret>`; store it now")
 
 
-class ApiKeySummary(BaseModel):
+class PartyApiKeySummary(BaseModel):
     """One API key of a relying party (never its secret)."""
 
-    prefix: str
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
+    prefix: str = Field(description="The key's public part")
+    created_at: dt.datetime = Field(description="When it was made")
+    revoked_at: dt.datetime | None = Field(description="When it was revoked; null while active")
 
 
 class PurposeCreate(_Strict):
@@ -145,13 +145,13 @@ class PurposeCreate(_Strict):
 class PurposeRead(BaseModel):
     """A registered purpose."""
 
-    code: str
-    relying_party: str
-    text_zh: str
-    text_en: str
-    licence_types: list[str]
-    fields: list[str]
-    max_days: int
+    code: str = Field(description="The purpose id")
+    relying_party: str = Field(description="The code of the party it belongs to")
+    text_zh: str = Field(description="What it is for, in Chinese")
+    text_en: str = Field(description="What it is for, in English")
+    licence_types: list[str] = Field(description="DEPARTMENT/TYPE codes it may ask for")
+    fields: list[str] = Field(description="The fields it may ask for")
+    max_days: int = Field(description="The longest consent it may ask for, in days")
 
 
 # --- the relying party ---------------------------------------------------------------------------
@@ -188,52 +188,58 @@ class UseRequestCreate(_Strict):
     )
 
 
+_ID = "Its id (a UUID)"
+_KIND = "one_time (one fetch) or standing (until valid_until)"
+_TYPES = "The licence types, DEPARTMENT/TYPE"
+_FIELDS = "The fields shared of each licence (beside identifier, type and status, always)"
+
+
 class PurposeShown(BaseModel):
     """A purpose as shown with a request, consent or access."""
 
-    code: str
-    text_zh: str
-    text_en: str
+    code: str = Field(description="The purpose id")
+    text_zh: str = Field(description="What it is for, in Chinese")
+    text_en: str = Field(description="What it is for, in English")
 
 
 class PartyShown(BaseModel):
     """A relying party by its registered name."""
 
-    code: str
-    name: str
-    kind: RelyingPartyKind
+    code: str = Field(description="Its short code")
+    name: str = Field(description="Its registered name")
+    kind: RelyingPartyKind = Field(description="department, bank, employer or other")
 
 
 class UseRequestRead(BaseModel):
     """A use request as its relying party sees it (never the ID number)."""
 
-    id: str
-    purpose: PurposeShown
-    licence_types: list[str]
-    fields: list[str]
-    kind: ConsentKind
-    until: dt.datetime
-    state: RequestState
-    created_at: dt.datetime
+    id: str = Field(description=_ID)
+    purpose: PurposeShown = Field(description="The purpose it names")
+    licence_types: list[str] = Field(description=_TYPES)
+    fields: list[str] = Field(description=_FIELDS)
+    kind: ConsentKind = Field(description=_KIND)
+    until: dt.datetime = Field(description="When the consent would end")
+    state: RequestState = Field(description="pending, approved, refused or expired (unanswered)")
+    created_at: dt.datetime = Field(description="When it was made")
     expires_at: dt.datetime = Field(description="The citizen must answer before this")
-    answered_at: dt.datetime | None
+    answered_at: dt.datetime | None = Field(description="When the citizen answered")
     consent_id: str | None = Field(description="The consent, once approved")
 
 
 class ConsentRead(BaseModel):
     """A consent as its relying party sees it."""
 
-    id: str
-    request_id: str
-    purpose: PurposeShown
-    licence_types: list[str]
-    fields: list[str]
-    kind: ConsentKind
-    state: ConsentState
-    granted_at: dt.datetime
-    valid_until: dt.datetime
-    used_at: dt.datetime | None
-    revoked_at: dt.datetime | None
+    id: str = Field(description=_ID)
+    request_id: str = Field(description="The request it answers")
+    purpose: PurposeShown = Field(description="The purpose it is for")
+    licence_types: list[str] = Field(description=_TYPES)
+    fields: list[str] = Field(description=_FIELDS)
+    kind: ConsentKind = Field(description=_KIND)
+    state: ConsentState = Field(description="active, used (one-time, fetched), expired, revoked")
+    granted_at: dt.datetime = Field(description="When the citizen approved")
+    valid_until: dt.datetime = Field(description="When it ends")
+    used_at: dt.datetime | None = Field(description="When a one-time consent was fetched")
+    revoked_at: dt.datetime | None = Field(description="When the citizen revoked it")
 
 
 class DataPackageRead(BaseModel):
@@ -241,91 +247,99 @@ class DataPackageRead(BaseModel):
     carries; check the token, not this copy: docs/wire-format.md section 17)."""
 
     package: str = Field(description="The `licence-data+jwt` token signed by the platform root")
-    content: dict[str, Any]
+    content: dict[str, Any] = Field(description="The token's payload, unverified")
 
 
 # --- the citizen ---------------------------------------------------------------------------------
 
 
 class FieldShown(BaseModel):
-    name: str
-    label: str | None
+    """A field a request asks for."""
+
+    name: str = Field(description="The field's key")
+    label: str | None = Field(description="Its label from the licence type, when it has one")
 
 
 class RequestedLicenceType(BaseModel):
     """A licence type asked for and the fields of it that would be shared."""
 
-    licence_type: str
-    name: str | None
-    department_name: str | None
-    fields: list[FieldShown]
+    licence_type: str = Field(description="DEPARTMENT/TYPE")
+    name: str | None = Field(description="The type's name")
+    department_name: str | None = Field(description="The issuing department's name")
+    fields: list[FieldShown] = Field(description="The fields of it that would be shared")
 
 
 class HeldLicence(BaseModel):
     """One of the citizen's licences a consent covers."""
 
-    id: str
-    number: str
-    identifier: str | None
-    licence_type: str
-    status: str
+    id: str = Field(description="The licence's id in the wallet")
+    number: str = Field(description="The licence number")
+    identifier: str | None = Field(description="Its licence identifier (GB/T 36904)")
+    licence_type: str = Field(description="DEPARTMENT/TYPE")
+    status: str = Field(description="valid, revoked, suspended, expired or not_yet_valid")
 
 
 class CitizenUseRequest(BaseModel):
     """A use request as the citizen sees it: who asks, why, exactly what, for how long."""
 
-    id: str
-    relying_party: PartyShown
-    purpose: PurposeShown
-    licence_types: list[RequestedLicenceType]
+    id: str = Field(description=_ID)
+    relying_party: PartyShown = Field(description="Who asks")
+    purpose: PurposeShown = Field(description="Why")
+    licence_types: list[RequestedLicenceType] = Field(description="Which fields of which types")
     licences: list[HeldLicence] = Field(description="The citizen's licences it would cover")
-    kind: ConsentKind
-    until: dt.datetime
-    state: RequestState
-    created_at: dt.datetime
-    expires_at: dt.datetime
-    answered_at: dt.datetime | None
-    consent_id: str | None
+    kind: ConsentKind = Field(description=_KIND)
+    until: dt.datetime = Field(description="When the consent would end")
+    state: RequestState = Field(description="pending, approved, refused or expired")
+    created_at: dt.datetime = Field(description="When it was made")
+    expires_at: dt.datetime = Field(description="Answer before this")
+    answered_at: dt.datetime | None = Field(description="When the citizen answered")
+    consent_id: str | None = Field(description="The consent, once approved")
 
 
 class CitizenConsent(BaseModel):
     """A consent as the citizen sees it."""
 
-    id: str
-    relying_party: PartyShown
-    purpose: PurposeShown
-    licence_types: list[str]
-    fields: list[str]
-    kind: ConsentKind
-    state: ConsentState
-    granted_at: dt.datetime
-    valid_until: dt.datetime
-    used_at: dt.datetime | None
-    revoked_at: dt.datetime | None
+    id: str = Field(description=_ID)
+    relying_party: PartyShown = Field(description="Who may fetch")
+    purpose: PurposeShown = Field(description="For what")
+    licence_types: list[str] = Field(description=_TYPES)
+    fields: list[str] = Field(description=_FIELDS)
+    kind: ConsentKind = Field(description=_KIND)
+    state: ConsentState = Field(description="active, used, expired or revoked")
+    granted_at: dt.datetime = Field(description="When the citizen approved")
+    valid_until: dt.datetime = Field(description="When it ends")
+    used_at: dt.datetime | None = Field(description="When a one-time consent was fetched")
+    revoked_at: dt.datetime | None = Field(description="When the citizen revoked it")
 
 
 class AccessShown(BaseModel):
     """One use of the citizen's data: a fetch under a consent, or an authenticated QR check."""
 
-    kind: Literal["fetch", "check"]
-    at: dt.datetime
-    relying_party: PartyShown
-    purpose: PurposeShown
+    kind: Literal["fetch", "check"] = Field(description="fetch (a data package) or check (QR)")
+    at: dt.datetime = Field(description="When")
+    relying_party: PartyShown = Field(description="Who, by registered name")
+    purpose: PurposeShown = Field(description="For what")
     fields: list[str] | None = Field(
         description="The fields shared (a fetch); null for a check, which shows the QR's licence"
     )
     licences: list[str] = Field(description="Numbers of the licences concerned")
-    consent_id: str | None
+    consent_id: str | None = Field(description="The consent of a fetch")
     outcome: str | None = Field(description="A check's verdict (valid, revoked, ...)")
 
 
 class CitizenRequestList(BaseModel):
-    requests: list[CitizenUseRequest]
+    """The requests for the citizen, newest first."""
+
+    requests: list[CitizenUseRequest] = Field(description="Newest first")
 
 
 class CitizenConsentList(BaseModel):
-    consents: list[CitizenConsent]
+    """The citizen's consents, newest first."""
+
+    consents: list[CitizenConsent] = Field(description="Newest first")
 
 
 class AccessLog(BaseModel):
-    accesses: list[AccessShown]
+    """Every use of the citizen's data."""
+
+    accesses: list[AccessShown] = Field(description="Newest first")

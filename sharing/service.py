@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from credential import (
@@ -279,11 +279,12 @@ def request_state(request: UseRequest, *, now: dt.datetime) -> schemas.RequestSt
     """A pending request past its answer deadline is ``expired``."""
     if request.state == UseRequestState.PENDING and _utc(request.expires_at) <= now:
         return "expired"
-    return request.state.value  # type: ignore[return-value]
+    return request.state.value
 
 
-def consent_state(consent: Consent, *, now: dt.datetime) -> schemas.ConsentState:
-    """revoked, used (a one-time consent fetched once), expired, else active."""
+def consent_state(consent: Any, *, now: dt.datetime) -> schemas.ConsentState:
+    """revoked, used (a one-time consent fetched once), expired, else active (of a ``Consent``
+    or a row with its ``revoked_at``, ``kind``, ``used_at`` and ``valid_until``)."""
     if consent.revoked_at is not None:
         return "revoked"
     if consent.kind == ConsentKind.ONE_TIME and consent.used_at is not None:
@@ -478,36 +479,81 @@ def party_consent(*, session: Session, caller: RelyingPartyCaller, consent_id: s
 # --- fetching data under a consent ----------------------------------------------------------------
 
 _Superseding = aliased(Licence)
-
-
-def covered_licences(session: Session, consent: Consent | UseRequest) -> Sequence[Licence]:
-    """The citizen's current licences a consent (or request) covers: of its licence types (or
-    its one licence), not superseded by a correction; revoked, suspended and expired ones too."""
-    statement = (
-        select(Licence)
-        .join(Department, Department.id == Licence.department_id)
-        .join(LicenceType, LicenceType.id == Licence.licence_type_id)
-        .options(selectinload(Licence.department), selectinload(Licence.licence_type))
-        .where(
-            Licence.id_index == consent.id_index,
-            ~exists().where(_Superseding.replaces_id == Licence.id),
-        )
-        .order_by(Licence.issued_at, Licence.id)
+# Built once: every fetch runs these (see registry.audit on prebuilt statements). The covering
+# rule (types, one licence, not superseded) is applied in Python over a citizen's few licences,
+# so the statement has no per-consent shape.
+_CITIZEN_LICENCES = (
+    select(
+        Licence.id,
+        Licence.number,
+        Licence.identifier,
+        Licence.holder_name,
+        Licence.fields,
+        Licence.categories,
+        Licence.valid_from,
+        Licence.valid_until,
+        Licence.issued_at,
+        Licence.status,
+        Department.code.label("department"),
+        Department.name.label("department_name"),
+        LicenceType.code.label("type_code"),
+        LicenceType.name.label("type_name"),
     )
-    licence_id = consent.licence_id if isinstance(consent, Consent) else None
-    if licence_id is not None:
-        statement = statement.where(Licence.id == licence_id)
-    pairs = [tuple(ref.split("/", 1)) for ref in consent.licence_types]
-    statement = statement.where(
-        or_(*(and_(Department.code == d, LicenceType.code == t) for d, t in pairs))
+    .join(Department, Department.id == Licence.department_id)
+    .join(LicenceType, LicenceType.id == Licence.licence_type_id)
+    .where(
+        Licence.id_index == bindparam("id_index"),
+        ~exists().where(_Superseding.replaces_id == Licence.id),
     )
-    return session.scalars(statement).all()
+    .order_by(Licence.issued_at, Licence.id)
+)
+_CONSENT_FOR_FETCH = (
+    select(
+        Consent.id,
+        Consent.kind,
+        Consent.id_index,
+        Consent.licence_types,
+        Consent.fields,
+        Consent.licence_id,
+        Consent.valid_until,
+        Consent.used_at,
+        Consent.revoked_at,
+        Consent.purpose_id,
+        SharingPurpose.code.label("purpose"),
+        SharingPurpose.text_zh,
+        SharingPurpose.text_en,
+        RelyingParty.code.label("party"),
+        RelyingParty.name.label("party_name"),
+    )
+    .join(SharingPurpose, SharingPurpose.id == Consent.purpose_id)
+    .join(RelyingParty, RelyingParty.id == Consent.relying_party_id)
+    .where(Consent.id == bindparam("consent_id"), Consent.relying_party_id == bindparam("party_id"))
+)
 
 
-def shown_status(licence: Licence, *, now: dt.datetime) -> str:
+def covered_licences(
+    session: Session,
+    *,
+    id_index: str,
+    licence_types: Sequence[str],
+    licence_id: str | None = None,
+) -> list[Any]:
+    """The citizen's current licences a consent or request covers (rows of
+    ``_CITIZEN_LICENCES``): of its licence types (or its one licence), not superseded by a
+    correction; revoked, suspended and expired ones too."""
+    wanted = set(licence_types)
+    return [
+        row
+        for row in session.connection().execute(_CITIZEN_LICENCES, {"id_index": id_index})
+        if f"{row.department}/{row.type_code}" in wanted
+        and (licence_id is None or row.id == licence_id)
+    ]
+
+
+def shown_status(licence: Any, *, now: dt.datetime) -> str:
     """Its status in a package: revoked and suspended first, then expired / not yet valid."""
     if licence.status != LicenceStatus.VALID:
-        return licence.status.value
+        return str(licence.status.value)
     if _utc(licence.valid_until) <= now:
         return "expired"
     if _utc(licence.valid_from) > now:
@@ -515,7 +561,7 @@ def shown_status(licence: Licence, *, now: dt.datetime) -> str:
     return "valid"
 
 
-def _field_value(licence: Licence, name: str) -> tuple[bool, Any]:
+def _field_value(licence: Any, name: str) -> tuple[bool, Any]:
     if name == "holder_name":
         return True, licence.holder_name
     if name == "number":
@@ -530,7 +576,7 @@ def _field_value(licence: Licence, name: str) -> tuple[bool, Any]:
     return False, None
 
 
-def shared_licence(licence: Licence, fields: Sequence[str], *, now: dt.datetime) -> dict[str, Any]:
+def shared_licence(licence: Any, fields: Sequence[str], *, now: dt.datetime) -> dict[str, Any]:
     """One licence of a package: identity and status always, then the consented fields it has."""
     values = {}
     for name in fields:
@@ -539,10 +585,10 @@ def shared_licence(licence: Licence, fields: Sequence[str], *, now: dt.datetime)
             values[name] = value
     return {
         "identifier": licence.identifier,
-        "licence_type": f"{licence.department.code}/{licence.licence_type.code}",
-        "licence_type_name": licence.licence_type.name,
-        "department": licence.department.code,
-        "department_name": licence.department.name,
+        "licence_type": f"{licence.department}/{licence.type_code}",
+        "licence_type_name": licence.type_name,
+        "department": licence.department,
+        "department_name": licence.department_name,
         "status": shown_status(licence, now=now),
         "fields": values,
     }
@@ -573,15 +619,26 @@ def prepare_package(
     consent_id: str,
     now: dt.datetime,
 ) -> PreparedPackage:
-    """Build and sign the package of one of the caller's consents (a read, then the root
-    key's signature). Raises ``ConsentNotFound`` or ``ConsentNotUsable``."""
-    consent = party_consent(session=session, caller=caller, consent_id=consent_id)
+    """Build and sign the package of one of the caller's consents (two prebuilt reads, then the
+    root key's signature). Raises ``ConsentNotFound`` or ``ConsentNotUsable``."""
+    consent = (
+        session.connection()
+        .execute(
+            _CONSENT_FOR_FETCH, {"consent_id": consent_id, "party_id": caller.relying_party_id}
+        )
+        .first()
+    )
+    if consent is None:
+        raise ConsentNotFound()
     state = consent_state(consent, now=now)
     if state != "active":
         raise ConsentNotUsable(state)
-    purpose = consent.purpose
-    party = consent.relying_party
-    licences = covered_licences(session, consent)
+    licences = covered_licences(
+        session,
+        id_index=consent.id_index,
+        licence_types=consent.licence_types,
+        licence_id=consent.licence_id,
+    )
     access_id = str(uuid.uuid4())
     payload = {
         "iss": DATA_PACKAGE_ISSUER,
@@ -592,8 +649,8 @@ def prepare_package(
             "kind": consent.kind.value,
             "until": _epoch(consent.valid_until),
         },
-        "relying_party": {"code": party.code, "name": party.name},
-        "purpose": {"code": purpose.code, "zh": purpose.text_zh, "en": purpose.text_en},
+        "relying_party": {"code": consent.party, "name": consent.party_name},
+        "purpose": {"code": consent.purpose, "zh": consent.text_zh, "en": consent.text_en},
         "fields": list(consent.fields),
         "licences": [shared_licence(licence, consent.fields, now=now) for licence in licences],
     }
@@ -601,7 +658,7 @@ def prepare_package(
         access_id=access_id,
         consent_id=consent.id,
         consent_kind=consent.kind,
-        relying_party_id=consent.relying_party_id,
+        relying_party_id=caller.relying_party_id,
         purpose_id=consent.purpose_id,
         id_index=consent.id_index,
         fields=list(consent.fields),
@@ -629,7 +686,7 @@ _STILL_ACTIVE = select(Consent.id).where(
     Consent.revoked_at.is_(None),
     Consent.valid_until > bindparam("now"),
 )
-_INSERT_ACCESS = SharingAccess.__table__.insert()
+_INSERT_ACCESS = insert(SharingAccess)
 
 
 def record_access(*, session: Session, prepared: PreparedPackage, now: dt.datetime) -> None:
@@ -705,10 +762,12 @@ def citizen_request_read(
                 id=licence.id,
                 number=licence.number,
                 identifier=licence.identifier,
-                licence_type=f"{licence.department.code}/{licence.licence_type.code}",
+                licence_type=f"{licence.department}/{licence.type_code}",
                 status=shown_status(licence, now=now),
             )
-            for licence in covered_licences(session, request)
+            for licence in covered_licences(
+                session, id_index=request.id_index, licence_types=request.licence_types
+            )
         ],
         kind=request.kind,
         until=_utc(request.until),

@@ -155,6 +155,25 @@ class Served:
         api_key: str = answer.json()["api_key"]
         return api_key
 
+    def prepare_relying_party(self, code: str, purpose: dict[str, Any]) -> str:
+        """Through the admin API: a relying party (a bank) with ``purpose``; its new API key."""
+        admin = {"Authorization": f"Bearer {self.env['ELICENCE_ADMIN_TOKEN']}"}
+        calls: list[tuple[str, dict[str, Any]]] = [
+            (
+                "/sharing/admin/relying-parties",
+                {"code": code, "name": f"{code} (benchmark)", "kind": "bank", "contact": "-"},
+            ),
+            (f"/sharing/admin/relying-parties/{code}/purposes", purpose),
+            (f"/sharing/admin/relying-parties/{code}/api-keys", {}),
+        ]
+        with httpx.Client(base_url=self.url, headers=admin, timeout=30) as client:
+            for path, body in calls:
+                answer = client.post(path, json=body)
+                if answer.status_code != 201:
+                    raise RuntimeError(f"POST {path}: {answer.status_code} {answer.text[:300]}")
+        api_key: str = answer.json()["api_key"]
+        return api_key
+
     def _signal_group(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):  # every process of the group has exited
             os.killpg(self.process.pid, signum)

@@ -301,7 +301,7 @@ def _error_answer(status_description: str) -> dict[str, Any]:
     }
 
 
-_OPENAPI_BODY = {
+_OPENAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
@@ -406,6 +406,12 @@ _OPENAPI_BODY = {
 }
 
 
+_OPENAPI_EXTRA = {
+    **_OPENAPI_BODY,
+    "responses": {k: v for k, v in _OPENAPI_BODY["responses"].items() if k != "422"},
+}
+
+
 async def _record(
     context: VerifierContext,
     result: VerificationResult,
@@ -444,7 +450,13 @@ def verify_router(
     parties by their API key there, refusing a bad key with 401)."""
     router = APIRouter(tags=["verifier"])
 
-    @router.post("/verify", openapi_extra=_OPENAPI_BODY)
+    # 422 is named through ``responses`` (not ``openapi_extra``, whose lists FastAPI would
+    # merge twice), or FastAPI documents its own validation error for the party's header.
+    @router.post(
+        "/verify",
+        openapi_extra=_OPENAPI_EXTRA,
+        responses={422: _OPENAPI_BODY["responses"]["422"]},
+    )
     async def verify(
         request: Request,
         context: VerifierContext = Depends(context_dependency),

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from registry.errors import error_responses
@@ -170,6 +170,19 @@ class ShowTokenCreate(BaseModel):
     """What to authorise: one licence, and the party and purpose (or neither: any authenticated
     party that scans it within 5 minutes claims it with one of its purposes)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "licence_id": "0b7e4c1e-3f5d-4a59-9a3e-2f1d7f0c9a11",
+                    "relying_party": "CITY_BANK",
+                    "purpose": "ACCOUNT_OPENING",
+                }
+            ]
+        },
+    )
+
     licence_id: str = Field(pattern=ID_PATTERN, description="One of the citizen's licences")
     relying_party: str | None = Field(
         default=None, pattern=schemas.CODE_PATTERN, description="The party's code"
@@ -183,13 +196,14 @@ class ShowTokenRead(BaseModel):
     """A one-time authorisation to show as a QR; redeemable once before `expires_at`."""
 
     token: str = Field(description="The QR's text; the relying party redeems it")
-    expires_at: dt.datetime
+    expires_at: dt.datetime = Field(description="Redeem before this (5 minutes)")
 
 
 @router.post(
     "/show-tokens",
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(
+        400,
         403,
         422,
         described={404: "No such licence of the citizen, or no such relying party"},

@@ -62,6 +62,11 @@ def _run(script: str, *args: str) -> str:
             marks=pytest.mark.postgres,
         ),
         (
+            "sharing.py",
+            ("--count", "60", "--holders", "2", "--clients", "4", "--workers", "1"),
+            ("consented fetches", "fetches/s", "latency p99", "raw floor", "ratio", "goal"),
+        ),
+        (
             "import.py",
             ("--count", "300"),
             ("licences/s", "peak RSS", "raw floor", "ratio", "goal"),

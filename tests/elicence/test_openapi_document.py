@@ -76,7 +76,9 @@ def test_every_error_answer_is_an_error_body(document: dict[str, Any]) -> None:
         ("POST /issuer/admin/departments", {400, 401, 409, 413, 422}),
         ("GET /wallet/licences/{licence_id}/qr.png", {401, 404, 409, 422, 503}),
         ("GET /status-lists/{list_id}", {400, 404, 422}),
-        ("POST /verify", {400, 413, 415, 422}),
+        ("POST /verify", {400, 401, 403, 413, 415, 422, 429}),
+        ("POST /sharing/requests", {400, 401, 403, 413, 422, 429}),
+        ("GET /sharing/consents/{consent_id}/data", {401, 403, 404, 422, 429, 503}),
     ],
 )
 def test_routes_document_the_errors_they_give(

@@ -3,8 +3,9 @@
 The world: a migrated SQLite file, a platform root key, a transport bureau with an API key and a
 driving-licence type, and licences issued to one citizen (one of them revoked, one suspended).
 Every operation is called with the credential its audience holds: the platform administrator's
-token under ``/issuer/admin``, the department's API key under ``/issuer``, a citizen token from
-the development identity provider under ``/wallet``; licence ids in paths are drawn from the
+token under ``/issuer/admin`` and ``/sharing/admin``, the department's API key under ``/issuer``,
+a relying party's API key under ``/sharing``, a citizen token from the development identity
+provider under ``/wallet``; licence ids in paths are drawn from the
 real licences as often as from Hypothesis. Every answer must be documented: no 5xx, a status
 code the operation lists, the content type and schema it documents for that code.
 
@@ -68,6 +69,7 @@ class World:
 
     admin_token: str
     api_key: str
+    party_key: str
     citizen_token: str
     licence_ids: tuple[str, ...]
     payloads: tuple[str, ...]
@@ -77,6 +79,8 @@ class World:
         return {
             "/issuer/admin/": self.admin_token,
             "/issuer/": self.api_key,
+            "/sharing/admin/": self.admin_token,
+            "/sharing/": self.party_key,
             "/wallet/": self.citizen_token,
         }
 
@@ -158,9 +162,31 @@ def populate(app: FastAPI, client: Any, admin_token: str) -> World:
         headers=department,
     )
     assert r.status_code == 200, r.text
+    r = client.post(
+        "/sharing/admin/relying-parties",
+        json={"code": "CITY_BANK", "name": "City Bank", "kind": "bank", "contact": "-"},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    r = client.post(
+        "/sharing/admin/relying-parties/CITY_BANK/purposes",
+        json={
+            "code": "ACCOUNT_OPENING",
+            "text_zh": "开户",
+            "text_en": "Account opening",
+            "licence_types": ["TRANSPORT/DRIVING"],
+            "fields": ["holder_name", "licence_class"],
+            "max_days": 30,
+        },
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    r = client.post("/sharing/admin/relying-parties/CITY_BANK/api-keys", headers=admin)
+    assert r.status_code == 201, r.text
     return World(
         admin_token=admin_token,
         api_key=api_key,
+        party_key=r.json()["api_key"],
         citizen_token=issue_dev_token(context.settings, CITIZEN),
         licence_ids=tuple(licence["id"] for licence in issued),
         payloads=tuple(licence["static_qr"] for licence in issued),
