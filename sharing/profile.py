@@ -25,7 +25,7 @@ from . import service
 from .auth import RelyingPartyDep
 from .runtime import ReadSessionDep
 
-router = APIRouter(tags=["sharing"], responses=error_responses(401, 429))
+router = APIRouter(tags=["sharing"], responses=error_responses(401, 422, 429))
 
 
 class FieldOffered(BaseModel):
@@ -33,37 +33,37 @@ class FieldOffered(BaseModel):
     the fields every licence has: holder_name, number, categories, valid_from, valid_until,
     issued_at)."""
 
-    name: str
-    label: str | None
+    name: str = Field(description="The field's name", examples=["first_issued"])
+    label: str | None = Field(description="The licence type's label for it; null for core fields")
 
 
 class LicenceTypeOffered(BaseModel):
     """A licence type a purpose allows: ``DEPARTMENT/TYPE``, its name, and which of the
     purpose's fields it has."""
 
-    licence_type: str
-    name: str | None
-    department_name: str | None
-    fields: list[FieldOffered]
+    licence_type: str = Field(description="DEPARTMENT/TYPE", examples=["TRANSPORT/DL"])
+    name: str | None = Field(description="The licence type's name; null if it no longer exists")
+    department_name: str | None = Field(description="The issuing department's name")
+    fields: list[FieldOffered] = Field(description="The purpose's fields this type has")
 
 
 class PurposeProfile(BaseModel):
     """A purpose as a page offers it."""
 
-    code: str
-    text_zh: str
-    text_en: str
-    licence_types: list[LicenceTypeOffered]
-    fields: list[str]
-    max_days: int
+    code: str = Field(description="The purpose id", examples=["ACCOUNT_OPENING"])
+    text_zh: str = Field(description="What it is for, in Chinese")
+    text_en: str = Field(description="What it is for, in English")
+    licence_types: list[LicenceTypeOffered] = Field(description="The licence types it allows")
+    fields: list[str] = Field(description="The fields it allows, in the registered order")
+    max_days: int = Field(description="The longest consent it may ask for, in days")
 
 
 class PartyProfile(BaseModel):
     """The signed-in relying party: its registered name (what citizens see) and purposes."""
 
-    code: str
-    name: str
-    kind: RelyingPartyKind
+    code: str = Field(description="The party's code", examples=["CITY_BANK"])
+    name: str = Field(description="Its registered name: what citizens see")
+    kind: RelyingPartyKind = Field(description="department, bank, employer or other")
     purposes: list[PurposeProfile] = Field(description="Its registered purposes, by code")
 
 
@@ -123,20 +123,20 @@ def who_am_i(session: ReadSessionDep, caller: RelyingPartyDep, response: Respons
 class DirectoryPurpose(BaseModel):
     """A purpose in the public directory: what a citizen binds an authorisation to."""
 
-    code: str
-    text_zh: str
-    text_en: str
-    licence_types: list[str]
-    fields: list[str]
+    code: str = Field(description="The purpose id", examples=["ACCOUNT_OPENING"])
+    text_zh: str = Field(description="What it is for, in Chinese")
+    text_en: str = Field(description="What it is for, in English")
+    licence_types: list[str] = Field(description="The licence types (DEPARTMENT/TYPE) it allows")
+    fields: list[str] = Field(description="The fields it allows")
 
 
 class DirectoryParty(BaseModel):
     """A relying party in the public directory, by its registered name."""
 
-    code: str
-    name: str
-    kind: RelyingPartyKind
-    purposes: list[DirectoryPurpose]
+    code: str = Field(description="The party's code", examples=["CITY_BANK"])
+    name: str = Field(description="Its registered name")
+    kind: RelyingPartyKind = Field(description="department, bank, employer or other")
+    purposes: list[DirectoryPurpose] = Field(description="Its registered purposes, by code")
 
 
 def directory(*, session: Session) -> list[DirectoryParty]:

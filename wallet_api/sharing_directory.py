@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from registry.errors import error_responses
 from sharing.profile import DirectoryParty, directory
@@ -33,6 +33,11 @@ def relying_parties(citizen: CitizenDep, session: ReadSessionDep) -> list[Direct
 class ShowTokenPicture(BaseModel):
     """The authorisation to draw."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"token": "q2Zr7s0cYb3l4Wn8dE1xT5uV9aK6mJhP"}]},
+    )
+
     token: str = Field(pattern=SHOW_CODE_PATTERN, description="From POST /show-tokens")
 
 
@@ -41,7 +46,7 @@ class ShowTokenPicture(BaseModel):
     response_class=Response,
     responses={
         200: {"description": "The QR code", "content": {"image/png": {}}},
-        **error_responses(422),
+        **error_responses(400, 422),
     },
 )
 def show_token_qr(body: ShowTokenPicture, citizen: CitizenDep) -> Response:
