@@ -71,6 +71,12 @@ def test_desk_request_wallet_approves_desk_fetches_citizen_revokes(
     desk.context.on("request", lambda request: urls.append(request.url))
     sign_in_desk(desk, live_app, key)
     assert BANK in desk.locator("#signed-in").inner_text()
+    # A mistyped ID number is marked on its field and nothing is sent.
+    desk.get_by_label("公民身份号码").fill(holder[:-2])
+    desk.get_by_role("button", name="发送申请").click()
+    desk.locator("#request-id-number-error").filter(has_text="18").wait_for()
+    assert desk.locator("#request-id-number").get_attribute("aria-invalid") == "true"
+    assert desk.locator("#requests-list li").count() == 0
     desk.get_by_label("公民身份号码").fill(holder)
     assert desk.get_by_label("用证事由").first.input_value() == "ACCOUNT_OPENING"
     fields = desk.locator("#request-field-boxes")
@@ -171,6 +177,14 @@ def test_show_code_at_the_desk_gets_the_data_once(
 
     # 2. The clerk scans it: the data, with no ID number typed.
     desk = phone(browser).new_page()
+    desk.goto(f"{live_app.url}/desk")
+    desk.get_by_label("用证方 API 密钥").fill(
+        key[:-3] + ("AAA" if not key.endswith("AAA") else "BBB")
+    )
+    desk.locator("#sign-in-form").get_by_role("button", name="登录").click()
+    desk.locator("#sign-in-error").filter(has_text="credentials were not accepted").wait_for()
+    assert desk.locator("#workspace").is_hidden()
+    assert desk.evaluate("sessionStorage.getItem('desk.apiKey')") is None  # not kept
     sign_in_desk(desk, live_app, key)
     desk.get_by_role("textbox", name="授权码").fill(code)
     desk.locator("#redeem-form").get_by_role("button", name="获取数据").click()
