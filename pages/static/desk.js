@@ -188,7 +188,7 @@
         request.fields.map((f) => fieldText(f, labels[f])).join("、")),
       el("span", { class: "muted" }, howLong(request.kind, request.until)),
       el("span", { class: "muted" }, bi("申请时间", "Asked"), " ", formatDateTime(request.created_at),
-        request.state === "pending" ? [" · ", bi("答复截止", "Answer by"), " ", formatDateTime(request.expires_at)] : null),
+        request.state === "pending" ? [" · ", ...bi("答复截止", "Answer by"), " ", formatDateTime(request.expires_at)] : null),
       consent ? el("span", { class: "consent-line" }, bi("授权", "Consent"), " ",
         stateBadge(CONSENT_STATES, consent.state)) : null,
       consent ? el("div", { class: "actions" },

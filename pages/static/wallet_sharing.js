@@ -78,8 +78,8 @@
       el("span", {}, consent.licence_types.join(", "), "：", consent.fields.map((f) => label(f)).join("、")),
       el("span", { class: "how-long" }, howLong(consent.kind, consent.valid_until)),
       el("span", { class: "muted" }, bi("授权时间", "Granted"), " ", formatDateTime(consent.granted_at),
-        consent.used_at ? [" · ", bi("使用时间", "Used"), " ", formatDateTime(consent.used_at)] : null,
-        consent.revoked_at ? [" · ", bi("撤销时间", "Revoked"), " ", formatDateTime(consent.revoked_at)] : null),
+        consent.used_at ? [" · ", ...bi("使用时间", "Used"), " ", formatDateTime(consent.used_at)] : null,
+        consent.revoked_at ? [" · ", ...bi("撤销时间", "Revoked"), " ", formatDateTime(consent.revoked_at)] : null),
       active ? el("div", { class: "actions" },
         el("button", { type: "button", class: "danger", onclick: () => revoke(consent.id) }, bi("撤销授权", "Revoke")))
         : null);
@@ -195,7 +195,7 @@
     showUrl = URL.createObjectURL(await picture.blob());
     const named = parties.find((p) => p.code === party);
     $("show-title").replaceChildren(...bi(licence.type_name, licence.number), " · ",
-      named ? `${named.name}` : bi("任一扫码单位", "any party that scans it"));
+      ...(named ? [named.name] : bi("任一扫码单位", "any party that scans it")));
     $("show-qr-image").src = showUrl;
     $("show-token").textContent = made.data.token;
     $("show-screen-error").textContent = "";

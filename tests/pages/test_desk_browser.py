@@ -87,6 +87,7 @@ def test_desk_request_wallet_approves_desk_fetches_citizen_revokes(
     desk.get_by_label("截止日期").fill(until)
     desk.get_by_role("button", name="发送申请").click()
     desk.locator("#requests-list li[data-state='pending']").wait_for()
+    assert "答复截止 Answer by" in desk.locator("#requests-list li").inner_text()
     assert desk.locator("#request-id-number").input_value() == ""  # not left on screen
     snap(desk, artifacts, "desk-request-pending")
 
@@ -132,7 +133,9 @@ def test_desk_request_wallet_approves_desk_fetches_citizen_revokes(
     citizen.locator("#consents-list li[data-state='active']").get_by_role(
         "button", name="撤销授权"
     ).click()
-    citizen.locator("#consents-list li[data-state='revoked']").wait_for()
+    revoked = citizen.locator("#consents-list li[data-state='revoked']")
+    revoked.wait_for()
+    assert "撤销时间 Revoked" in revoked.inner_text()
     snap(citizen, artifacts, "wallet-consent-revoked")
     desk.locator("#requests-list li[data-state='approved']").get_by_role(
         "button", name="获取数据"
@@ -143,6 +146,8 @@ def test_desk_request_wallet_approves_desk_fetches_citizen_revokes(
     desk.locator("#requests-list .badge[data-state='revoked']").wait_for()
     snap(desk, artifacts, "desk-consent-revoked")
 
+    for page in (desk, citizen):  # every piece of text is words, never a stray object
+        assert "[object" not in page.locator("body").inner_text()
     # The ID number and the keys travel in bodies and headers only, never in a URL.
     assert {u.split("?")[0].rsplit("/", 1)[-1] for u in urls} >= {"requests", "data", "revoke"}
     assert not [u for u in urls if holder in u or key in u]
@@ -220,5 +225,11 @@ def test_show_code_at_the_desk_gets_the_data_once(
     desk.locator(f"#data-package .data-package:not([data-consent-id='{first_consent}'])").wait_for()
     desk.locator("#package-signature[data-verified='true']").wait_for()
     assert desk.locator("#redeem-error").inner_text() == ""
+    assert (
+        "使用时间 Used"
+        in citizen.locator("#consents-list li[data-state='used']").first.inner_text()
+    )
+    for page in (desk, citizen):
+        assert "[object" not in page.locator("body").inner_text()
     desk.context.close()
     citizen.context.close()
