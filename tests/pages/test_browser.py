@@ -599,6 +599,7 @@ def test_online_counter_scans_without_a_click_and_the_holder_sees_who_checked(
     mode.filter(has_text="不动产登记。").wait_for()
     assert counter_name in mode.inner_text() and "Property registration" in mode.inner_text()
     assert key not in counter.content()  # the key field is emptied once signed in
+    assert "[object" not in counter.locator("body").inner_text()
     # The verdict says when the check is listed for the holder (then, and only then, revoke).
     counter.locator("#verdict[data-outcome='valid'][data-recorded='true']").wait_for()
     assert "live holder presentation" in counter.locator("[data-field=kind]").inner_text()
