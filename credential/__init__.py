@@ -21,6 +21,7 @@ from ._cwt import (
     sign_credential,
 )
 from ._data_package import (
+    DATA_PACKAGE_ISSUER,
     DATA_PACKAGE_TYP,
     DataPackage,
     SharedLicence,
@@ -120,6 +121,7 @@ __all__ = [
     "ALG_ES256",
     "ALG_SM2",
     "COSE_ALG_SM2",
+    "DATA_PACKAGE_ISSUER",
     "DATA_PACKAGE_TYP",
     "KB_JWT_TYP",
     "LICENCE_IDENTIFIER_ROOT",

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Header
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from registry import api_keys
 from registry.api_keys import NO_KEY_HASH, NewApiKey, secret_matches
@@ -92,20 +93,26 @@ def current_relying_party(
     return authenticate_relying_party(session=session, runtime=runtime, authorization=authorization)
 
 
-def verifying_party(
-    session: ReadSessionDep, runtime: RuntimeDep, authorization: AuthorizationHeader = None
+async def verifying_party(
+    runtime: RuntimeDep, authorization: AuthorizationHeader = None
 ) -> RelyingPartyCaller | None:
     """FastAPI dependency for ``POST /verify``: ``None`` for an anonymous caller (no
-    ``Authorization``), else the authenticated party with its purposes (401, 429)."""
+    ``Authorization``: no database, no worker thread), else the authenticated party with its
+    purposes (401, 429)."""
     if authorization is None:
         return None
-    caller = authenticate_relying_party(
-        session=session, runtime=runtime, authorization=authorization
-    )
-    purposes = {
-        row.code: PurposeRef(row.id, row.code, row.text_zh, row.text_en)
-        for row in session.execute(_PURPOSES_OF, {"party": caller.relying_party_id})
-    }
+    return await run_in_threadpool(_party_with_purposes, runtime, authorization)
+
+
+def _party_with_purposes(runtime: SharingRuntime, authorization: str) -> RelyingPartyCaller:
+    with runtime.database.reading() as session:
+        caller = authenticate_relying_party(
+            session=session, runtime=runtime, authorization=authorization
+        )
+        purposes = {
+            row.code: PurposeRef(row.id, row.code, row.text_zh, row.text_en)
+            for row in session.execute(_PURPOSES_OF, {"party": caller.relying_party_id})
+        }
     return RelyingPartyCaller(
         caller.relying_party_id, caller.code, caller.name, caller.key_prefix, purposes
     )

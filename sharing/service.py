@@ -27,13 +27,13 @@ from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from credential import (
-    DATA_PACKAGE_TYP,
+    DATA_PACKAGE_ISSUER,
     LicenceStatus,
     Signer,
     mask_id_number,
     sign_data_package,
 )
-from credential._data_package import DATA_PACKAGE_ISSUER
+from registry.api_keys import NewApiKey
 from registry.audit import append_audit
 from registry.errors import Conflict
 from registry.models import (
@@ -125,8 +125,10 @@ def create_relying_party(
     return party
 
 
-def create_api_key(*, session: Session, party_code: str, actor: str) -> tuple[RelyingParty, Any]:
-    """A new API key for the party (``NewApiKey``); only its prefix and secret hash are kept."""
+def create_api_key(
+    *, session: Session, party_code: str, actor: str
+) -> tuple[RelyingParty, NewApiKey]:
+    """A new API key for the party; only its prefix and secret hash are kept."""
     party = get_relying_party(session=session, code=party_code)
     key = new_api_key()
     session.add(
@@ -667,8 +669,6 @@ def prepare_package(
         content=payload,
     )
 
-
-assert DATA_PACKAGE_TYP  # the package's typ: docs/wire-format.md section 17
 
 # Built once: every fetch runs them (inside the writer's transaction).
 _USE_ONCE = (

@@ -66,6 +66,12 @@ def _run(script: str, *args: str) -> str:
             ("--count", "60", "--holders", "2", "--clients", "4", "--workers", "1"),
             ("consented fetches", "fetches/s", "latency p99", "raw floor", "ratio", "goal"),
         ),
+        pytest.param(
+            "sharing.py",
+            ("--count", "40", "--holders", "2", "--clients", "4", "--workers", "1", "--postgres"),
+            ("PostgreSQL", "fetches/s", "ratio"),
+            marks=pytest.mark.postgres,
+        ),
         (
             "import.py",
             ("--count", "300"),

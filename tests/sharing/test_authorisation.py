@@ -52,11 +52,12 @@ def _refused(world: Sharing, call: Callable[[], httpx.Response], status: int, er
 
 
 @pytest.fixture
-def two_parties(sharing: Sharing) -> tuple[Sharing, str, str]:
-    sharing.issue("TRANSPORT", **driving(ZHANG))
-    bank = sharing.party("CITY_BANK", "City Bank", "bank", [BANK_PURPOSE])
-    employer = sharing.party("HR_CO", "HR Company", "employer", [EMPLOYER_PURPOSE])
-    return sharing, bank, employer
+def two_parties(sharing_any: Sharing) -> tuple[Sharing, str, str]:
+    """A citizen with a driving licence, a bank and an employer (on SQLite and PostgreSQL)."""
+    sharing_any.issue("TRANSPORT", **driving(ZHANG))
+    bank = sharing_any.party("CITY_BANK", "City Bank", "bank", [BANK_PURPOSE])
+    employer = sharing_any.party("HR_CO", "HR Company", "employer", [EMPLOYER_PURPOSE])
+    return sharing_any, bank, employer
 
 
 def test_a_party_never_sees_another_partys_requests_or_consents(
@@ -190,5 +191,9 @@ def test_relying_party_credentials_are_rate_limited_per_party(limited: Sharing) 
     _refused(limited, lambda: limited.ask(bank), 429, "rate_limited")
     over = limited.client.get("/sharing/requests", headers=bearer(bank))
     assert over.status_code == 429 and 1 <= int(over.headers["Retry-After"]) <= 10
+    # a signed-in check spends the same allowance (an anonymous one is not limited here)
+    scan = {"payload": "EL1:X", "verifier": {"purpose": "ACCOUNT_OPENING"}}
+    assert limited.client.post("/verify", json=scan, headers=bearer(bank)).status_code == 429
+    assert limited.client.post("/verify", json=scan).status_code == 200
     # another party has its own allowance
     assert limited.ask(employer, purpose="HIRING", fields=["holder_name"]).status_code == 201

@@ -212,3 +212,46 @@ def test_a_citizen_without_such_licences_gets_the_same_answer(sharing: Sharing) 
         sharing.fetch(key, consent_id).json()["package"], sharing.root_key()
     )
     assert package.licences == ()
+
+
+def test_a_revocation_between_the_read_and_the_write_wins(sharing: Sharing) -> None:
+    """The package is built from a read; the access is recorded in the writer, which checks
+    the consent again: a revocation committed in between refuses it, and nothing is stored."""
+    from sharing import service
+    from sharing.auth import authenticate_relying_party
+
+    sharing.issue("TRANSPORT", **driving(ZHANG))
+    key = sharing.party("CITY_BANK", "City Bank", "bank", [BANK_PURPOSE])
+    standing = sharing.approved(key, kind="standing", until=in_days(5))
+    once = sharing.approved(key)
+    runtime = sharing.context.sharing
+    now = dt.datetime.now(dt.UTC)
+    with sharing.database.reading() as session:
+        caller = authenticate_relying_party(
+            session=session, runtime=runtime, authorization=f"Bearer {key}"
+        )
+        prepared = {
+            consent_id: service.prepare_package(
+                session=session,
+                signer=runtime.root_signer(session),
+                caller=caller,
+                consent_id=consent_id,
+                now=now,
+            )
+            for consent_id in (standing, once)
+        }
+    sharing.client.post(f"/wallet/sharing/consents/{standing}/revoke", headers=sharing.auth(ZHANG))
+    assert sharing.fetch(key, once).status_code == 200  # the one-time consent is spent
+
+    for consent_id, state in ((standing, "revoked"), (once, "used")):
+        try:
+            sharing.database.write_now(
+                lambda s, c=consent_id: service.record_access(
+                    session=s, prepared=prepared[c], now=now
+                )
+            )
+        except service.ConsentNotUsable as refused:
+            assert refused.code == f"consent_{state}"
+        else:
+            raise AssertionError(f"{consent_id} recorded after it became {state}")
+    assert sharing.count(SharingAccess) == 1
