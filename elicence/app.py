@@ -33,6 +33,7 @@ from registry.errors import ServiceError
 from registry.settings import Settings, get_settings, load_master_key
 from registry.vault import CitizenIdVault
 from sharing.auth import verifying_party
+from sharing.profile import router as sharing_profile_router
 from sharing.routes import admin_router as sharing_admin_router
 from sharing.routes import router as sharing_router
 from sharing.runtime import SharingRuntime
@@ -268,5 +269,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wallet_router, prefix="/wallet")
     app.include_router(sharing_router, prefix="/sharing")
     app.include_router(sharing_admin_router, prefix="/sharing")
+    app.include_router(sharing_profile_router, prefix="/sharing")
     app.include_router(pages_router)
     return app

@@ -1,4 +1,4 @@
-"""Routes serving the landing page, the three pages and their static assets.
+"""Routes serving the landing page, the four pages and their static assets.
 
 Every asset is read from the package once, at import, into a fixed table: a request can only ever
 name one of those files, so there is no path to traverse. Pages are sent with a strict Content
@@ -155,6 +155,13 @@ def wallet_page() -> Response:
 def console_page() -> Response:
     """The department console: issue, find, revoke, suspend and reinstate licences."""
     return _page("console.html")
+
+
+@router.get("/desk")
+def desk_page() -> Response:
+    """The relying-party desk: sign in with the party's API key, ask a citizen for consent,
+    follow the request, show the signed data received, redeem a citizen's 亮证 QR."""
+    return _page("desk.html")
 
 
 @router.get(STATIC_PREFIX + "/{name}")

@@ -19,6 +19,7 @@ from . import dev_idp, schemas, service
 from .errors import DevIdpDisabled
 from .qr import render_png, render_svg
 from .runtime import CitizenDep, ReadSessionDep, RuntimeDep, SettingsDep, WalletRuntime
+from .sharing_directory import router as sharing_directory_router
 from .sharing_routes import router as sharing_router
 
 # Every route signs the citizen in first: 401 without a valid token, 503 when an external
@@ -299,3 +300,4 @@ def dev_token(
 
 
 router.include_router(sharing_router)
+router.include_router(sharing_directory_router)

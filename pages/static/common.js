@@ -104,9 +104,9 @@ const ELICENCE = (() => {
     consent_not_active: ["该授权已不在有效期内", "The consent is no longer active", true],
     consent_used: ["一次性授权已使用", "The one-time consent has been used"],
     consent_expired: ["授权已过期", "The consent has expired"],
-    consent_revoked: ["授权已被撤回", "The consent has been revoked"],
+    consent_revoked: ["公民已撤销此授权", "The citizen has revoked this consent"],
     relying_party_not_found: ["没有该用证单位", "No such relying party", true],
-    show_token_not_usable: ["亮证授权码无效、已使用或已过期", "The authorisation code is unknown, used or expired"],
+    show_token_not_usable: ["亮证授权码无效、已使用、已过期或不是给本单位的", "The authorisation code is unknown, used, expired or meant for another party"],
     no_root_key: ["平台根密钥未配置", "The platform root key is not set up: run elicence init"],
     // the wallet and its sign-in
     missing_token: ["请先登录", "Please sign in"],

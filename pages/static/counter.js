@@ -24,8 +24,7 @@
   const licenceCard = document.getElementById("licence-card");
   const facts = document.getElementById("licence-facts");
   const photo = document.getElementById("photo");
-  const verifierName = document.getElementById("verifier-name");
-  const verifierPurpose = document.getElementById("verifier-purpose");
+  const partyPurpose = document.getElementById("party-purpose");
   const maxStatusInput = document.getElementById("max-status-minutes");
 
   let stream = null;
@@ -34,10 +33,6 @@
   let last = { key: null, at: 0 };
   let lastRecorded = null;
 
-  for (const [input, key] of [[verifierName, "counter.name"], [verifierPurpose, "counter.purpose"]]) {
-    input.value = localStorage.getItem(key) || "";
-    input.addEventListener("change", () => localStorage.setItem(key, input.value.trim()));
-  }
   maxStatusInput.value = localStorage.getItem("counter.maxStatusMinutes") || String(DEFAULT_MAX_STATUS_MINUTES);
   maxStatusInput.addEventListener("change", () => {
     const minutes = Number.parseInt(maxStatusInput.value, 10);
@@ -58,11 +53,77 @@
     if (res.ok && res.data) verifierPolicy = res.data;
   });
 
+  // --- who checks: a relying party signed in with its API key, or nobody ----------------------
+  // The key lives in this tab's sessionStorage and travels in the Authorization header only.
+  // Signed in and naming one of its purposes, a check is listed in the holder's wallet under the
+  // party's registered name; anonymous checks verify all the same and are recorded nowhere.
+  const PARTY_KEY = "counter.apiKey";
+  const PURPOSE_KEY = "counter.purposeCode";
+  let party = null; // GET /sharing/me of the signed-in party
+
   function verifierIdentity() {
-    const name = verifierName.value.trim();
-    if (!name) return null;
-    return { name, purpose: verifierPurpose.value.trim() || "licence check" };
+    const key = sessionStorage.getItem(PARTY_KEY);
+    if (!party || !key || !partyPurpose.value) return null;
+    return { key, purpose: partyPurpose.value };
   }
+
+  function showMode() {
+    const mode = document.getElementById("counter-mode");
+    const identity = verifierIdentity();
+    mode.dataset.mode = identity ? "signed-in" : "anonymous";
+    mode.className = "mode " + (identity ? "signed-in-mode" : "anonymous-mode");
+    if (identity) {
+      const purpose = party.purposes.find((p) => p.code === identity.purpose);
+      mode.replaceChildren(`已登录：${party.name}，事由：${purpose.text_zh}。核验记入持证人的记录 `,
+        el("span", { lang: "en" }, `Signed in as ${party.name} for ${purpose.text_en}: checks are listed for the holder`));
+    } else {
+      mode.replaceChildren("匿名核验：照常显示结果，不记入持证人的核验记录 ",
+        el("span", { lang: "en" }, "Anonymous: checks are shown but not recorded for the holder"));
+    }
+    document.getElementById("party-sign-in").hidden = Boolean(party);
+    document.getElementById("party-signed-in").hidden = !party;
+  }
+
+  function partySignedOut(message) {
+    sessionStorage.removeItem(PARTY_KEY);
+    party = null;
+    document.getElementById("party-error").textContent = message || "";
+    showMode();
+  }
+
+  async function loadParty() {
+    const res = await api("/sharing/me", { token: sessionStorage.getItem(PARTY_KEY) });
+    if (!res.ok) {
+      // An offline counter (the verifier alone) has no relying parties to sign in to.
+      return partySignedOut(res.status === 404 || res.status === 405
+        ? "此窗口离线核验，不能登录：核验不会记录 This counter verifies offline: no sign-in, nothing is recorded"
+        : errorText(res));
+    }
+    party = res.data;
+    partyPurpose.replaceChildren(...party.purposes.map((p) =>
+      el("option", { value: p.code }, `${p.text_zh} ${p.text_en}`)));
+    const kept = localStorage.getItem(PURPOSE_KEY);
+    if (party.purposes.some((p) => p.code === kept)) partyPurpose.value = kept;
+    document.getElementById("party-error").textContent = party.purposes.length ? ""
+      : "本单位尚未登记用证事由：核验不会记录 This party has no registered purpose: checks are not recorded";
+    showMode();
+  }
+
+  document.getElementById("party-sign-in").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = document.getElementById("party-key");
+    const value = input.value.trim();
+    input.value = "";
+    if (!value) return;
+    sessionStorage.setItem(PARTY_KEY, value);
+    await loadParty();
+  });
+  document.getElementById("party-sign-out").addEventListener("click", () => partySignedOut(""));
+  partyPurpose.addEventListener("change", () => {
+    localStorage.setItem(PURPOSE_KEY, partyPurpose.value);
+    lastRecorded = null;
+    showMode();
+  });
 
   function setScanState(zh, en) {
     scanState.replaceChildren(zh + " ", el("span", { lang: "en" }, en));
@@ -73,7 +134,8 @@
     return statusFreshness(result.status_age, verifierPolicy.status_ttl, maxStatusAge());
   }
 
-  function showVerdict(result) {
+  /** `recorded`: a signed-in counter's check of this result went through (listed for the holder). */
+  function showVerdict(result, recorded) {
     let words = outcomeWords(result.outcome);
     const valid = result.valid === true;
     const freshness = freshnessOf(result);
@@ -91,6 +153,7 @@
     }
     verdictBox.dataset.outcome = result.outcome || "";
     verdictBox.dataset.freshness = freshness;
+    verdictBox.dataset.recorded = recorded ? "true" : "false";
     const children = [
       el("span", { class: "icon", "aria-hidden": "true" }, icon),
       el("span", { class: "word" }, words[0], el("span", { class: "en", lang: "en" }, words[1])),
@@ -114,6 +177,10 @@
         "静态副本：不是持证人现场出示的动态码 ",
         el("span", { lang: "en" }, "Static copy: not a live presentation by the holder")));
     }
+    if (recorded) {
+      children.push(el("span", { class: "recorded" }, "已记入持证人的核验记录 ",
+        el("span", { lang: "en" }, "Listed in the holder's wallet")));
+    }
     verdictBox.replaceChildren(...children);
     showLicence(result);
   }
@@ -123,6 +190,7 @@
     verdictBox.className = "verdict waiting";
     verdictBox.dataset.outcome = "";
     verdictBox.dataset.freshness = "";
+    verdictBox.dataset.recorded = "";
     verdictBox.replaceChildren(
       el("span", { class: "icon", "aria-hidden": "true" }, "◷"),
       el("span", { class: "word" }, "请出示二维码", el("span", { class: "en", lang: "en" }, "Show a licence QR code")));
@@ -169,12 +237,13 @@
   async function postImage(blob, identity) {
     const form = new FormData();
     form.append("image", blob, "frame.jpg");
-    if (identity) {
-      form.append("verifier_name", identity.name);
-      form.append("verifier_purpose", identity.purpose);
-    }
-    const res = await api("/verify", { method: "POST", form });
+    if (identity) form.append("verifier_purpose", identity.purpose);
+    const res = await api("/verify", { method: "POST", form, token: identity ? identity.key : null });
     await policyLoaded;
+    if (identity && res.status === 401) {
+      partySignedOut(errorText(res)); // a revoked key: say so, and go on anonymously
+      return null;
+    }
     // An image with no QR code in it is the normal case between licences: keep scanning quietly.
     if (!res.ok && res.data && res.data.error === "no_qr_code") return null;
     if (res.status === 404 || res.status === 405) {
@@ -192,9 +261,9 @@
   }
 
   /**
-   * Verify one image. Frames are first sent without the counter's name, so a licence held in
-   * front of the camera for a while is recorded in the holder's "who checked" list once per
-   * presentation and outcome, not once per frame.
+   * Verify one image. Frames are first sent anonymously, so a licence held in front of the
+   * camera for a while is recorded in the holder's "who checked" list once per presentation and
+   * outcome, not once per frame (and the party's rate limit is not spent on every frame).
    */
   async function verifyImage(blob, { fromCamera }) {
     const identity = verifierIdentity();
@@ -203,12 +272,18 @@
     const key = resultKey(result);
     const now = Date.now();
     if (fromCamera && key === last.key && now - last.at < REPEAT_QUIET_MS) return true;
+    let recorded = Boolean(identity) && !fromCamera;
     if (fromCamera && identity && key !== lastRecorded) {
-      result = (await postImage(blob, identity)) || result;
-      lastRecorded = key;
+      const named = await postImage(blob, identity);
+      if (named) {
+        result = named;
+        lastRecorded = key;
+      }
     }
+    if (fromCamera) recorded = Boolean(identity) && key === lastRecorded;
     last = { key, at: now };
-    showVerdict(result);
+    // Only a licence whose issuer signature verified is listed: a forgery names no holder.
+    showVerdict(result, recorded && Boolean(result.licence));
     return true;
   }
 
@@ -290,6 +365,8 @@
     photo.value = "";
   });
 
+  showMode();
+  if (sessionStorage.getItem(PARTY_KEY)) loadParty();
   // A counter scans all day: start at once where the camera is allowed.
   startCamera();
 })();

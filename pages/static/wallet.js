@@ -99,6 +99,7 @@
     detailCard.hidden = true;
     signOut.hidden = true;
     $("sign-in-error").textContent = message || "";
+    document.dispatchEvent(new CustomEvent("wallet:signed-out")); // wallet_sharing.js
   }
 
   function badge(status) {
@@ -114,6 +115,7 @@
     licencesCard.hidden = false;
     detailCard.hidden = true;
     $("licences-error").textContent = res.ok ? "" : errorText(res);
+    document.dispatchEvent(new CustomEvent("wallet:signed-in")); // wallet_sharing.js
     const licences = listOf(res.data, "licences");
     $("licences-empty").hidden = licences.length > 0;
     list.replaceChildren(...licences.map((lic) => el("li", {},
@@ -134,6 +136,7 @@
     }
     const lic = res.data;
     current = lic;
+    document.dispatchEvent(new CustomEvent("wallet:licence", { detail: lic })); // wallet_sharing.js
     licencesCard.hidden = true;
     detailCard.hidden = false;
     $("detail-error").textContent = "";

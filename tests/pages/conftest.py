@@ -180,6 +180,25 @@ def make_department(live_app: LiveApp, code: str) -> Department:
     )
 
 
+def make_party(
+    live_app: LiveApp, code: str, name: str, purposes: list[dict[str, Any]], kind: str = "bank"
+) -> str:
+    """A relying party with ``purposes`` and a new API key, through the admin API."""
+    with live_app.admin() as admin:
+        r = admin.post(
+            "/sharing/admin/relying-parties",
+            json={"code": code, "name": name, "kind": kind, "contact": "desk@example.cn"},
+        )
+        assert r.status_code == 201, r.text
+        for purpose in purposes:
+            r = admin.post(f"/sharing/admin/relying-parties/{code}/purposes", json=purpose)
+            assert r.status_code == 201, r.text
+        r = admin.post(f"/sharing/admin/relying-parties/{code}/api-keys")
+        assert r.status_code == 201, r.text
+        key: str = r.json()["api_key"]
+        return key
+
+
 @contextmanager
 def offline_counter(
     live_app: LiveApp,

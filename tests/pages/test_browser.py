@@ -35,6 +35,7 @@ from tests.pages.conftest import (
     LiveApp,
     free_port,
     make_department,
+    make_party,
     offline_counter,
 )
 
@@ -528,7 +529,7 @@ def test_every_outcome_code_reads_as_plain_words(browser: Browser, live_app: Liv
     page.context.close()
 
 
-def test_online_counter_scans_without_a_click_and_a_typed_name_records_nothing(
+def test_online_counter_scans_without_a_click_and_the_holder_sees_who_checked(
     browser: Browser,
     camera_browser: Browser,
     camera_file: Path,
@@ -536,13 +537,37 @@ def test_online_counter_scans_without_a_click_and_a_typed_name_records_nothing(
     artifacts: Path,
 ) -> None:
     """The counter page of `elicence serve` itself: it verifies online, so a revocation shows on
-    the very next scan. The page does not sign in as a relying party (yet: issue 15's counter
-    sign-in), so the name typed into it is recorded nowhere: the holder's list stays empty (a
-    signed-in party's checks are listed: tests/sharing/test_checks_and_show_tokens.py)."""
+    the very next scan. Signed in with a relying party's API key and naming one of its purposes,
+    each check lands once in the holder's list under the party's registered name; an anonymous
+    counter verifies all the same and records nothing."""
     department = make_department(live_app, "HOUSING")
     holder = id_number("091")
     licence = issue_by_api(live_app, department, holder, "郑强")
-    counter_name = "不动产登记中心 2 号窗口 Counter 2"
+    counter_name = "不动产登记中心 Property Registration Centre"
+    key = make_party(
+        live_app,
+        "PROPERTY_CENTRE",
+        counter_name,
+        [
+            {
+                "code": "PROPERTY",
+                "text_zh": "不动产登记",
+                "text_en": "Property registration",
+                "licence_types": ["HOUSING/DRIVING"],
+                "fields": ["holder_name"],
+                "max_days": 1,
+            },
+            {
+                "code": "TRANSFER",
+                "text_zh": "过户",
+                "text_en": "Transfer",
+                "licence_types": ["HOUSING/DRIVING"],
+                "fields": ["holder_name"],
+                "max_days": 1,
+            },
+        ],
+        kind="department",
+    )
 
     citizen = phone(browser).new_page()
     sign_in_wallet(citizen, live_app, holder)
@@ -552,14 +577,33 @@ def test_online_counter_scans_without_a_click_and_a_typed_name_records_nothing(
         Image.open(io.BytesIO(citizen.locator("#qr-image[src^='blob:']").screenshot())), camera_file
     )
 
-    counter = phone(
-        camera_browser,
-        init_script=f"localStorage.setItem('counter.name', {counter_name!r});"
-        "localStorage.setItem('counter.purpose', '不动产登记 Property registration');",
-    ).new_page()
+    # An anonymous counter: the verdict, and a plain word that nothing is recorded.
+    anonymous = phone(camera_browser).new_page()
+    anonymous.goto(f"{live_app.url}/counter")
+    anonymous.locator("#verdict[data-outcome='valid']").wait_for()
+    assert anonymous.locator("#counter-mode").get_attribute("data-mode") == "anonymous"
+    assert "不记入" in anonymous.locator("#counter-mode").inner_text()
+    assert "not recorded" in anonymous.locator("#counter-mode").inner_text()
+    snap(anonymous, artifacts, "counter-anonymous")
+    anonymous.context.close()
+
+    # The clerk signs in with the centre's key and picks the purpose of the checks.
+    urls: list[str] = []
+    counter = phone(camera_browser).new_page()
+    counter.context.on("request", lambda request: urls.append(request.url))
     counter.goto(f"{live_app.url}/counter")
-    counter.locator("#verdict[data-outcome='valid']").wait_for()
+    counter.get_by_label("用证方 API 密钥").fill(key)
+    counter.locator("#party-sign-in").get_by_role("button", name="登录").click()
+    counter.get_by_label("核验事由").select_option("PROPERTY")
+    mode = counter.locator("#counter-mode[data-mode='signed-in']")
+    mode.filter(has_text="不动产登记。").wait_for()
+    assert counter_name in mode.inner_text() and "Property registration" in mode.inner_text()
+    assert key not in counter.content()  # the key field is emptied once signed in
+    assert "[object" not in counter.locator("body").inner_text()
+    # The verdict says when the check is listed for the holder (then, and only then, revoke).
+    counter.locator("#verdict[data-outcome='valid'][data-recorded='true']").wait_for()
     assert "live holder presentation" in counter.locator("[data-field=kind]").inner_text()
+    assert "已记入持证人的核验记录" in counter.locator("#verdict").inner_text()
     snap(counter, artifacts, "counter-online-valid")
 
     response = httpx.post(
@@ -569,10 +613,10 @@ def test_online_counter_scans_without_a_click_and_a_typed_name_records_nothing(
         timeout=10,
     )
     assert response.status_code == 200, response.text
-    counter.locator("#verdict[data-outcome='revoked']").wait_for()
+    counter.locator("#verdict[data-outcome='revoked'][data-recorded='true']").wait_for()
     assert "REVOKED" in counter.locator("#verdict").inner_text()
     snap(counter, artifacts, "counter-online-revoked")
-    # Three more frames of the same screen go to /verify: none of them is recorded.
+    # Three more frames of the same screen go to /verify: the check is still recorded once.
     for _ in range(3):
         with counter.expect_request_finished(lambda request: request.url.endswith("/verify")):
             pass
@@ -581,7 +625,18 @@ def test_online_counter_scans_without_a_click_and_a_typed_name_records_nothing(
     citizen.get_by_role("button", name="关闭").click()
     citizen.locator("#detail-facts .badge[data-status='revoked']").wait_for()
     assert citizen.get_by_role("button", name="出示二维码").is_disabled()
-    citizen.locator("#checks-empty").wait_for()
-    assert citizen.locator("#checks-list li").count() == 0
+    checks = citizen.locator("#checks-list li")
+    checks.nth(1).wait_for()
+    assert checks.count() == 2  # the anonymous counter's scans are nowhere
+    assert [checks.nth(i).get_attribute("data-outcome") for i in range(2)] == ["revoked", "valid"]
+    for i in range(2):
+        assert counter_name in checks.nth(i).inner_text()
+        assert "不动产登记" in checks.nth(i).inner_text()
+    # ... and in the access log of the sharing part, as checks by the registered party.
+    citizen.get_by_role("button", name="刷新").click()
+    logged = citizen.locator("#access-list li[data-kind='check']")
+    logged.nth(1).wait_for()
+    assert counter_name in logged.nth(0).inner_text()
     snap(citizen, artifacts, "wallet-online-checks")
     citizen.context.close()
+    assert not [url for url in urls if key in url or holder in url]

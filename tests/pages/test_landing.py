@@ -57,7 +57,7 @@ def test_the_landing_page_links_every_page_the_docs_and_the_health_check(
     assert "default-src 'self'" in page.headers["content-security-policy"]
     links = _Links()
     links.feed(page.text)
-    assert set(links.hrefs) == {"/counter", "/wallet", "/console", "/docs", "/healthz"}
+    assert set(links.hrefs) == {"/counter", "/wallet", "/console", "/desk", "/docs", "/healthz"}
     for href in links.hrefs:
         assert client.get(href).status_code == 200, href
     # Bilingual: each link's words in Chinese and English.

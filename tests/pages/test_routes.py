@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from pages import router
 from pages.routes import STATIC_PREFIX
 
-PAGES = ["/counter", "/wallet", "/wallet/", "/console"]
+PAGES = ["/counter", "/wallet", "/wallet/", "/console", "/desk"]
 
 
 @pytest.fixture(scope="module")
@@ -109,12 +109,12 @@ def test_every_script_and_style_comes_from_the_package(client: TestClient, path:
 
 
 def test_no_asset_reaches_outside_the_origin(client: TestClient) -> None:
-    for name in ("common.js", "counter.js", "wallet.js", "console.js", "pages.css"):
+    for name in ("common.js", "counter.js", "wallet.js", "console.js", "desk.js", "pages.css"):
         text = client.get(f"{STATIC_PREFIX}/{name}").text
         assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/|@import", text), name
 
 
-@pytest.mark.parametrize("path", ["/counter", "/wallet", "/console"])
+@pytest.mark.parametrize("path", ["/counter", "/wallet", "/console", "/desk"])
 def test_every_control_has_a_label(client: TestClient, path: str) -> None:
     page = _parse(client.get(path).text)
     assert page.controls
