@@ -36,6 +36,7 @@ from registry.errors import NotFound
 from registry.models import Department, Licence, utcnow
 
 from ..errors import AlreadyHeld, InvalidRequest
+from ..licences.gbt import CHINA_STANDARD_TIME
 from ..licences.service import (
     LicenceDraft,
     LicenceTarget,
@@ -62,8 +63,6 @@ REASON_MAX = 200
 REQUIRED_COLUMNS = frozenset({"record_key", "id_number", "holder_name", "valid_from"})
 OPTIONAL_COLUMNS = frozenset({"categories", "issued_at", "valid_until", "status", "status_reason"})
 IMPORT_STATUSES = ("valid", "suspended", "revoked")
-# A date without a time is a day in China Standard Time: valid from its start, until its end.
-CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8))
 _CATEGORY_SEPARATORS = re.compile(r"[,;|\s]+")
 
 _STORED_KEYS = select(Licence.record_key, Licence.id_index).where(
