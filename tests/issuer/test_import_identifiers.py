@@ -100,6 +100,17 @@ def test_kept_identifiers_are_found_and_verified_whole_and_a_rerun_creates_nothi
     assert again["counts"]["imported"] == 0 and again["counts"]["already_present"] == 3
     assert again["counts"]["rejected"] == 0
     assert _by_record_key(issuer).keys() == stored.keys()
+    # a correction is the next version of the kept identifier, shown whole by the verifier
+    r = issuer.client.post(
+        f"/issuer/licences/{stored['D00000000'].id}/correct",
+        json={"reason": "name_change", "holder_name": "张三丰"},
+        headers=bearer(key),
+    )
+    assert r.status_code in (200, 201), r.text
+    corrected = r.json().get("licence", r.json())
+    assert corrected["identifier"] == identifier("2019A00001234", version=3)
+    verified = issuer.client.post("/verify", json={"payload": corrected["static_qr"]}).json()
+    assert verified["licence"]["identifier"] == corrected["identifier"]
 
 
 def _wrong_check(text: str) -> str:
@@ -221,6 +232,9 @@ def test_the_cli_maps_a_chinese_identifier_column_and_reruns_create_nothing(
     unmapped = runner.invoke(cli, command)
     assert unmapped.exit_code == 1 and "unknown column(s) 电子证照标识" in unmapped.output
     mapped = [*command, "--map", "电子证照标识=identifier"]
+    dry = json.loads(runner.invoke(cli, [*mapped, "--dry-run"]).stdout.strip().splitlines()[-1])
+    assert dry["reject_reasons"] == {"invalid_identifier_check": 1} and dry["imported"] == 2
+    assert _stored_identifiers(sqlite_url) == []
     result = runner.invoke(cli, mapped)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
