@@ -110,7 +110,8 @@ def import_command(
             "--map",
             help="COLUMN=FIELD: read the file's COLUMN as FIELD (COLUMN=- ignores it). "
             "Fields: record_key, id_number, holder_name, valid_from, valid_until, issued_at, "
-            "categories, status, status_reason and the type's own fields. Repeatable.",
+            "categories, status, status_reason, identifier (电子证照标识, kept; empty: a fresh "
+            "one) and the type's own fields. Repeatable.",
             show_default=False,
         ),
     ] = None,

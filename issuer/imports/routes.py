@@ -57,7 +57,8 @@ UPLOAD_BODY: dict[str, Any] = {
         "description": "The file itself as the body (not a form): CSV (UTF-8, with or without "
         "BOM, a header row) or JSON Lines, with the columns of `elicence import` (record_key, "
         "id_number, holder_name, valid_from, optional valid_until, issued_at, categories, "
-        "status, status_reason, and the type's fields). `text/plain` or "
+        "status, status_reason, identifier (the licence's existing 电子证照标识, kept), and the "
+        "type's fields). `text/plain` or "
         "`application/octet-stream`: the format is taken from `format`, else from the content. "
         "E.g. `curl --data-binary @licences.csv -H 'Content-Type: text/csv' ...`",
         "content": {

@@ -13,6 +13,14 @@ naming the file's SHA-256, the batch's line range and a hash over the licence id
 killed import loses at most its open batch; run again, it skips every row whose record key is
 already stored (counted as already present) and finishes the file. Rows that cannot be imported
 go to the rejects file with a reason code; they never stop the others.
+
+A row may bring the licence's existing identifier (电子证照标识, column ``identifier``): it is
+validated (``invalid_identifier_<segment>``), must name the licence type's catalogue code and the
+department's credit code (``identifier_type_mismatch``, ``identifier_issuer_mismatch``; a 6-digit
+division code as the issuer, ``identifier_division_code``, cannot be kept because verifiers
+rebuild the issuer segment from the trust list's credit code), must be new to the registry and
+to the file (``identifier_taken``), and is kept: the credential carries its serial and version.
+An empty one gets a fresh identifier, as issuance gives.
 """
 
 from __future__ import annotations
@@ -30,12 +38,15 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from credential import LicenceIdentifier, parse_licence_identifier
+from credential.errors import InvalidLicenceIdentifier
 from registry.audit import append_audit
 from registry.database import Database
 from registry.errors import NotFound
 from registry.models import Department, Licence, utcnow
 
 from ..errors import AlreadyHeld, InvalidRequest
+from ..licences.gbt import CHINA_STANDARD_TIME
 from ..licences.service import (
     LicenceDraft,
     LicenceTarget,
@@ -60,16 +71,20 @@ RECORD_KEY_MAX = 64
 REASON_MAX = 200
 # Columns besides the licence type's own fields.
 REQUIRED_COLUMNS = frozenset({"record_key", "id_number", "holder_name", "valid_from"})
-OPTIONAL_COLUMNS = frozenset({"categories", "issued_at", "valid_until", "status", "status_reason"})
+OPTIONAL_COLUMNS = frozenset(
+    {"categories", "issued_at", "valid_until", "status", "status_reason", "identifier"}
+)
 IMPORT_STATUSES = ("valid", "suspended", "revoked")
-# A date without a time is a day in China Standard Time: valid from its start, until its end.
-CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8))
 _CATEGORY_SEPARATORS = re.compile(r"[,;|\s]+")
 
 _STORED_KEYS = select(Licence.record_key, Licence.id_index).where(
     Licence.department_id == bindparam("department_id"),
     Licence.licence_type_id == bindparam("licence_type_id"),
     Licence.record_key.in_(bindparam("record_keys", expanding=True)),
+)
+# Any department's: an identifier is unique in the registry.
+_TAKEN_IDENTIFIERS = select(Licence.identifier).where(
+    Licence.identifier.in_(bindparam("identifiers", expanding=True))
 )
 
 
@@ -151,6 +166,47 @@ def _fields(licence_type: TypeRules, values: dict[str, Any], from_text: bool) ->
     return fields
 
 
+def _kept_identifier(licence_type: TypeRules, values: dict[str, Any]) -> LicenceIdentifier | None:
+    """The row's own licence identifier, checked against the type and department; ``None``
+    when empty (a fresh one is assigned). Raises ``InvalidRequest``."""
+    text = _text(values, "identifier")
+    if text is None:
+        return None
+    try:
+        identifier = parse_licence_identifier(text)
+    except InvalidLicenceIdentifier as exc:
+        raise InvalidRequest(
+            f"identifier: {exc.detail} ({exc.reason})", code=f"invalid_identifier_{exc.reason}"
+        ) from None
+    if licence_type.identifier_codes is None:
+        raise InvalidRequest(
+            f"licence type {licence_type.code} has no catalogue code or the department no credit "
+            "code: its licences have no identifiers (leave the column empty)",
+            code="identifier_not_catalogued",
+        )
+    type_code, credit_code = licence_type.identifier_codes
+    if identifier.type_code != type_code:
+        raise InvalidRequest(
+            f"the identifier's type code {identifier.type_code} is not licence type "
+            f"{licence_type.code}'s catalogue code {type_code}",
+            code="identifier_type_mismatch",
+        )
+    if identifier.issuer_is_division_code:
+        raise InvalidRequest(
+            f"the identifier's issuer code {identifier.issuer_code} is a division code: verifiers "
+            "rebuild the issuer code from the department's credit code, so it cannot be kept "
+            "(leave the column empty for a fresh identifier)",
+            code="identifier_division_code",
+        )
+    if identifier.issuer_code != credit_code:
+        raise InvalidRequest(
+            f"the identifier's issuer code {identifier.issuer_code} is not the department's "
+            f"credit code {credit_code}",
+            code="identifier_issuer_mismatch",
+        )
+    return identifier
+
+
 def check_row(
     licence_type: TypeRules, row: SourceRow, *, now: dt.datetime, from_text: bool
 ) -> ImportRow:
@@ -186,6 +242,7 @@ def check_row(
     valid_from = _moment(values, "valid_from")
     if valid_from is None:
         raise InvalidRequest("valid_from is empty", code="invalid_date")
+    identifier = _kept_identifier(licence_type, values)
     draft = draft_licence(
         licence_type,
         holder_name=holder_name,
@@ -198,6 +255,7 @@ def check_row(
         status=status,
         status_reason=reason if status != "valid" else None,
         record_key=record_key,
+        identifier=identifier,
     )
     if draft.issued_at > now:
         raise InvalidRequest("issued_at is in the future", code="invalid_date")
@@ -299,6 +357,8 @@ class _Importer:
         self.department_id = job.target.department_id
         self.licence_type = job.target.licence_type
         self.counts = job.resume.counts.copy() if job.resume is not None else ImportCounts()
+        # kept identifiers of this run's rows so far (earlier runs' are in the database)
+        self.identifiers: set[str] = set()
 
     def reject(
         self,
@@ -365,6 +425,42 @@ class _Importer:
                     "record_key_taken",
                     f"record key {row.record_key!r} is already used for another holder",
                 )
+        return fresh
+
+    def taken_identifiers(self, session: Session, identifiers: list[str]) -> set[str]:
+        """Those of ``identifiers`` a stored licence (of any department) has."""
+        if not identifiers:
+            return set()
+        result = session.connection().execute(
+            _TAKEN_IDENTIFIERS, {"identifiers": sorted(set(identifiers))}
+        )
+        return {identifier for identifier in result.scalars() if identifier is not None}
+
+    def new_identifiers(
+        self, session: Session, rows: list[tuple[ImportRow, str]]
+    ) -> list[tuple[ImportRow, str]]:
+        """The rows whose kept identifier (if any) is new to the registry and to the file;
+        the others are rejected."""
+        kept = [str(row.draft.identifier) for row, _ in rows if row.draft.identifier is not None]
+        if not kept:
+            return rows
+        taken = self.taken_identifiers(session, kept) | self.identifiers
+        fresh: list[tuple[ImportRow, str]] = []
+        for row, id_index in rows:
+            identifier = row.draft.identifier
+            if identifier is None:
+                fresh.append((row, id_index))
+            elif str(identifier) in taken:
+                self.reject(
+                    row.line,
+                    row.original,
+                    "identifier_taken",
+                    f"identifier {identifier} is already another licence's",
+                )
+            else:
+                taken.add(str(identifier))
+                self.identifiers.add(str(identifier))
+                fresh.append((row, id_index))
         return fresh
 
     def dry_run(
@@ -434,8 +530,11 @@ class _Importer:
         )
 
         def landed_meanwhile(draft: LicenceDraft) -> bool:
-            # Another import of the same record committed meanwhile (PostgreSQL).
-            return bool(self.stored_keys(session, [draft.record_key or ""]))
+            # Another import of the same record (or identifier) committed meanwhile (PostgreSQL).
+            if self.stored_keys(session, [draft.record_key or ""]):
+                return True
+            kept = draft.identifier
+            return kept is not None and bool(self.taken_identifiers(session, [str(kept)]))
 
         if licence_type.single_valid:
             # One at a time: each row's check must see the rows stored before it.
@@ -507,7 +606,7 @@ class _Importer:
             checked = self.checked(batch, now)
             with self.database.reading() as session:
                 stored = self.stored_keys(session, [row.record_key for row in checked])
-                rows = self.new_rows(checked, stored)
+                rows = self.new_identifiers(session, self.new_rows(checked, stored))
                 if self.job.dry_run:
                     self.dry_run(session, rows, now)
             if rows and not self.job.dry_run:

@@ -13,6 +13,7 @@ import codecs
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,14 @@ _SUFFIXES: dict[str, SourceFormat] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson
 _CHUNK = 1 << 20
 # ``--map COLUMN=-``: the column is read and ignored.
 IGNORED = "-"
+# A header cell with a run of 14+ digits is most likely a data row's ID number (a file without a
+# header row, or JSON Lines read as CSV): an error message never repeats it.
+_LONG_NUMBER = re.compile(r"[0-9]{14,}[0-9Xx]?")
+
+
+def _names(columns: list[str]) -> str:
+    """Header cells for an error message, long numbers hidden."""
+    return ", ".join(_LONG_NUMBER.sub("[number]", column) for column in columns)
 
 
 class BadSourceFile(InvalidRequest):
@@ -226,11 +235,11 @@ def open_source(
         columns = [names.get(h, h) for h in header]
         repeated = sorted({c for c in columns if c != IGNORED and columns.count(c) > 1})
         if repeated:
-            raise BadSourceFile(f"columns repeat in the header: {', '.join(repeated)}")
+            raise BadSourceFile(f"columns repeat in the header: {_names(repeated)}")
         unknown = [h for h, c in zip(header, columns, strict=True) if c not in known | {IGNORED}]
         if unknown:
             raise BadSourceFile(
-                f"unknown column(s) {', '.join(unknown)}: map each to a field with "
+                f"unknown column(s) {_names(unknown)}: map each to a field with "
                 f"--map COLUMN=FIELD or ignore it with --map COLUMN=- (fields: "
                 f"{', '.join(sorted(known))})"
             )

@@ -21,6 +21,8 @@ from typing import Any
 
 from registry.models import HOLDER_CODE_ID_NUMBER, Department, Licence, LicenceType
 
+# UTC+8, no daylight saving: the standard's dates, and an import's dates without a time (a day
+# there is valid from its start until its end; ``issuer.imports.service`` uses this one).
 CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8))
 _INSTANT = dt.timedelta(microseconds=1)  # the stored times' resolution
 # GB/T 36903 holder-code types this registry knows, by code

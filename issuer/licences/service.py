@@ -215,6 +215,8 @@ class LicenceDraft:
     status: LicenceStatus = LicenceStatus.VALID
     status_reason: str | None = None
     record_key: str | None = None
+    # an imported licence's own identifier, kept (checked against the type by the import)
+    identifier: LicenceIdentifier | None = None
 
 
 def draft_licence(
@@ -230,6 +232,7 @@ def draft_licence(
     status: str = LicenceStatus.VALID,
     status_reason: str | None = None,
     record_key: str | None = None,
+    identifier: LicenceIdentifier | None = None,
 ) -> LicenceDraft:
     """A licence's content checked against its type: fields, categories, validity window (the
     type's default length when ``valid_until`` is absent). ``issued_at`` defaults to ``now``.
@@ -247,6 +250,7 @@ def draft_licence(
         status=LicenceStatus(status),
         status_reason=status_reason,
         record_key=record_key,
+        identifier=identifier,
     )
 
 
@@ -384,11 +388,12 @@ def _signed_row(
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """The row of a new licence with its signed credential (a fresh number and credential id;
-    its licence identifier, a fresh serial or the next version of the licence it corrects)."""
+    its licence identifier, the draft's kept one, a fresh serial or the next version of the
+    licence it corrects)."""
     licence_type = target.licence_type
     list_id, index = status_list
     number = f"{target.department_code}-{licence_type.code}-{secrets.token_hex(5).upper()}"
-    identifier, credential_id, carried = _identifier(licence_type, replaces)
+    identifier, credential_id, carried = _identifier(licence_type, replaces, draft.identifier)
     claims = CredentialClaims(
         issuer=target.department_code,
         issued_at=int(draft.issued_at.timestamp()),
@@ -661,27 +666,29 @@ def issue_licence(
 
 
 def _identifier(
-    licence_type: TypeRules, replaces: Licence | None
+    licence_type: TypeRules, replaces: Licence | None, kept: LicenceIdentifier | None = None
 ) -> tuple[str | None, bytes, tuple[str, int] | None]:
-    """(identifier, cti, ``lic/7`` value) of a new licence: a fresh serial at version 1, or the
-    next version of the licence it corrects; no identifier without the type's catalogue code
-    and the department's credit code. Raises ``Conflict`` after version 999."""
-    if licence_type.identifier_codes is None:
-        return None, secrets.token_bytes(8), None
-    type_code, issuer_code = licence_type.identifier_codes
-    serial, version = new_licence_serial(), 1
-    if replaces is not None and replaces.identifier is not None:
-        previous = parse_licence_identifier(replaces.identifier)
-        if previous.version >= MAX_IDENTIFIER_VERSION:
-            raise Conflict("the licence has had 999 versions: issue a new licence instead")
-        serial, version = previous.serial, previous.version + 1
-    identifier = make_licence_identifier(
-        type_code=type_code, issuer_code=issuer_code, serial=serial, version=version
-    )
-    credential_id = identifier_credential_id(serial, version)
+    """(identifier, cti, ``lic/7`` value) of a new licence: ``kept`` (an imported licence's
+    own), a fresh serial at version 1, or the next version of the licence it corrects; no
+    identifier without the type's catalogue code and the department's credit code. Raises
+    ``Conflict`` after version 999."""
+    if kept is None:
+        if licence_type.identifier_codes is None:
+            return None, secrets.token_bytes(8), None
+        type_code, issuer_code = licence_type.identifier_codes
+        serial, version = new_licence_serial(), 1
+        if replaces is not None and replaces.identifier is not None:
+            previous = parse_licence_identifier(replaces.identifier)
+            if previous.version >= MAX_IDENTIFIER_VERSION:
+                raise Conflict("the licence has had 999 versions: issue a new licence instead")
+            serial, version = previous.serial, previous.version + 1
+        kept = make_licence_identifier(
+            type_code=type_code, issuer_code=issuer_code, serial=serial, version=version
+        )
+    credential_id = identifier_credential_id(kept.serial, kept.version)
     if credential_id is None:  # a serial the cti cannot carry (an imported licence's)
-        return str(identifier), secrets.token_bytes(8), (serial, version)
-    return str(identifier), credential_id, None
+        return str(kept), secrets.token_bytes(8), (kept.serial, kept.version)
+    return str(kept), credential_id, None
 
 
 def find_by_identifier(*, session: Session, caller: DepartmentCaller, identifier: str) -> Licence:

@@ -354,6 +354,21 @@ def test_a_bad_file_fails_at_once_and_writes_nothing(
     assert not (world.tmp / f"{name}.rejects.csv").exists()
 
 
+def test_a_data_row_read_as_the_header_never_shows_its_id_number(world: World) -> None:
+    headerless = world.tmp / "headerless.csv"
+    dates = {"first_issued": "2019-03-02", "issued_at": "2019-03-03"}
+    cells = licence_row(0, **dates).values()
+    headerless.write_text(",".join(cells) + "\n", encoding="utf-8")
+    as_csv = world.tmp / "lines.csv"  # JSON Lines named .csv: its first line is the header
+    write_jsonl(as_csv, [licence_row(1)])
+    for source, number in ((headerless, citizen_id(0)), (as_csv, citizen_id(1))):
+        result = world.imports(source)
+        assert result.exit_code == 1 and "unknown column(s)" in result.output
+        assert number not in result.output and "[number]" in result.output
+        assert "D0000000" in result.output  # the rest of the cell still says what it read
+    assert world.count(Licence) == 0
+
+
 def test_a_file_half_good_then_not_utf8_writes_nothing(world: World) -> None:
     source = write_csv(world.tmp / "late.csv", list(rows(700)))
     with source.open("ab") as handle:
