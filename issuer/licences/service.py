@@ -217,6 +217,10 @@ class LicenceDraft:
     record_key: str | None = None
     # an imported licence's own identifier, kept (checked against the type by the import)
     identifier: LicenceIdentifier | None = None
+    # when its credential is signed: the credential's ``iat``. An imported licence keeps its
+    # original ``issued_at`` in the register, but its credential is issued now, by a key whose
+    # window began long after that date (a verifier refuses an ``iat`` outside the key's window)
+    signed_at: dt.datetime | None = None
 
 
 def draft_licence(
@@ -251,6 +255,7 @@ def draft_licence(
         status_reason=status_reason,
         record_key=record_key,
         identifier=identifier,
+        signed_at=now,
     )
 
 
@@ -396,7 +401,7 @@ def _signed_row(
     identifier, credential_id, carried = _identifier(licence_type, replaces, draft.identifier)
     claims = CredentialClaims(
         issuer=target.department_code,
-        issued_at=int(draft.issued_at.timestamp()),
+        issued_at=int((draft.signed_at or draft.issued_at).timestamp()),
         not_before=int(draft.valid_from.timestamp()),
         expires_at=int(draft.valid_until.timestamp()),
         credential_id=credential_id,

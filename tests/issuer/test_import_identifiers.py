@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from credential import make_licence_identifier, parse_licence_identifier, read_credential
 from elicence.cli import app as cli
+from issuer.licences.gbt import CHINA_STANDARD_TIME
 from registry.database import Database
 from registry.models import Licence
 from tests.issuer._import_files import COLUMNS, licence_row, write_csv, write_jsonl
@@ -64,11 +65,9 @@ def test_kept_identifiers_are_found_and_verified_whole_and_a_rerun_creates_nothi
     key = _catalogued(issuer)
     long_serial = identifier("2019A00001234", version=2)  # an older system's serial, version 2
     short_serial = identifier("0000ABCD", version=3)  # one the 7-byte cti can carry
-    # issued since the department's key began (the verifier refuses an iat before it)
-    issued = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    records = [
-        licence_row(0, identifier=long_serial, issued_at=issued),
-        licence_row(1, identifier=f"  {short_serial} ", issued_at=issued),
+    records = [  # issued in 2019, years before the department's key existed
+        licence_row(0, identifier=long_serial),
+        licence_row(1, identifier=f"  {short_serial} "),
         licence_row(2, identifier=""),  # a fresh one, as issuance gives
     ]
     body = write_csv(tmp_path / "l.csv", records, columns=WITH_IDENTIFIER).read_bytes()
@@ -95,6 +94,12 @@ def test_kept_identifiers_are_found_and_verified_whole_and_a_rerun_creates_nothi
         assert verified.status_code == 200, verified.text
         assert verified.json()["valid"] is True, verified.json()
         assert verified.json()["licence"]["identifier"] == kept
+        # the credential was issued now (iat, in the key's window); the licence is valid since
+        # its original date, which the register keeps
+        assert verified.json()["licence"]["not_before"] == int(
+            dt.datetime(2019, 3, 1, tzinfo=CHINA_STANDARD_TIME).timestamp()
+        )
+        assert licence["issued_at"].startswith("2019-0")
     # the same file again: nothing new (not even a rejection for its own identifiers)
     again = _import(issuer, key, body)
     assert again["counts"]["imported"] == 0 and again["counts"]["already_present"] == 3
