@@ -186,6 +186,7 @@ const ELICENCE = (() => {
     not_yet_valid: ["尚未生效", "NOT YET VALID", "证照尚未到生效日期", "The licence is not valid yet"],
     validity: ["不在有效期内", "OUT OF DATE", "证照不在有效期内", "The licence is outside its validity period"],
     unknown_kid: ["未知发证部门", "UNKNOWN DEPARTMENT", "签发者不在信任列表中", "The issuer is not on the trust list"],
+    unknown_issuer: ["未知签发方", "UNKNOWN ISSUER", "此凭证不是本平台签发的", "The credential was not issued by this registry"],
     key_compromised: ["不是真实证照", "NOT GENUINE", "签发密钥已被宣告泄露", "The signing key was declared compromised"],
     key_not_valid: ["不是真实证照", "NOT GENUINE", "签发时密钥不在有效期内", "Signed outside the key's validity window"],
     key_not_allowed: ["不是真实证照", "NOT GENUINE", "该部门无权签发此类证照", "This department may not issue this licence type"],
@@ -203,6 +204,7 @@ const ELICENCE = (() => {
     presentation: ["出示无效", "INVALID PRESENTATION", "持证人出示无效", "The holder's presentation is not valid"],
     status_stale: ["状态信息过旧", "STATUS OUT OF DATE", "吊销状态信息太旧，无法确认", "The revocation status is too old to rely on"],
     status_unavailable: ["无法确认状态", "STATUS UNAVAILABLE", "无法获取吊销状态信息", "No revocation status information is available"],
+    unknown_status_list: ["无法确认状态", "UNKNOWN STATUS LIST", "凭证指向的状态列表不属于其签发部门", "The credential points at a status list its issuer does not publish"],
     status: ["状态不允许使用", "NOT USABLE", "证照状态不允许使用", "The licence's status does not allow use"],
   };
   const UNREADABLE = ["无法识别", "NOT A LICENCE QR", "二维码不是电子证照或已损坏", "The QR is not an e-licence or is damaged"];

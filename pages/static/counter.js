@@ -210,8 +210,9 @@
     const [ageZh, ageEn] = ageWords(result.status_age);
     const freshness = freshnessOf(result);
     const items = [
-      row("持证人", "Holder", lic.holder_name, { "data-field": "holder_name" }),
-      row("身份证号", "ID number", lic.masked_id, { "data-field": "masked_id" }),
+      // an SD-JWT VC presentation may leave these undisclosed (null)
+      row("持证人", "Holder", lic.holder_name ?? bi("未出示", "not disclosed"), { "data-field": "holder_name" }),
+      row("身份证号", "ID number", lic.masked_id ?? bi("未出示", "not disclosed"), { "data-field": "masked_id" }),
       row("证照类型", "Licence type", type, { "data-field": "licence_type" }),
       row("证照编号", "Licence number", lic.number, { "data-field": "number" }),
       row("准驾/类别", "Categories", (lic.categories || []).join(", ") || "—", { "data-field": "categories" }),
