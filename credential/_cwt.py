@@ -9,6 +9,12 @@ a 7-byte cti is the serial (5 bytes, in base 36 the 8-character serial) and the 
 (wire format section 15). That is one byte less than the 8 random bytes a cti had before, so
 the presentation stays in QR version 13-M; a cti of any other length carries no identifier.
 A serial of another form (an imported licence's) travels in ``lic/7`` as ``[serial, version]``.
+
+An imported identifier from older data may have the department's 6-digit administrative
+division code as its issuer segment instead of its credit code; the trust list carries that code
+too (``division_code``), and the credential says which one to use: the top bit of the cti's
+version bytes (a version is at most 999, so the bit is free), or a third element ``1`` in
+``lic/7``. No byte is added in the cti form and one in the ``lic/7`` form.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ SERIAL_BYTES = 5
 SERIAL_LENGTH = 8  # 36**8 > 2**40
 IDENTIFIER_CTI_LENGTH = SERIAL_BYTES + 2
 MAX_IDENTIFIER_VERSION = 999
+# the cti's version bytes with this bit set: the issuer segment is the division code
+CTI_DIVISION_FLAG = 0x8000
+# ``lic/7``'s third element when the issuer segment is the division code
+LIC_IDENTIFIER_DIVISION = 1
 _BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _MAX_SERIAL = 64  # longer than any serial this registry makes or imports
 
@@ -64,17 +74,21 @@ class LicenceClaims:
     fields: dict[str, str | int] = field(default_factory=dict)
     # ``lic/7``: the licence identifier's (serial, version) when the cti cannot carry them
     identifier: tuple[str, int] | None = None
+    # ``lic/7``'s third element: the identifier's issuer segment is the division code
+    identifier_division: bool = False
 
 
-def identifier_credential_id(serial: str, version: int) -> bytes | None:
-    """The 7-byte ``cti`` that carries an identifier's serial and version, or ``None`` when
-    the serial is not 8 base-36 characters below 2^40 (then ``lic/7`` carries them)."""
+def identifier_credential_id(serial: str, version: int, *, division: bool = False) -> bytes | None:
+    """The 7-byte ``cti`` that carries an identifier's serial and version (and, with
+    ``division``, that its issuer segment is the division code), or ``None`` when the serial is
+    not 8 base-36 characters below 2^40 (then ``lic/7`` carries them)."""
     if len(serial) != SERIAL_LENGTH or any(c not in _BASE36 for c in serial):
         return None
     value = int(serial, 36)
     if value >= 1 << (8 * SERIAL_BYTES) or not 0 <= version <= MAX_IDENTIFIER_VERSION:
         return None
-    return value.to_bytes(SERIAL_BYTES, "big") + version.to_bytes(2, "big")
+    flag = CTI_DIVISION_FLAG if division else 0
+    return value.to_bytes(SERIAL_BYTES, "big") + (version | flag).to_bytes(2, "big")
 
 
 def new_licence_serial() -> str:
@@ -111,7 +125,19 @@ class CredentialClaims:
         if len(self.credential_id) != IDENTIFIER_CTI_LENGTH:
             return None
         serial = int.from_bytes(self.credential_id[:SERIAL_BYTES], "big")
-        return _serial_text(serial), int.from_bytes(self.credential_id[SERIAL_BYTES:], "big")
+        version = int.from_bytes(self.credential_id[SERIAL_BYTES:], "big") & ~CTI_DIVISION_FLAG
+        return _serial_text(serial), version
+
+    @property
+    def identifier_issuer_is_division(self) -> bool:
+        """Whether the licence identifier's issuer segment is the issuing department's division
+        code (the trust list's ``division_code``) rather than its credit code."""
+        if self.licence.identifier is not None:
+            return self.licence.identifier_division
+        return (
+            len(self.credential_id) == IDENTIFIER_CTI_LENGTH
+            and self.credential_id[SERIAL_BYTES] & (CTI_DIVISION_FLAG >> 8) != 0
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +175,8 @@ def _claims_to_map(claims: CredentialClaims) -> dict[Any, Any]:
         lic[LIC_FIELDS] = dict(claims.licence.fields)
     if claims.licence.identifier is not None:
         lic[LIC_IDENTIFIER] = list(claims.licence.identifier)
+        if claims.licence.identifier_division:
+            lic[LIC_IDENTIFIER].append(LIC_IDENTIFIER_DIVISION)
     claim_set = {
         CLAIM_ISS: claims.issuer,
         CLAIM_EXP: claims.expires_at,
@@ -213,10 +241,11 @@ def _map_to_claims(claims: Any) -> CredentialClaims:
     credential_id = claims.get(CLAIM_CTI)
     if type(credential_id) is not bytes or not 1 <= len(credential_id) <= 32:
         raise MalformedCredential("cti must be a byte string")
-    identifier = _identifier(lic.get(LIC_IDENTIFIER))
+    identifier, identifier_division = _identifier(lic.get(LIC_IDENTIFIER))
     if (
         len(credential_id) == IDENTIFIER_CTI_LENGTH
-        and int.from_bytes(credential_id[SERIAL_BYTES:], "big") > MAX_IDENTIFIER_VERSION
+        and int.from_bytes(credential_id[SERIAL_BYTES:], "big") & ~CTI_DIVISION_FLAG
+        > MAX_IDENTIFIER_VERSION
     ):
         raise MalformedCredential("the cti's licence identifier version must be 0 to 999")
     try:
@@ -241,17 +270,25 @@ def _map_to_claims(claims: Any) -> CredentialClaims:
             tuple(categories),
             dict(fields),
             identifier,
+            identifier_division,
         ),
     )
 
 
-def _identifier(value: Any) -> tuple[str, int] | None:
-    """``lic/7``: ``[serial, version]`` or absent. Raises ``MalformedCredential``."""
+def _identifier(value: Any) -> tuple[tuple[str, int] | None, bool]:
+    """``lic/7``: ``[serial, version]``, ``[serial, version, 1]`` (the issuer segment is the
+    division code) or absent, as (reference, division). Raises ``MalformedCredential``."""
     if value is None:
-        return None
-    if type(value) is not list or len(value) != 2:
-        raise MalformedCredential("the licence identifier claim is [serial, version]")
-    serial, version = value
+        return None, False
+    if type(value) is not list or len(value) not in (2, 3):
+        raise MalformedCredential(
+            "the licence identifier claim is [serial, version] or [serial, version, 1]"
+        )
+    if len(value) == 3 and (type(value[2]) is not int or value[2] != LIC_IDENTIFIER_DIVISION):
+        raise MalformedCredential(
+            f"the licence identifier claim's third element is {LIC_IDENTIFIER_DIVISION} or absent"
+        )
+    serial, version = value[:2]
     if (
         type(serial) is not str
         or not 0 < len(serial) <= _MAX_SERIAL
@@ -260,7 +297,7 @@ def _identifier(value: Any) -> tuple[str, int] | None:
         raise MalformedCredential("the licence identifier's serial must be 0-9A-Z")
     if type(version) is not int or not 0 <= version <= MAX_IDENTIFIER_VERSION:
         raise MalformedCredential("the licence identifier's version must be 0 to 999")
-    return serial, version
+    return (serial, version), len(value) == 3
 
 
 def read_credential(data: bytes) -> UnverifiedCredential:

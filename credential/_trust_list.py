@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from ._credit_code import credit_code_problem
+from ._id_number import is_division_code
 from ._jws import UnverifiedJws, read_jws, sign_jws
 from ._keyformat import (
     PublicKey,
@@ -25,6 +26,7 @@ from .errors import (
     KeyNotAllowed,
     KeyNotValidAtIssuance,
     MalformedToken,
+    UnknownDivisionCode,
     UnknownKey,
 )
 
@@ -74,6 +76,9 @@ class DepartmentEntry:
     keys: tuple[TrustedKey, ...]
     # its unified social credit code (GB 32100): the issuer code of its licence identifiers
     credit_code: str | None = None
+    # its 6-digit administrative division code (GB/T 2260): the issuer code of identifiers
+    # from older data, which name the issuer by division
+    division_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,26 +118,41 @@ class TrustList:
         return self._type_names.get((department, type_code))
 
     def licence_identifier(
-        self, department: str, type_code: str, reference: tuple[str, int] | None
+        self,
+        department: str,
+        type_code: str,
+        reference: tuple[str, int] | None,
+        *,
+        division: bool = False,
     ) -> str | None:
         """The whole licence identifier of a credential that carries ``reference`` (serial,
-        version): type and issuer codes from this list. ``None`` when the credential carries
-        none, or the list has no credit code for the department or no catalogue code for the
-        type. Raises ``InvalidLicenceIdentifier`` for a serial or version an identifier cannot
-        have (the credential checked both already)."""
+        version): type and issuer codes from this list, the issuer code being the department's
+        division code when ``division`` (the credential says so), else its credit code.
+        ``None`` when the credential carries none, or the list has no credit code for the
+        department or no catalogue code for the type.
+
+        Raises ``UnknownDivisionCode`` when ``division`` and the list has no division code for
+        the department (the credential names an identifier this list cannot rebuild), and
+        ``InvalidLicenceIdentifier`` for a serial or version an identifier cannot have (the
+        credential checked both already)."""
         if reference is None:
             return None
         entry = self._by_code.get(department)
+        issuer_code = None
+        if entry is not None:
+            issuer_code = entry.division_code if division else entry.credit_code
+        if issuer_code is None and division:
+            raise UnknownDivisionCode(
+                f"the credential's licence identifier names its issuer by division code and the "
+                f"trust list has none for department {department!r}"
+            )
         catalogue_code = self._catalogue_codes.get((department, type_code))
-        if entry is None or entry.credit_code is None or catalogue_code is None:
+        if issuer_code is None or catalogue_code is None:
             return None
         serial, version = reference
         return str(
             make_licence_identifier(
-                type_code=catalogue_code,
-                issuer_code=entry.credit_code,
-                serial=serial,
-                version=version,
+                type_code=catalogue_code, issuer_code=issuer_code, serial=serial, version=version
             )
         )
 
@@ -215,6 +235,12 @@ def _credit_code_message(value: str) -> str | None:
     return None if found is None else found[1]
 
 
+def _division_code_message(value: str) -> str | None:
+    if is_division_code(value):
+        return None
+    return "is not a 6-digit administrative division code"
+
+
 def _type_code_message(value: str) -> str | None:
     try:
         parse_licence_type_code(value)
@@ -245,6 +271,7 @@ def parse_trust_list(jws: UnverifiedJws) -> TrustList:
             status_lists=tuple(str(u) for u in _req(raw, "status_lists", list)),
             keys=tuple(_key_entry(code, k) for k in _req(raw, "keys", list)),
             credit_code=_optional_code(raw, "credit_code", _credit_code_message),
+            division_code=_optional_code(raw, "division_code", _division_code_message),
         )
         for key in entry.keys:
             keys[key.kid] = key

@@ -44,6 +44,7 @@ __all__ = [
     "StatusUnavailable",
     "Suspended",
     "TrustError",
+    "UnknownDivisionCode",
     "UnknownIssuer",
     "UnknownKey",
     "UnknownStatusList",
@@ -185,6 +186,13 @@ class KeyNotAllowed(TrustError):
     """The signing key may not sign this licence type."""
 
     code = "key_not_allowed"
+
+
+class UnknownDivisionCode(TrustError):
+    """The credential's licence identifier has a division code as its issuer segment, and the
+    trust list gives no division code for the issuing department."""
+
+    code = "unknown_division_code"
 
 
 class BadSignature(TrustError):
