@@ -190,7 +190,7 @@ class _Run:
         self.presented_at: int | None = None
 
 
-def _show(claims: CredentialClaims, trust_list: TrustList) -> LicenceShown:
+def _show(claims: CredentialClaims, trust_list: TrustList, identifier: str | None) -> LicenceShown:
     lic = claims.licence
     department = trust_list.department(claims.issuer)
     return LicenceShown(
@@ -206,9 +206,7 @@ def _show(claims: CredentialClaims, trust_list: TrustList) -> LicenceShown:
         expires_at=claims.expires_at,
         department_code=claims.issuer,
         department_name=department.name if department else None,
-        identifier=trust_list.licence_identifier(
-            claims.issuer, lic.type_code, claims.identifier_reference
-        ),
+        identifier=identifier,
     )
 
 
@@ -319,6 +317,14 @@ def _verify(
             type_code=claims.licence.type_code,
             issued_at=claims.issued_at,
         )
+        # the whole identifier from the list's codes; a division-code identifier the list
+        # cannot rebuild (no division code for the department) is refused here
+        identifier = trust_list.licence_identifier(
+            claims.issuer,
+            claims.licence.type_code,
+            claims.identifier_reference,
+            division=claims.identifier_issuer_is_division,
+        )
     except errors.CredentialError as exc:
         raise _Failed(CHECK_TRUSTED_KEY, exc) from None
 
@@ -326,7 +332,7 @@ def _verify(
         credential.verify_signature(key.public_key)
     except errors.CredentialError as exc:
         raise _Failed(CHECK_ISSUER_SIGNATURE, exc) from None
-    run.licence = _show(claims, trust_list)
+    run.licence = _show(claims, trust_list, identifier)
     run.credential_id = b64url(claims.credential_id)
 
     _check_validity(claims.issued_at, claims.not_before, claims.expires_at, at, policy)

@@ -15,11 +15,11 @@ already stored (counted as already present) and finishes the file. Rows that can
 go to the rejects file with a reason code; they never stop the others.
 
 A row may bring the licence's existing identifier (电子证照标识, column ``identifier``): it is
-validated (``invalid_identifier_<segment>``), must name the licence type's catalogue code and the
-department's credit code (``identifier_type_mismatch``, ``identifier_issuer_mismatch``; a 6-digit
-division code as the issuer, ``identifier_division_code``, cannot be kept because verifiers
-rebuild the issuer segment from the trust list's credit code), must be new to the registry and
-to the file (``identifier_taken``), and is kept: the credential carries its serial and version.
+validated (``invalid_identifier_<segment>``), must name the licence type's catalogue code and, as
+its issuer, the department's credit code or, in older data, its 6-digit jurisdiction (division)
+code (``identifier_type_mismatch``, ``identifier_issuer_mismatch``), must be new to the registry
+and to the file (``identifier_taken``), and is kept: the credential carries its serial and
+version, and says when the issuer segment is the division code (the trust list carries both).
 An empty one gets a fresh identifier, as issuance gives.
 """
 
@@ -192,13 +192,13 @@ def _kept_identifier(licence_type: TypeRules, values: dict[str, Any]) -> Licence
             code="identifier_type_mismatch",
         )
     if identifier.issuer_is_division_code:
-        raise InvalidRequest(
-            f"the identifier's issuer code {identifier.issuer_code} is a division code: verifiers "
-            "rebuild the issuer code from the department's credit code, so it cannot be kept "
-            "(leave the column empty for a fresh identifier)",
-            code="identifier_division_code",
-        )
-    if identifier.issuer_code != credit_code:
+        if identifier.issuer_code != licence_type.division_code:
+            raise InvalidRequest(
+                f"the identifier's issuer code {identifier.issuer_code} is not the department's "
+                f"jurisdiction code {licence_type.division_code or '(none)'}",
+                code="identifier_issuer_mismatch",
+            )
+    elif identifier.issuer_code != credit_code:
         raise InvalidRequest(
             f"the identifier's issuer code {identifier.issuer_code} is not the department's "
             f"credit code {credit_code}",

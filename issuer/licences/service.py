@@ -130,6 +130,8 @@ class TypeRules:
     single_valid: bool = False
     # (catalogue code, issuing department's credit code): its licences get identifiers
     identifier_codes: tuple[str, str] | None = None
+    # the department's jurisdiction (division) code: the issuer code of kept older identifiers
+    division_code: str | None = None
 
 
 def check_fields(licence_type: TypeRules, fields: dict[str, Any]) -> dict[str, str | int]:
@@ -270,6 +272,7 @@ _LICENCE_TYPE = (
         LicenceType.single_valid,
         LicenceType.catalogue_code,
         Department.credit_code,
+        Department.jurisdiction_code,
     )
     .join(Department, LicenceType.department_id == Department.id)
     .where(
@@ -319,6 +322,7 @@ def find_licence_type(*, session: Session, department_id: int, code: str) -> Typ
         row.default_validity_days,
         row.single_valid,
         codes,
+        row.jurisdiction_code,
     )
 
 
@@ -414,7 +418,8 @@ def _signed_row(
             masked_id=citizen.masked_id,
             categories=tuple(draft.categories),
             fields=draft.fields,
-            identifier=carried,
+            identifier=carried[:2] if carried is not None else None,
+            identifier_division=carried is not None and carried[2],
         ),
     )
     return {
@@ -672,11 +677,12 @@ def issue_licence(
 
 def _identifier(
     licence_type: TypeRules, replaces: Licence | None, kept: LicenceIdentifier | None = None
-) -> tuple[str | None, bytes, tuple[str, int] | None]:
+) -> tuple[str | None, bytes, tuple[str, int, bool] | None]:
     """(identifier, cti, ``lic/7`` value) of a new licence: ``kept`` (an imported licence's
-    own), a fresh serial at version 1, or the next version of the licence it corrects; no
-    identifier without the type's catalogue code and the department's credit code. Raises
-    ``Conflict`` after version 999."""
+    own), a fresh serial at version 1, or the next version of the licence it corrects (with
+    its issuer segment: a kept identifier's division code stays); no identifier without the
+    type's catalogue code and the department's credit code. Raises ``Conflict`` after version
+    999."""
     if kept is None:
         if licence_type.identifier_codes is None:
             return None, secrets.token_bytes(8), None
@@ -687,12 +693,15 @@ def _identifier(
             if previous.version >= MAX_IDENTIFIER_VERSION:
                 raise Conflict("the licence has had 999 versions: issue a new licence instead")
             serial, version = previous.serial, previous.version + 1
+            if previous.issuer_is_division_code:
+                issuer_code = previous.issuer_code
         kept = make_licence_identifier(
             type_code=type_code, issuer_code=issuer_code, serial=serial, version=version
         )
-    credential_id = identifier_credential_id(kept.serial, kept.version)
+    division = kept.issuer_is_division_code
+    credential_id = identifier_credential_id(kept.serial, kept.version, division=division)
     if credential_id is None:  # a serial the cti cannot carry (an imported licence's)
-        return str(kept), secrets.token_bytes(8), (kept.serial, kept.version)
+        return str(kept), secrets.token_bytes(8), (kept.serial, kept.version, division)
     return str(kept), credential_id, None
 
 

@@ -59,6 +59,8 @@ def trust_list_content(*, session: Session) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"code": department.code, "name": department.name}
         if department.credit_code is not None:  # the issuer code of its licence identifiers
             entry["credit_code"] = department.credit_code
+        if department.jurisdiction_code is not None:  # the issuer code of older identifiers
+            entry["division_code"] = department.jurisdiction_code
         content.append(
             {
                 **entry,

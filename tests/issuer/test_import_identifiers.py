@@ -139,7 +139,8 @@ def test_each_bad_identifier_is_a_rejected_row_with_its_reason_and_good_rows_lan
         ("invalid_identifier_type_code", identifier("T").replace(CATALOGUE, CATALOGUE[:-1])),
         ("identifier_type_mismatch", identifier("OTHERTYPE", type_code=OTHER_CATALOGUE)),
         ("identifier_issuer_mismatch", identifier("OTHERDEPT", issuer_code=OTHER_CREDIT)),
-        ("identifier_division_code", identifier("OLDDATA", issuer_code="430000")),
+        # a division code, but not the department's jurisdiction code (430000)
+        ("identifier_issuer_mismatch", identifier("OLDDATA", issuer_code="110000")),
         ("identifier_taken", issued),
         ("identifier_taken", twice),  # the second of two rows with it
     ]
@@ -162,7 +163,8 @@ def test_each_bad_identifier_is_a_rejected_row_with_its_reason_and_good_rows_lan
         assert by_line[line][-1] == text  # the row as it was
     # the message names the wrong segment
     assert by_line[4][2].endswith("(check)") and by_line[9][2].endswith("(issuer_code)")
-    assert "430000" in by_line[13][2] and OTHER_CATALOGUE in by_line[11][2]
+    assert "110000" in by_line[13][2] and "430000" in by_line[13][2]
+    assert OTHER_CATALOGUE in by_line[11][2]
     stored = _by_record_key(issuer)
     assert sorted(k for k in stored if k) == ["D00000000", "D00000001", "D00000099"]
     assert stored["D00000000"].identifier == good and stored["D00000001"].identifier == twice
