@@ -186,6 +186,7 @@ const ELICENCE = (() => {
     not_yet_valid: ["尚未生效", "NOT YET VALID", "证照尚未到生效日期", "The licence is not valid yet"],
     validity: ["不在有效期内", "OUT OF DATE", "证照不在有效期内", "The licence is outside its validity period"],
     unknown_kid: ["未知发证部门", "UNKNOWN DEPARTMENT", "签发者不在信任列表中", "The issuer is not on the trust list"],
+    unknown_division_code: ["无法确认证照标识", "UNKNOWN ISSUER CODE", "信任列表中没有该部门的行政区划代码", "The trust list gives no division code for this department"],
     unknown_issuer: ["未知签发方", "UNKNOWN ISSUER", "此凭证不是本平台签发的", "The credential was not issued by this registry"],
     key_compromised: ["不是真实证照", "NOT GENUINE", "签发密钥已被宣告泄露", "The signing key was declared compromised"],
     key_not_valid: ["不是真实证照", "NOT GENUINE", "签发时密钥不在有效期内", "Signed outside the key's validity window"],
