@@ -282,7 +282,7 @@ class Licence(Base):
     status_index: Mapped[int] = mapped_column(Integer)
     credential: Mapped[bytes]
     kid: Mapped[str] = mapped_column(String(16))
-    replaces_id: Mapped[str | None] = mapped_column(ForeignKey("licences.id"))
+    replaces_id: Mapped[str | None] = mapped_column(ForeignKey("licences.id"), index=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     record_key: Mapped[str | None] = mapped_column(String(64))
 
