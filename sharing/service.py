@@ -21,7 +21,7 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -416,27 +416,45 @@ def request_read(
     )
 
 
-def party_requests(*, session: Session, caller: RelyingPartyCaller) -> Sequence[UseRequest]:
-    """The caller's own requests, newest first."""
+# A party's own requests or consents: the same two look-ups for either.
+_Own = TypeVar("_Own", UseRequest, Consent)
+
+
+def _own_rows(
+    session: Session, model: type[_Own], caller: RelyingPartyCaller, newest: Any
+) -> Sequence[_Own]:
     return session.scalars(
-        select(UseRequest)
-        .options(selectinload(UseRequest.purpose))
-        .where(UseRequest.relying_party_id == caller.relying_party_id)
-        .order_by(UseRequest.created_at.desc(), UseRequest.id)
+        select(model)
+        .options(selectinload(model.purpose))
+        .where(model.relying_party_id == caller.relying_party_id)
+        .order_by(newest.desc(), model.id)
         .limit(LIST_LIMIT)
     ).all()
 
 
+def _own_row(
+    session: Session,
+    model: type[_Own],
+    caller: RelyingPartyCaller,
+    row_id: str,
+    missing: type[Exception],
+) -> _Own:
+    row = session.scalars(
+        select(model).where(model.id == row_id, model.relying_party_id == caller.relying_party_id)
+    ).first()
+    if row is None:
+        raise missing()
+    return row
+
+
+def party_requests(*, session: Session, caller: RelyingPartyCaller) -> Sequence[UseRequest]:
+    """The caller's own requests, newest first."""
+    return _own_rows(session, UseRequest, caller, UseRequest.created_at)
+
+
 def party_request(*, session: Session, caller: RelyingPartyCaller, request_id: str) -> UseRequest:
     """One of the caller's requests. Raises ``RequestNotFound`` (also for another party's)."""
-    request = session.scalars(
-        select(UseRequest).where(
-            UseRequest.id == request_id, UseRequest.relying_party_id == caller.relying_party_id
-        )
-    ).first()
-    if request is None:
-        raise RequestNotFound()
-    return request
+    return _own_row(session, UseRequest, caller, request_id, RequestNotFound)
 
 
 def consent_read(consent: Consent, *, now: dt.datetime) -> schemas.ConsentRead:
@@ -457,25 +475,12 @@ def consent_read(consent: Consent, *, now: dt.datetime) -> schemas.ConsentRead:
 
 def party_consents(*, session: Session, caller: RelyingPartyCaller) -> Sequence[Consent]:
     """The caller's own consents, newest first."""
-    return session.scalars(
-        select(Consent)
-        .options(selectinload(Consent.purpose))
-        .where(Consent.relying_party_id == caller.relying_party_id)
-        .order_by(Consent.granted_at.desc(), Consent.id)
-        .limit(LIST_LIMIT)
-    ).all()
+    return _own_rows(session, Consent, caller, Consent.granted_at)
 
 
 def party_consent(*, session: Session, caller: RelyingPartyCaller, consent_id: str) -> Consent:
     """One of the caller's consents. Raises ``ConsentNotFound`` (also for another party's)."""
-    consent = session.scalars(
-        select(Consent).where(
-            Consent.id == consent_id, Consent.relying_party_id == caller.relying_party_id
-        )
-    ).first()
-    if consent is None:
-        raise ConsentNotFound()
-    return consent
+    return _own_row(session, Consent, caller, consent_id, ConsentNotFound)
 
 
 # --- fetching data under a consent ----------------------------------------------------------------
