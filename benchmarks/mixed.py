@@ -37,7 +37,6 @@ import os
 import random
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -53,9 +52,7 @@ from tests._served import (
     Served,
     driving_licence,
     id_number,
-    run_cli,
-    service_env,
-    use_throwaway_postgres,
+    throwaway_registry,
 )
 
 VERIFY = "POST /verify"
@@ -270,19 +267,14 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_before = os.getloadavg()[0]
     with contextlib.ExitStack() as stack:
-        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="elicence-mix-")))
-        env = service_env(
-            data_dir,
-            ELICENCE_ENVIRONMENT="development",
-            ELICENCE_DEV_IDP="true",
-            # the counters share one relying party: its rate limit is not what is measured
+        # the counters share one relying party: its rate limit is not what is measured
+        data_dir, env, database = throwaway_registry(
+            stack,
+            "elicence-mix-",
+            postgres=args.postgres,
             ELICENCE_RELYING_PARTY_RATE="1000000",
             ELICENCE_RELYING_PARTY_BURST="1000000",
         )
-        database = "SQLite (embedded default)"
-        if args.postgres:
-            database = use_throwaway_postgres(stack, env)
-        run_cli(env, "init")
         log = args.log or data_dir / "server.log"
         log.write_bytes(b"")
         served = stack.enter_context(Served(env, free_port(), args.workers, log))

@@ -30,7 +30,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,9 +45,7 @@ from mixed import Holder, prepare
 from tests._served import (
     Served,
     id_number,
-    run_cli,
-    service_env,
-    use_throwaway_postgres,
+    throwaway_registry,
 )
 
 GOAL_P99_MS = 20.0
@@ -147,11 +144,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
-        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="elicence-sc-")))
-        env = service_env(data_dir, ELICENCE_ENVIRONMENT="development", ELICENCE_DEV_IDP="true")
-        database = use_throwaway_postgres(stack, env)
+        data_dir, env, database = throwaway_registry(stack, "elicence-sc-", postgres=True)
         raw_url = env["ELICENCE_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-        run_cli(env, "init")
         served = stack.enter_context(
             Served(env, free_port(), args.workers, data_dir / "server.log")
         )

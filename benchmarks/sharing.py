@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -43,9 +42,7 @@ from tests._served import (
     Served,
     driving_licence,
     id_number,
-    run_cli,
-    service_env,
-    use_throwaway_postgres,
+    throwaway_registry,
 )
 
 GOAL_FETCHES, GOAL_P99_MS, GOAL_CLIENTS, GOAL_WORKERS = 1000, 50.0, 16, 2
@@ -144,18 +141,13 @@ def main() -> None:
         parser.error("--count, --clients and --holders must be >= 1")
     load_before = os.getloadavg()[0]
     with contextlib.ExitStack() as stack:
-        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="elicence-share-")))
-        env = service_env(
-            data_dir,
-            ELICENCE_ENVIRONMENT="development",
-            ELICENCE_DEV_IDP="true",
+        data_dir, env, database = throwaway_registry(
+            stack,
+            "elicence-share-",
+            postgres=args.postgres,
             ELICENCE_RELYING_PARTY_RATE="1000000",
             ELICENCE_RELYING_PARTY_BURST="1000000",
         )
-        database = "SQLite (embedded default)"
-        if args.postgres:
-            database = use_throwaway_postgres(stack, env)
-        run_cli(env, "init")
         served = stack.enter_context(
             Served(env, free_port(), args.workers, data_dir / "server.log")
         )

@@ -20,7 +20,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _load import Connection, drive, free_port, get_request, percentile, post_request
 from mixed import prepare
 
-from tests._served import Served, run_cli, service_env
+from tests._served import Served, throwaway_registry
 
 GOAL_RATE, GOAL_P99_MS = 2500, 25.0
 
@@ -98,9 +97,7 @@ def main() -> None:
     parser.add_argument("--presentations", type=int, default=2000, help="distinct payloads")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
-        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="elicence-vo-")))
-        env = service_env(data_dir, ELICENCE_ENVIRONMENT="development", ELICENCE_DEV_IDP="true")
-        run_cli(env, "init")
+        data_dir, env, _ = throwaway_registry(stack, "elicence-vo-")
         log = data_dir / "server.log"
         served = stack.enter_context(Served(env, free_port(), 1, log))
         served.wait_ready()

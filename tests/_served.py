@@ -15,6 +15,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,20 @@ def use_throwaway_postgres(stack: contextlib.ExitStack, env: dict[str, str]) -> 
     server.create_database("bench")
     env["ELICENCE_DATABASE_URL"] = server.url("bench")
     return "PostgreSQL (throwaway server on 127.0.0.1)"
+
+
+def throwaway_registry(
+    stack: contextlib.ExitStack, prefix: str, *, postgres: bool = False, **settings: str
+) -> tuple[Path, dict[str, str], str]:
+    """A new registry for a benchmark, removed when ``stack`` closes: a temporary data directory,
+    the development identity provider on, ``settings`` (``ELICENCE_...``), SQLite or a throwaway
+    PostgreSQL, ``elicence init`` run. Returns (data directory, environment, description)."""
+    data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
+    env = service_env(
+        data_dir, ELICENCE_ENVIRONMENT="development", ELICENCE_DEV_IDP="true", **settings
+    )
+    database = "SQLite (embedded default)"
+    if postgres:
+        database = use_throwaway_postgres(stack, env)
+    run_cli(env, "init")
+    return data_dir, env, database
