@@ -457,20 +457,24 @@ def party_request(*, session: Session, caller: RelyingPartyCaller, request_id: s
     return _own_row(session, UseRequest, caller, request_id, RequestNotFound)
 
 
+def _consent_shown(consent: Consent, now: dt.datetime) -> dict[str, Any]:
+    """What the party's and the citizen's views of a consent both show."""
+    return {
+        "id": consent.id,
+        "purpose": _purpose_shown(consent.purpose),
+        "licence_types": list(consent.licence_types),
+        "fields": list(consent.fields),
+        "kind": consent.kind,
+        "state": consent_state(consent, now=now),
+        "granted_at": _utc(consent.granted_at),
+        "valid_until": _utc(consent.valid_until),
+        "used_at": consent.used_at,
+        "revoked_at": consent.revoked_at,
+    }
+
+
 def consent_read(consent: Consent, *, now: dt.datetime) -> schemas.ConsentRead:
-    return schemas.ConsentRead(
-        id=consent.id,
-        request_id=consent.request_id,
-        purpose=_purpose_shown(consent.purpose),
-        licence_types=list(consent.licence_types),
-        fields=list(consent.fields),
-        kind=consent.kind,
-        state=consent_state(consent, now=now),
-        granted_at=_utc(consent.granted_at),
-        valid_until=_utc(consent.valid_until),
-        used_at=consent.used_at,
-        revoked_at=consent.revoked_at,
-    )
+    return schemas.ConsentRead(request_id=consent.request_id, **_consent_shown(consent, now))
 
 
 def party_consents(*, session: Session, caller: RelyingPartyCaller) -> Sequence[Consent]:
@@ -855,17 +859,7 @@ def _consent_for(
 
 def citizen_consent_read(consent: Consent, *, now: dt.datetime) -> schemas.CitizenConsent:
     return schemas.CitizenConsent(
-        id=consent.id,
-        relying_party=_party_shown(consent.relying_party),
-        purpose=_purpose_shown(consent.purpose),
-        licence_types=list(consent.licence_types),
-        fields=list(consent.fields),
-        kind=consent.kind,
-        state=consent_state(consent, now=now),
-        granted_at=_utc(consent.granted_at),
-        valid_until=_utc(consent.valid_until),
-        used_at=consent.used_at,
-        revoked_at=consent.revoked_at,
+        relying_party=_party_shown(consent.relying_party), **_consent_shown(consent, now)
     )
 
 
