@@ -85,7 +85,7 @@ async def issue_licence(
     # takes it, the response body (QR) after the commit.
     citizen = service.prepare_citizen(runtime=runtime, id_number=body.id_number)
 
-    def issue(session: Session) -> tuple[Licence, str, LicenceRead | None]:
+    def issue(session: Session) -> tuple[Licence, str, service.LicenceLinks | None]:
         caller = authenticate_department(session=session, authorization=authorization)
         licence, replayed = service.issue_licence(
             session=session,
@@ -97,14 +97,13 @@ async def issue_licence(
         )
         if not replayed:
             return licence, caller.code, None
-        replay = service.licence_read(session=session, licence=licence, department_code=caller.code)
-        return licence, caller.code, replay
+        return licence, caller.code, service.licence_links(session=session, licence=licence)
 
-    licence, department_code, replay = await runtime.database.write(issue)
-    if replay is not None:
+    licence, department_code, replayed = await runtime.database.write(issue)
+    if replayed is not None:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-        return replay
+        return service.licence_read(session=None, licence=licence, links=replayed)
     return service.licence_read(
         session=None,
         licence=licence,

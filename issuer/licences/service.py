@@ -781,6 +781,22 @@ def search_licences(
     return session.scalars(statement.order_by(Licence.issued_at, Licence.number)).all()
 
 
+@dataclass(frozen=True, slots=True)
+class LicenceLinks:
+    """What a licence's response body needs from the database besides the licence row."""
+
+    department_code: str
+    licence_type_code: str
+    replaced_by: str | None
+
+
+def licence_links(*, session: Session, licence: Licence) -> LicenceLinks:
+    """Read a licence's department, type and replacement in ``session``, so that its body can be
+    built after the session ends (a writer builds nothing while it holds the write lock)."""
+    replaced_by = session.scalar(select(Licence.id).where(Licence.replaces_id == licence.id))
+    return LicenceLinks(licence.department.code, licence.licence_type.code, replaced_by)
+
+
 def licence_read(
     *,
     session: Session | None,
@@ -789,15 +805,25 @@ def licence_read(
     licence_type_code: str | None = None,
     masked_id: str | None = None,
     fresh: bool = False,
+    links: LicenceLinks | None = None,
 ) -> LicenceRead:
     """The response body of a licence (masked ID number only). ``fresh``: just issued, so
-    nothing replaces it yet; then, given both codes, it needs no session (``None``).
-    ``masked_id``: the holder's masked ID number when known (else read from the credential)."""
-    replaced_by = None
-    if not fresh:
-        if session is None:
+    nothing replaces it yet; then, given both codes, it needs no session (``None``). ``links``
+    read earlier (``licence_links``) need no session either. ``masked_id``: the holder's masked
+    ID number when known (else read from the credential)."""
+    if links is None:
+        if fresh and department_code is not None and licence_type_code is not None:
+            links = LicenceLinks(department_code, licence_type_code, None)
+        elif session is None:
             raise ValueError("a session is needed for a licence that is not fresh")
-        replaced_by = session.scalar(select(Licence.id).where(Licence.replaces_id == licence.id))
+        elif fresh:
+            links = LicenceLinks(
+                department_code or licence.department.code,
+                licence_type_code or licence.licence_type.code,
+                None,
+            )
+        else:
+            links = licence_links(session=session, licence=licence)
     if masked_id is None:
         masked_id = read_credential(licence.credential).claims.licence.masked_id
     return LicenceRead(
@@ -805,8 +831,8 @@ def licence_read(
         number=licence.number,
         identifier=licence.identifier,
         record_key=licence.record_key,
-        department=department_code or licence.department.code,
-        licence_type=licence_type_code or licence.licence_type.code,
+        department=links.department_code,
+        licence_type=links.licence_type_code,
         holder_name=licence.holder_name,
         masked_id=masked_id,
         categories=list(licence.categories),
@@ -819,7 +845,7 @@ def licence_read(
         status_index=licence.status_index,
         kid=licence.kid,
         replaces=licence.replaces_id,  # type: ignore[arg-type]
-        replaced_by=replaced_by,  # type: ignore[arg-type]
+        replaced_by=links.replaced_by,  # type: ignore[arg-type]
         static_qr=encode_static_qr(licence.credential),
     )
 

@@ -1,6 +1,7 @@
 """Revoke, suspend, reinstate and correct a licence (department API key, own licences only).
 
-Each change is one write through the database's writer; the answer is built inside it."""
+Each change is one write through the database's writer; the answer is built after its commit,
+from what the write read (``licence_links``), so the writer holds the lock only for the change."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
 from registry.errors import error_responses
+from registry.models import Licence
 
 from ..auth import DepartmentCaller, DepartmentDep
 from ..licences.schemas import LicenceRead
-from ..licences.service import licence_read
+from ..licences.service import LicenceLinks, licence_links, licence_read
 from ..runtime import RuntimeDep
 from . import service
 from .schemas import CorrectRequest, ReinstateRequest, RevokeRequest, SuspendRequest
@@ -32,7 +34,7 @@ async def _change(
     verb: service.Verb,
     body: RevokeRequest | SuspendRequest | ReinstateRequest,
 ) -> LicenceRead:
-    def work(session: Session) -> LicenceRead:
+    def work(session: Session) -> tuple[Licence, LicenceLinks]:
         licence = service.change_status(
             session=session,
             caller=caller,
@@ -41,9 +43,11 @@ async def _change(
             reason=body.reason,
             note=body.note,
         )
-        return licence_read(session=session, licence=licence)
+        return licence, licence_links(session=session, licence=licence)
 
-    return await runtime.database.write(work)
+    # The body (its QR) is built after the commit, not while the writer holds the lock.
+    licence, links = await runtime.database.write(work)
+    return licence_read(session=None, licence=licence, links=links)
 
 
 @router.post("/{licence_id}/revoke", responses=error_responses(described={409: "Already revoked"}))
@@ -86,10 +90,11 @@ async def correct(
 ) -> LicenceRead:
     """Issue a corrected licence replacing this one, which is revoked (``superseded``)."""
 
-    def work(session: Session) -> LicenceRead:
+    def work(session: Session) -> tuple[Licence, LicenceLinks]:
         new, _ = service.correct(
             session=session, runtime=runtime, caller=caller, licence_id=licence_id, correction=body
         )
-        return licence_read(session=session, licence=new)
+        return new, licence_links(session=session, licence=new)
 
-    return await runtime.database.write(work)
+    new, links = await runtime.database.write(work)
+    return licence_read(session=None, licence=new, links=links)
