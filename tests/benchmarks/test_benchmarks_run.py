@@ -109,7 +109,7 @@ def _run(script: str, *args: str) -> str:
         (
             "verify_online.py",
             ("--requests", "100", "--clients", "4", "--holders", "2", "--presentations", "20"),
-            ("library floor", "req/s", "of the floor", "goal:"),
+            ("library floor", "HTTP floor", "of both floors", "goal:"),
         ),
         (
             "wallet_qr.py",
