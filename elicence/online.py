@@ -11,7 +11,9 @@ each verification: it compares the registry's change counter (``Database.changes
 every commit that changes a status list, key, department or licence type, in any process) and
 the documents' age with what it loaded, and only when they differ reloads them in a worker
 thread. So a revocation shows on the very next scan, and the event loop never waits for the
-database.
+database. A reload after a status change (``Database.trust_changes`` unchanged) keeps the parsed
+trust list and rereads only the status lists; a list whose token did not change keeps its
+parsed snapshot.
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ from verifier.api import VerifierContext
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
-    """The documents as of change number ``generation``, loaded at ``loaded_at``."""
+    """The documents as of change number ``generation`` (and trust-list change number
+    ``trust_generation``), loaded at ``loaded_at`` (the trust list at ``trust_loaded_at``)."""
 
     generation: int
+    trust_generation: int
     loaded_at: float
+    trust_loaded_at: float
     trust_token: str | None = None
     trust_list: TrustList | None = None
     status_tokens: dict[str, str] = field(default_factory=dict)
@@ -96,22 +101,46 @@ class OnlineDocuments:
                 self._loaded = await asyncio.to_thread(self.load, generation)
 
     def load(self, generation: int) -> _Loaded:
-        """Read and check the documents as they are now (blocking: call it in a thread)."""
+        """Read and check the documents as they are now (blocking: call it in a thread).
+        ``generation``: the change counter read before, so a change after it reloads again."""
+        # Read before the snapshot below, like ``generation``: a trust-list change after this
+        # read bumps ``changes`` after it too, and the next scan reloads.
+        trust_generation = self._database.trust_changes.value()
         previous = self._loaded
         now = self._clock()
         with self._database.reading() as session:
-            try:
-                root = jwk_to_public_key(root_public_key(session=session)["jwk"])
-                trust_token = trust_list_token(session=session, runtime=self._runtime).token
-            except ServiceError:  # no root key yet (`elicence init` may run after start-up)
-                return _Loaded(generation, now)
-            if previous is not None and previous.trust_token == trust_token:
-                trust_list = previous.trust_list
+            trust_list: TrustList | None
+            if (
+                previous is not None
+                and previous.trust_list is not None
+                and previous.trust_generation == trust_generation
+                and now - previous.trust_loaded_at < self._max_age
+            ):  # only status lists changed since
+                trust_token, trust_list = previous.trust_token, previous.trust_list
+                trust_loaded_at = previous.trust_loaded_at
             else:
-                trust_list = read_trust_list(trust_token, root)
+                trust_loaded_at = now
+                try:
+                    root = jwk_to_public_key(root_public_key(session=session)["jwk"])
+                    trust_token = trust_list_token(session=session, runtime=self._runtime).token
+                except ServiceError:  # no root key yet (`elicence init` may run after start)
+                    return _Loaded(generation, trust_generation, now, now)
+                if previous is not None and previous.trust_token == trust_token:
+                    trust_list = previous.trust_list
+                else:
+                    trust_list = read_trust_list(trust_token, root)
             assert trust_list is not None
             tokens, snapshots = self._status_lists(session, trust_list, previous)
-        return _Loaded(generation, now, trust_token, trust_list, tokens, snapshots)
+        return _Loaded(
+            generation,
+            trust_generation,
+            now,
+            trust_loaded_at,
+            trust_token,
+            trust_list,
+            tokens,
+            snapshots,
+        )
 
     def _status_lists(
         self, session: Session, trust_list: TrustList, previous: _Loaded | None

@@ -15,7 +15,9 @@ writer.
 - **Changes to signed documents** (status lists, keys, departments, licence types: what the trust
   list and status lists are made of) bump ``database.changes``, a counter shared by every process
   on this machine (a memory-mapped file), after the commit and before anyone hears of it. Caches
-  of parsed documents compare it on each use, so a revocation shows on the very next scan.
+  of parsed documents compare it on each use, so a revocation shows on the very next scan. A
+  change to what the trust list is made of (anything but a status list's bits) first bumps
+  ``database.trust_changes`` too, so a status change does not rebuild the trust list.
 
 Nothing here knows the web framework; the app layer hands ``Database`` to routes.
 """
@@ -46,15 +48,21 @@ T = TypeVar("T")
 # Rows the trust list and the status lists are made of: changing one changes a signed document.
 DOCUMENT_MODELS: tuple[type[Any], ...] = (Department, LicenceType, SigningKey, StatusList)
 _DOCUMENTS_CHANGED = "elicence_documents_changed"
+_TRUST_LIST_CHANGED = "elicence_trust_list_changed"
 # Most writes one group-commit transaction takes: bounds how long the others wait for its fsync.
 MAX_BATCH = 64
 
 
 def _note_document_changes(session: Session, _context: Any) -> None:
-    for instance in (*session.new, *session.dirty, *session.deleted):
+    dirty = session.dirty
+    for instance in (*session.new, *dirty, *session.deleted):
         if isinstance(instance, DOCUMENT_MODELS):
             session.info[_DOCUMENTS_CHANGED] = True
-            return
+            # The trust list names status lists, not their bits: a changed list's bits are not
+            # a trust-list change; a new or deleted list is.
+            if not (isinstance(instance, StatusList) and instance in dirty):
+                session.info[_TRUST_LIST_CHANGED] = True
+                return
 
 
 def documents_changed(session: Session) -> bool:
@@ -62,10 +70,16 @@ def documents_changed(session: Session) -> bool:
     return bool(session.info.get(_DOCUMENTS_CHANGED))
 
 
+def trust_list_changed(session: Session) -> bool:
+    """Whether ``session`` flushed a change to what the trust list is made of."""
+    return bool(session.info.get(_TRUST_LIST_CHANGED))
+
+
 def mark_documents_changed(session: Session) -> None:
     """Say that ``session`` changes a signed document through a Core statement (ORM flushes of
     ``DOCUMENT_MODELS`` are seen without this)."""
     session.info[_DOCUMENTS_CHANGED] = True
+    session.info[_TRUST_LIST_CHANGED] = True
 
 
 class ChangeCounter:
@@ -166,7 +180,7 @@ class SqliteWriter:
         self,
         session_factory: sessionmaker[Session],
         lock: WriterLock,
-        on_documents_changed: Callable[[], None],
+        on_documents_changed: Callable[[Session], None],
     ) -> None:
         self._session_factory = session_factory
         self._lock = lock
@@ -242,9 +256,7 @@ class SqliteWriter:
                     else:
                         outcomes.append((job.future, value, None))
                 session.commit()
-                changed = documents_changed(session)  # commit flushes: read it after
-            if changed:
-                self._on_documents_changed()
+                self._on_documents_changed(session)  # commit flushes: read it after
         except Exception as exc:  # the commit failed: nothing of this batch was stored
             outcomes = [(future, None, error or exc) for future, _, error in outcomes]
         except BaseException as exc:  # interrupted (SystemExit in a write): nobody may wait
@@ -277,11 +289,14 @@ class Database:
             self._read_engine = self.engine.execution_options(postgresql_readonly=True)
         self._read_sessions = make_session_factory(self._read_engine)
         self.changes = ChangeCounter(changes_path)
+        self.trust_changes = ChangeCounter(
+            None if changes_path is None else Path(f"{changes_path}.trust-list")
+        )
         self._writer_lock = WriterLock(path) if self.dialect == "sqlite" else None
         self._writer: SqliteWriter | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         if self._writer_lock is not None:
-            self._writer = SqliteWriter(self._sessions, self._writer_lock, self.changes.bump)
+            self._writer = SqliteWriter(self._sessions, self._writer_lock, self._count_changes)
         else:
             self._executor = concurrent.futures.ThreadPoolExecutor(
                 max_workers=16, thread_name_prefix="db-write"
@@ -307,11 +322,17 @@ class Database:
             try:
                 yield session
                 session.commit()
-                changed = documents_changed(session)  # commit flushes: read it after
             except BaseException:
                 session.rollback()
                 raise
-        if changed:
+            self._count_changes(session)  # commit flushes: read it after
+
+    def _count_changes(self, session: Session) -> None:
+        """After ``session`` committed: bump the change counters its flushes call for (the
+        trust list's first, so whoever sees the new ``changes`` sees the new trust count)."""
+        if documents_changed(session):
+            if trust_list_changed(session):
+                self.trust_changes.bump()
             self.changes.bump()
 
     def _write_alone(self, work: Callable[[Session], T]) -> T:
@@ -347,5 +368,6 @@ class Database:
         if self._writer_lock is not None:
             self._writer_lock.close()
         self.changes.close()
+        self.trust_changes.close()
         self._read_engine.dispose()
         self.engine.dispose()

@@ -24,7 +24,7 @@ from registry import database as database_module
 from registry.audit import append_audit, verify_audit_chain
 from registry.database import ChangeCounter, Database
 from registry.migrate import upgrade
-from registry.models import AuditEntry, Department, LicenceType
+from registry.models import AuditEntry, Department, LicenceType, StatusList
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -284,3 +284,36 @@ def test_on_both_databases_a_read_cannot_write_and_writes_still_can(migrated_url
             assert verify_audit_chain(session).ok
     finally:
         opened.close()
+
+
+def test_a_status_list_bits_change_is_not_a_trust_list_change(database: Database) -> None:
+    """A new status list changes the trust list (it names the list); new bits in it change
+    only the status list: ``trust_changes`` stays, ``changes`` moves."""
+    other_process = Database(database.url)
+    try:
+
+        def add_department_and_list(session: Session) -> int:
+            department = Department(code="TRANSPORT", name="Transport")
+            session.add(department)
+            session.flush()
+            status_list = StatusList(department_id=department.id, bits=2, size=16, data=bytes(4))
+            session.add(status_list)
+            session.flush()
+            return status_list.id
+
+        before = (other_process.changes.value(), other_process.trust_changes.value())
+        list_id = database.write_now(add_department_and_list)
+        after_new = (other_process.changes.value(), other_process.trust_changes.value())
+        assert after_new == (before[0] + 1, before[1] + 1)
+
+        def set_bits(session: Session) -> None:
+            status_list = session.get(StatusList, list_id)
+            assert status_list is not None
+            status_list.data = b"\x01" + bytes(3)
+            status_list.version += 1
+
+        database.write_now(set_bits)
+        after_bits = (other_process.changes.value(), other_process.trust_changes.value())
+        assert after_bits == (after_new[0] + 1, after_new[1])
+    finally:
+        other_process.close()

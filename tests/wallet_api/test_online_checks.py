@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
 from tests.registry.test_database import another_writer, wait_for
-from tests.wallet_api.conftest import LI, ZHANG, Wallet, driving_licence
+from tests.wallet_api.conftest import DRIVING, LI, ZHANG, Wallet, driving_licence
 
 
 def _present(wallet: Wallet, licence_id: str, id_number: str) -> str:
@@ -148,3 +148,53 @@ def test_scans_read_nothing_from_the_database_while_nothing_changes(wallet: Wall
     finally:
         event.remove(Engine, "before_cursor_execute", seen)
     assert statements == []
+
+
+def _statements_during(action: Any) -> list[str]:
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        action()
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    return statements
+
+
+def test_a_status_change_rereads_the_status_lists_and_keeps_the_trust_list(
+    wallet: Wallet,
+) -> None:
+    """After a suspension the next scan answers "suspended" having reread the status lists
+    only: nothing the trust list is made of (departments, keys, licence types) is read."""
+    licence_id = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
+    payload = _present(wallet, licence_id, ZHANG)
+    assert wallet.client.post("/verify", json={"payload": payload}).json()["valid"] is True
+    wallet.suspend("TRANSPORT", licence_id, "investigation")
+    answers: list[dict[str, Any]] = []
+    statements = _statements_during(
+        lambda: answers.append(wallet.client.post("/verify", json={"payload": payload}).json())
+    )
+    assert answers[0]["outcome"] == "suspended"
+    read = " ".join(statements)
+    assert "FROM status_lists" in read
+    assert "FROM departments" not in read
+    assert "FROM licence_types" not in read
+
+
+def test_a_department_registered_after_a_scan_is_trusted_on_the_next_scan(
+    wallet: Wallet,
+) -> None:
+    """A trust-list change (a new department, its key and status list) is not mistaken for a
+    status change: the next scan rereads the trust list and verifies the new department's
+    licence."""
+    first = wallet.issue("TRANSPORT", **driving_licence(ZHANG))
+    assert wallet.client.post("/verify", json={"payload": _present(wallet, first, ZHANG)}).json()[
+        "valid"
+    ]
+    wallet.department("HEALTH", "Health Commission", [DRIVING])
+    licence_id = wallet.issue("HEALTH", **driving_licence(LI))
+    answer = wallet.client.post("/verify", json={"payload": _present(wallet, licence_id, LI)})
+    assert answer.json()["outcome"] == "valid", answer.json()
