@@ -177,6 +177,7 @@ class AppContext:
 
     def close(self) -> None:
         self.imports.close()  # the running import stops after its batch, before the database
+        self.sharing.close()
         self.database.close()
 
 

@@ -54,8 +54,8 @@ class Settings(BaseSettings):
     idp_jwks_url: str | None = None
     idp_id_claim: str = "id_number"
     dev_idp: bool = False
-    # Requests per second each relying party may make (token bucket per worker process; its
-    # burst is ``relying_party_burst``): above it, 429 with Retry-After.
+    # Requests per second each relying party may make (one token bucket per party, shared by the
+    # worker processes; its burst is ``relying_party_burst``): above it, 429 with Retry-After.
     relying_party_rate: float = Field(default=50.0, gt=0)
     relying_party_burst: int = Field(default=100, ge=1)
 

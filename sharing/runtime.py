@@ -42,13 +42,18 @@ class SharingRuntime:
         self.vault = vault
         self._key_secret = key_secret
         self.limiter = RateLimiter(
-            rate=settings.relying_party_rate, burst=settings.relying_party_burst
+            rate=settings.relying_party_rate,
+            burst=settings.relying_party_burst,
+            path=settings.data_dir / "relying-party-rates",  # shared by the worker processes
         )
         self._signers: dict[str, LocalSigner] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return "SharingRuntime()"
+
+    def close(self) -> None:
+        self.limiter.close()
 
     def root_signer(self, session: Session) -> LocalSigner:
         """The current platform root key's signer (decrypted once per key and process: the

@@ -197,3 +197,21 @@ def test_relying_party_credentials_are_rate_limited_per_party(limited: Sharing) 
     assert limited.client.post("/verify", json=scan).status_code == 200
     # another party has its own allowance
     assert limited.ask(employer, purpose="HIRING", fields=["holder_name"]).status_code == 201
+
+
+def test_the_rate_limit_holds_over_worker_processes(limited: Sharing) -> None:
+    """Two apps on one data directory are two workers (each gets part of a party's
+    connections): the party's 3-request allowance is spent across both, not 3 in each."""
+    from fastapi.testclient import TestClient
+
+    from elicence.app import create_app
+
+    bank = limited.party("CITY_BANK", "City Bank", "bank", [BANK_PURPOSE])
+    with TestClient(create_app(limited.settings)) as other_worker:
+        answers = [
+            client.get("/sharing/purposes", headers=bearer(bank)).status_code
+            for client in (limited.client, other_worker, limited.client, other_worker)
+        ]
+        assert answers == [200, 200, 200, 429]
+        assert other_worker.get("/sharing/requests", headers=bearer(bank)).status_code == 429
+        assert limited.client.get("/sharing/requests", headers=bearer(bank)).status_code == 429
