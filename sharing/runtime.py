@@ -41,6 +41,7 @@ class SharingRuntime:
         self.database = database
         self.vault = vault
         self._key_secret = key_secret
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.limiter = RateLimiter(
             rate=settings.relying_party_rate,
             burst=settings.relying_party_burst,
