@@ -138,6 +138,11 @@ class ServedToken:
     ttl: int
 
 
+_LIST_VERSION = select(StatusList.department_id, StatusList.version).where(
+    StatusList.id == bindparam("list_id")
+)
+
+
 def etag_for(list_id: int, version: int, kid: str) -> str:
     """The weak ETag of a status list's content as signed by ``kid``."""
     return f'W/"sl-{list_id}-{version}-{kid}"'
@@ -146,20 +151,25 @@ def etag_for(list_id: int, version: int, kid: str) -> str:
 def status_list_token(
     *, session: Session, runtime: IssuerRuntime, list_id: int, now: int | None = None
 ) -> ServedToken:
-    """The signed ``statuslist+jwt`` of a list, from cache while it is current."""
-    status_list = session.get(StatusList, list_id)
-    if status_list is None:
+    """The signed ``statuslist+jwt`` of a list, from cache while it is current (its bit array,
+    up to tens of KB, is read only to sign it anew)."""
+    listed = session.execute(_LIST_VERSION, {"list_id": list_id}).first()
+    if listed is None:
         raise NotFound(f"no status list {list_id}")
-    key = active_signing_key(session=session, department_id=status_list.department_id)
+    key = active_signing_key(session=session, department_id=listed.department_id)
     if key is None:
         raise ServiceError("the department has no active signing key")
     ttl = runtime.settings.status_list_ttl
     now = int(time.time()) if now is None else now
-    etag = etag_for(status_list.id, status_list.version, key.kid)
-    cache_key = f"status-list/{status_list.id}"
+    etag = etag_for(list_id, listed.version, key.kid)
+    cache_key = f"status-list/{list_id}"
     cached = runtime.documents.get(cache_key)
     if cached is not None and cached.fingerprint == etag and now - cached.issued_at < ttl // 2:
         return ServedToken(cached.token, etag, ttl)
+    status_list = session.get(StatusList, list_id)
+    if status_list is None:
+        raise NotFound(f"no status list {list_id}")
+    etag = etag_for(list_id, status_list.version, key.kid)  # as of the bits signed
     bits = StatusBits(status_list.bits, status_list.size, status_list.data)
     token = sign_status_list_token(
         bits,
