@@ -189,7 +189,9 @@ def _claims_to_map(claims: CredentialClaims) -> dict[Any, Any]:
     claim_set[CLAIM_IAT] = claims.issued_at
     claim_set[CLAIM_CTI] = claims.credential_id
     claim_set[CLAIM_CNF] = {CNF_COSE_KEY: public_key_to_cose_key(claims.holder_key)}
-    claim_set[CLAIM_STATUS] = {"status_list": {"idx": claims.status.index, "uri": claims.status.uri}}
+    claim_set[CLAIM_STATUS] = {
+        "status_list": {"idx": claims.status.index, "uri": claims.status.uri}
+    }
     claim_set[CLAIM_LICENCE] = lic
     return claim_set
 

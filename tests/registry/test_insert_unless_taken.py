@@ -74,16 +74,21 @@ def test_rows_in_bulk_count_what_went_in_and_read_back_as_one_at_a_time(migrated
             assert len(insert_all_unless_taken(connection, HolderKey, [_row("citizen-4")])) == 1
         with engine.connect() as connection:
             stored = connection.execute(
-                select(HolderKey.id_index, HolderKey.public_cose_key, HolderKey.created_at)
-                .order_by(HolderKey.id_index)
+                select(
+                    HolderKey.id_index, HolderKey.public_cose_key, HolderKey.created_at
+                ).order_by(HolderKey.id_index)
             ).all()
             # the same column conversions as execute(): on SQLite (a timestamp is text there)
             # a bulk row's timestamp (its Python-side default) is stored as one inserted alone
-            raw = connection.execute(
-                text("SELECT typeof(created_at) || ':' || length(created_at) FROM holder_keys")
-                if engine.dialect.name == "sqlite"
-                else text("SELECT pg_typeof(created_at)::text FROM holder_keys")
-            ).scalars().all()
+            raw = (
+                connection.execute(
+                    text("SELECT typeof(created_at) || ':' || length(created_at) FROM holder_keys")
+                    if engine.dialect.name == "sqlite"
+                    else text("SELECT pg_typeof(created_at)::text FROM holder_keys")
+                )
+                .scalars()
+                .all()
+            )
         assert [row.id_index for row in stored] == [f"citizen-{n}" for n in (1, 2, 3, 4)]
         assert all(row.public_cose_key == b"p" for row in stored)
         for row in stored:
