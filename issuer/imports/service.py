@@ -42,6 +42,7 @@ from credential import LicenceIdentifier, parse_licence_identifier
 from credential.errors import InvalidLicenceIdentifier
 from registry.audit import append_audit
 from registry.database import Database
+from registry.db import one_of
 from registry.errors import NotFound
 from registry.models import Department, Licence, utcnow
 
@@ -81,12 +82,10 @@ _INTEGER = re.compile(r"-?[0-9]{1,18}")
 _STORED_KEYS = select(Licence.record_key, Licence.id_index).where(
     Licence.department_id == bindparam("department_id"),
     Licence.licence_type_id == bindparam("licence_type_id"),
-    Licence.record_key.in_(bindparam("record_keys", expanding=True)),
+    one_of(Licence.record_key, "record_keys"),
 )
 # Any department's: an identifier is unique in the registry.
-_TAKEN_IDENTIFIERS = select(Licence.identifier).where(
-    Licence.identifier.in_(bindparam("identifiers", expanding=True))
-)
+_TAKEN_IDENTIFIERS = select(Licence.identifier).where(one_of(Licence.identifier, "identifiers"))
 
 
 def columns_of(licence_type: TypeRules) -> tuple[set[str], set[str]]:

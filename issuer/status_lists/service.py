@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from credential import LicenceStatus, sign_status_list_token
 from credential import StatusList as StatusBits
+from registry.db import one_of
 from registry.errors import NotFound, ServiceError
 from registry.models import Licence, StatusList
 
@@ -87,7 +88,7 @@ def allocate_index(
 
 _INDICES_TAKEN = select(Licence.status_index).where(
     Licence.status_list_id == bindparam("list_id"),
-    Licence.status_index.in_(bindparam("indices", expanding=True)),
+    one_of(Licence.status_index, "indices"),
 )
 _ALL_TAKEN = select(Licence.status_index).where(Licence.status_list_id == bindparam("list_id"))
 # A probe finding under 1/_NEARLY_FULL of its candidates free: the list is nearly full, so what
@@ -122,10 +123,10 @@ def allocate_indices(
                 index = secrets.randbelow(list_size)
                 if index not in mine:
                     candidates.add(index)
-            taken = connection.execute(
+            probed = connection.execute(
                 _INDICES_TAKEN, {"list_id": list_id, "indices": sorted(candidates)}
-            ).scalars()
-            free = list(candidates - set(taken))
+            )
+            free = list(candidates - set(probed.scalars()))
             free_share = max(len(free) / len(candidates), 1 / _NEARLY_FULL)
             if len(free) * _NEARLY_FULL < len(candidates):
                 free = []  # nearly full: read what is left below
