@@ -17,6 +17,22 @@ def dumps(obj: Any) -> bytes:
     return cbor2.dumps(obj, canonical=True)
 
 
+def dumps_in_key_order(obj: Any) -> bytes:
+    """``dumps`` of an item whose maps were built with their keys in deterministic order
+    (``text_key_order`` for text keys) and that holds no floats: the encoder's own order is
+    then the deterministic one, and its sorting pass, which costs 3x the encoding itself
+    (31 us against 8 us for a credential's claim set), is skipped. Signing a credential
+    uses it (``benchmarks/import.py``); tests compare its bytes with ``dumps``."""
+    return cbor2.dumps(obj)
+
+
+def text_key_order(key: str) -> tuple[int, bytes]:
+    """Sort key of a text map key in deterministic order: the shorter encoding first, then
+    bytewise (RFC 8949 section 4.2.1)."""
+    encoded = key.encode("utf-8")
+    return len(encoded), encoded
+
+
 def loads(data: bytes, what: str = "CBOR item") -> Any:
     """Decode exactly one CBOR item. Raises ``BadCbor``."""
     if type(data) is not bytes and not isinstance(data, bytes | bytearray):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,13 +81,20 @@ def sign1(
     """Sign ``payload`` as a COSE_Sign1 and return its CBOR encoding."""
     if signer.alg not in COSE_ALG:
         raise UnsupportedAlgorithm(f"algorithm {signer.alg!r} is not allowed")
-    header: dict[int, Any] = {HEADER_ALG: COSE_ALG[signer.alg]}
-    if include_kid:
-        header[HEADER_KID] = signer.kid
-    protected = _cbor.dumps(header)
+    protected = _encoded_protected_header(COSE_ALG[signer.alg], signer.kid if include_kid else None)
     signature = signer.sign(_sig_structure(protected, external_aad, payload))
     body = [protected, {}, payload, signature]
-    return _cbor.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, body) if tagged else body)
+    # no map with keys in it: the encoder's order is the deterministic one
+    return _cbor.dumps_in_key_order(cbor2.CBORTag(COSE_SIGN1_TAG, body) if tagged else body)
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded_protected_header(alg: int, kid: bytes | None) -> bytes:
+    """The encoded protected header, the same for every signature of one key."""
+    header: dict[int, Any] = {HEADER_ALG: alg}
+    if kid is not None:
+        header[HEADER_KID] = kid
+    return _cbor.dumps(header)
 
 
 def parse_sign1(data: bytes, *, require_tag: bool = True) -> Sign1:

@@ -163,7 +163,9 @@ class UnverifiedCredential:
 
 
 def _claims_to_map(claims: CredentialClaims) -> dict[Any, Any]:
-    lic: dict[int, Any] = {
+    """The claim set, every map's keys in deterministic order (``_cbor.dumps_in_key_order``):
+    integer keys ascending before text keys, the fields' names by ``text_key_order``."""
+    lic: dict[Any, Any] = {
         LIC_TYPE: claims.licence.type_code,
         LIC_NUMBER: claims.licence.number,
         LIC_HOLDER: claims.licence.holder_name,
@@ -171,29 +173,32 @@ def _claims_to_map(claims: CredentialClaims) -> dict[Any, Any]:
     }
     if claims.licence.categories:
         lic[LIC_CATEGORIES] = list(claims.licence.categories)
-    if claims.licence.fields:
-        lic[LIC_FIELDS] = dict(claims.licence.fields)
+    fields = claims.licence.fields
+    if fields:
+        lic[LIC_FIELDS] = {name: fields[name] for name in sorted(fields, key=_cbor.text_key_order)}
     if claims.licence.identifier is not None:
         lic[LIC_IDENTIFIER] = list(claims.licence.identifier)
         if claims.licence.identifier_division:
             lic[LIC_IDENTIFIER].append(LIC_IDENTIFIER_DIVISION)
-    claim_set = {
+    claim_set: dict[Any, Any] = {
         CLAIM_ISS: claims.issuer,
         CLAIM_EXP: claims.expires_at,
-        CLAIM_IAT: claims.issued_at,
-        CLAIM_CTI: claims.credential_id,
-        CLAIM_CNF: {CNF_COSE_KEY: public_key_to_cose_key(claims.holder_key)},
-        CLAIM_STATUS: {"status_list": {"idx": claims.status.index, "uri": claims.status.uri}},
-        CLAIM_LICENCE: lic,
     }
     if claims.not_before != claims.issued_at:  # omitted when equal, to keep the QR small
         claim_set[CLAIM_NBF] = claims.not_before
+    claim_set[CLAIM_IAT] = claims.issued_at
+    claim_set[CLAIM_CTI] = claims.credential_id
+    claim_set[CLAIM_CNF] = {CNF_COSE_KEY: public_key_to_cose_key(claims.holder_key)}
+    claim_set[CLAIM_STATUS] = {
+        "status_list": {"idx": claims.status.index, "uri": claims.status.uri}
+    }
+    claim_set[CLAIM_LICENCE] = lic
     return claim_set
 
 
 def sign_credential(claims: CredentialClaims, signer: Signer) -> bytes:
     """Sign a licence credential; returns the tagged COSE_Sign1 bytes."""
-    return sign1(_cbor.dumps(_claims_to_map(claims)), signer)
+    return sign1(_cbor.dumps_in_key_order(_claims_to_map(claims)), signer)
 
 
 def _text(value: Any, what: str) -> str:

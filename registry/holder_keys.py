@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from credential import PublicKey, cose_key_to_public_key, public_key_to_cose_key
 from keys import KeyStoreError, LocalSigner, SealedBox
-from registry.db import insert_all_unless_taken, insert_unless_taken
-from registry.models import HolderKey
+from registry.db import insert_all_unless_taken, insert_unless_taken, one_of
+from registry.models import HolderKey, utcnow
 
 PURPOSE_HOLDER_KEY = "elicence/holder-key-encryption/v1"
 
@@ -130,7 +130,7 @@ def holder_public_key(
 
 
 _STORED_PUBLIC_KEYS = select(HolderKey.id_index, HolderKey.public_cose_key).where(
-    HolderKey.id_index.in_(bindparam("id_indexes", expanding=True))
+    one_of(HolderKey.id_index, "id_indexes")
 )
 
 
@@ -149,17 +149,19 @@ def holder_public_keys(
 
     keys = stored(sorted(wanted))
     new = [wanted[i] for i in sorted(wanted) if i not in keys]
+    created_at = utcnow()
     rows = [
         {
             "id_index": key.id_index,
             "encrypted_private_key": key.encrypted_private_key,
             "public_cose_key": key.public_cose_key,
+            "created_at": created_at,
         }
         for key in new
     ]
     landed = insert_all_unless_taken(connection, HolderKey, rows)
     keys.update((key.id_index, key.public_key) for key in new)
-    if len(landed) < len(new):  # others made some of these citizens' keys meanwhile: use theirs
+    if landed < len(new):  # others made some of these citizens' keys meanwhile: use theirs
         keys.update(stored([key.id_index for key in new]))
     return keys
 

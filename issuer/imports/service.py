@@ -42,6 +42,7 @@ from credential import LicenceIdentifier, parse_licence_identifier
 from credential.errors import InvalidLicenceIdentifier
 from registry.audit import append_audit
 from registry.database import Database
+from registry.db import one_of
 from registry.errors import NotFound
 from registry.models import Department, Licence, utcnow
 
@@ -76,16 +77,15 @@ OPTIONAL_COLUMNS = frozenset(
 )
 IMPORT_STATUSES = ("valid", "suspended", "revoked")
 _CATEGORY_SEPARATORS = re.compile(r"[,;|\s]+")
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 _STORED_KEYS = select(Licence.record_key, Licence.id_index).where(
     Licence.department_id == bindparam("department_id"),
     Licence.licence_type_id == bindparam("licence_type_id"),
-    Licence.record_key.in_(bindparam("record_keys", expanding=True)),
+    one_of(Licence.record_key, "record_keys"),
 )
 # Any department's: an identifier is unique in the registry.
-_TAKEN_IDENTIFIERS = select(Licence.identifier).where(
-    Licence.identifier.in_(bindparam("identifiers", expanding=True))
-)
+_TAKEN_IDENTIFIERS = select(Licence.identifier).where(one_of(Licence.identifier, "identifiers"))
 
 
 def columns_of(licence_type: TypeRules) -> tuple[set[str], set[str]]:
@@ -115,6 +115,8 @@ class ImportRow:
 
 def _text(values: dict[str, Any], name: str) -> str | None:
     value = values.get(name)
+    if type(value) is str:  # what a CSV row holds: the common case first
+        return value.strip() or None
     if value is None:
         return None
     if not isinstance(value, str | int) or isinstance(value, bool):
@@ -127,6 +129,13 @@ def _moment(values: dict[str, Any], name: str, *, end_of_day: bool = False) -> d
     text = _text(values, name)
     if text is None:
         return None
+    return _parse_moment(text, end_of_day, name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_moment(text: str, end_of_day: bool, name: str) -> dt.datetime:
+    """A date or date and time of an import file (cached: a file's rows share few dates, and
+    parsing them was 4% of an import's CPU time under cProfile). Raises ``InvalidRequest``."""
     try:
         if len(text) == 10:
             day = dt.date.fromisoformat(text)
@@ -161,7 +170,7 @@ def _fields(licence_type: TypeRules, values: dict[str, Any], from_text: bool) ->
             continue  # absent: check_fields says whether it is required
         if from_text and spec.get("type") == "int" and isinstance(value, str):
             text = value.strip()
-            value = int(text) if re.fullmatch(r"-?[0-9]{1,18}", text) else text
+            value = int(text) if _INTEGER.fullmatch(text) else text
         fields[name] = value
     return fields
 

@@ -37,7 +37,7 @@ from credential import (
 from credential.errors import InvalidIdNumber, InvalidLicenceIdentifier
 from keys import LocalSigner
 from registry.audit import append_audit
-from registry.db import insert_all_unless_taken, insert_unless_taken
+from registry.db import insert_all_unless_taken, insert_unless_taken, one_of
 from registry.errors import Conflict, NotFound, ServiceError
 from registry.holder_keys import (
     PreparedHolderKey,
@@ -507,6 +507,9 @@ def store_licence(
     raise Conflict("could not allocate a status index; retry the request")
 
 
+_STORED_IDS = select(Licence.id).where(one_of(Licence.id, "ids"))
+
+
 def store_licences(
     *,
     session: Session,
@@ -543,10 +546,15 @@ def store_licences(
         )
         for (citizen, draft), allocated in zip(licences, indices, strict=True)
     ]
-    landed = insert_all_unless_taken(session.connection(), Licence, rows)
+    connection = session.connection()
+    missed: set[str] = set()
+    if insert_all_unless_taken(connection, Licence, rows) < len(rows):
+        # some hit a taken value: which went in (ids are fresh uuid4s: a stored one is ours)
+        ids = [row["id"] for row in rows]
+        missed = set(ids) - set(connection.execute(_STORED_IDS, {"ids": ids}).scalars())
     stored: list[dict[str, Any] | None] = []
     for row, (citizen, draft) in zip(rows, licences, strict=True):
-        if row["id"] not in landed:
+        if row["id"] in missed:
             stored.append(
                 None
                 if conflict_is_final(draft)

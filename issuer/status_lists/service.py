@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from credential import LicenceStatus, sign_status_list_token
 from credential import StatusList as StatusBits
+from registry.db import one_of
 from registry.errors import NotFound, ServiceError
 from registry.models import Licence, StatusList
 
@@ -87,31 +88,58 @@ def allocate_index(
 
 _INDICES_TAKEN = select(Licence.status_index).where(
     Licence.status_list_id == bindparam("list_id"),
-    Licence.status_index.in_(bindparam("indices", expanding=True)),
+    one_of(Licence.status_index, "indices"),
 )
+_ALL_TAKEN = select(Licence.status_index).where(Licence.status_list_id == bindparam("list_id"))
+# A probe finding under 1/_NEARLY_FULL of its candidates free: the list is nearly full, so what
+# is left of it is read at once.
+_NEARLY_FULL = 16
+_MAX_PROBE = 16384  # candidates in one query (SQLite allows 32,766 parameters)
 
 
 def allocate_indices(
     *, session: Session, department_id: int, size: int, count: int
 ) -> list[tuple[int, int]]:
     """``count`` distinct random free ``(status list id, index)`` of the department (bulk
-    import): one probe for the lot while the list has room, else ``allocate_index`` each."""
+    import), each uniform over the free indices as ``allocate_index`` draws it: one probe of
+    random candidates for the lot while the list has room; once a probe finds it nearly full
+    (under 1/16 of the candidates free), its free indices are read at once and shuffled,
+    and a full list starts a new one. (Probing one index at a time there took thousands of
+    queries per batch as a list filled up.) A probe draws as many candidates as the share of
+    free indices the last one found says it takes."""
+    connection = session.connection()
     list_id, list_size = current_list(session=session, department_id=department_id, size=size)
-    candidates: set[int] = set()
-    while len(candidates) < min(count + count // 8 + 8, list_size):
-        candidates.add(secrets.randbelow(list_size))
-    result = session.connection().execute(
-        _INDICES_TAKEN, {"list_id": list_id, "indices": sorted(candidates)}
-    )
-    free = [i for i in candidates - set(result.scalars())]
-    secrets.SystemRandom().shuffle(free)  # a set's order is not random enough to show
-    allocated = [(list_id, index) for index in free[:count]]
-    while len(allocated) < count:  # nearly full: one at a time, starting a new list if need be
-        allocated.append(
-            allocate_index(
-                session=session, department_id=department_id, size=size, avoid=set(allocated)
+    allocated: list[tuple[int, int]] = []
+    draw = secrets.SystemRandom()
+    free_share = 1.0
+    while len(allocated) < count:
+        need = count - len(allocated)
+        mine = {index for allocated_list, index in allocated if allocated_list == list_id}
+        wanted = min(int((need + need // 8) / free_share) + 8, _MAX_PROBE)
+        free: list[int] = []
+        if 2 * wanted <= list_size - len(mine):
+            candidates: set[int] = set()
+            while len(candidates) < wanted:
+                index = secrets.randbelow(list_size)
+                if index not in mine:
+                    candidates.add(index)
+            probed = connection.execute(
+                _INDICES_TAKEN, {"list_id": list_id, "indices": sorted(candidates)}
             )
-        )
+            free = list(candidates - set(probed.scalars()))
+            free_share = max(len(free) / len(candidates), 1 / _NEARLY_FULL)
+            if len(free) * _NEARLY_FULL < len(candidates):
+                free = []  # nearly full: read what is left below
+        if not free:
+            taken = set(connection.execute(_ALL_TAKEN, {"list_id": list_id}).scalars())
+            free = [i for i in range(list_size) if i not in taken and i not in mine]
+            if not free:
+                status_list = _new_list(session=session, department_id=department_id, size=size)
+                list_id, list_size = status_list.id, status_list.size
+                free_share = 1.0
+                continue
+        draw.shuffle(free)  # a set's order is not random enough to show
+        allocated.extend((list_id, index) for index in free[:need])
     return allocated
 
 

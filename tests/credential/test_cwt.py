@@ -362,3 +362,47 @@ def test_mutated_claim_sets_decode_to_typed_claims_or_are_malformed(data: st.Dat
 
 _ISSUER = TestSigner.from_seed("ES256", 0x1551)
 _HOLDER = TestSigner.from_seed("ES256", 0x4011)
+_EDDSA_HOLDER = TestSigner.from_seed("EdDSA", 0x4012)
+
+
+# --- the signed claim set is the deterministic encoding (built in key order, not sorted) -------
+@given(
+    fields=st.dictionaries(
+        st.text(min_size=1, max_size=30),
+        st.text(min_size=1, max_size=5) | st.integers(-(2**63), 2**64 - 1),
+        max_size=6,
+    ),
+    categories=st.lists(st.text(min_size=1, max_size=4), max_size=3),
+    not_before=st.sampled_from([0, 60]),
+    identifier=st.sampled_from([None, ("AB12", 1, False), ("0000000000XYZ", 999, True)]),
+    alg=st.sampled_from(["ES256", "EdDSA"]),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_signed_claim_set_and_envelope_are_deterministic_cbor(
+    fields: dict[str, str | int],
+    categories: list[str],
+    not_before: int,
+    identifier: tuple[str, int, bool] | None,
+    alg: str,
+) -> None:
+    holder = _HOLDER if alg == "ES256" else _EDDSA_HOLDER
+    claims = driving_licence(
+        holder.public_key,
+        not_before=NOW + not_before,
+        licence=LicenceClaims(
+            type_code="DL",
+            number="110105194912310",
+            holder_name="张秀英",
+            masked_id="110105********002X",
+            categories=tuple(categories),
+            fields=fields,
+            identifier=identifier[:2] if identifier else None,
+            identifier_division=bool(identifier and identifier[2]),
+        ),
+    )
+    raw = sign_credential(claims, _ISSUER)
+    envelope = cbor2.loads(raw)
+    # decoded and re-encoded with the encoder's own deterministic sorting: the same bytes
+    assert cbor2.dumps(cbor2.loads(envelope.value[2]), canonical=True) == envelope.value[2]
+    assert cbor2.dumps(envelope, canonical=True) == raw
+    assert read_credential(raw).claims.licence.fields == fields
