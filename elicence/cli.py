@@ -102,7 +102,8 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve every service over HTTP (uvicorn)."""
-    import uvicorn
+    from .serving import AddressTaken
+    from .serving import serve as serve_app
 
     with cli_errors():
         settings = load_settings()
@@ -112,17 +113,10 @@ def serve(
     typer.echo(f"Serving on {base}")
     for path, what in SERVED_PAGES:
         typer.echo(f"  {base}{path:<14} {what}")
-    uvicorn.run(
-        "elicence.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        # A worker that has not answered the supervisor's ping in time is killed and replaced;
-        # uvicorn's 5 s is shorter than a start-up on a busy 2-core machine (seen: 13 s), which
-        # then loops for ever. Answering late is better than never starting.
-        timeout_worker_healthcheck=60,
-    )
+    try:
+        serve_app(host, port, workers)
+    except AddressTaken as exc:
+        raise fail(str(exc)) from None
 
 
 SERVED_PAGES = (

@@ -185,8 +185,10 @@ class Served:
         self.process.wait(timeout=30)
 
     def stop(self, grace: float = 15) -> None:
-        """SIGTERM the process group; SIGKILL it if it has not exited after ``grace`` seconds."""
-        self._signal_group(signal.SIGTERM)
+        """SIGTERM the supervisor (it stops its workers, as on a real shutdown); SIGKILL the
+        process group if it has not exited after ``grace`` seconds."""
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=grace)
         self._signal_group(signal.SIGKILL)  # also any worker left behind by its supervisor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -191,6 +192,96 @@ def test_serve_answers_healthz(data_dir: Path, workers: int) -> None:
         output, _ = process.communicate(timeout=10)
     assert f"Serving on http://127.0.0.1:{port}" in output
     assert output.count("Application startup complete") == workers
+
+
+def test_two_workers_each_take_a_share_of_a_burst_of_keep_alive_connections(
+    data_dir: Path,
+) -> None:
+    """24 keep-alive connections opened at once (a proxy's pool, a room of counters) reach both
+    workers: each has a socket of its own (``SO_REUSEPORT``), so one worker cannot accept the
+    whole burst while the other idles. (All 24 on one worker by chance: 1 in 8 million.)"""
+    assert _invoke("init").exit_code == 0
+    port = _free_port()
+    env = {**os.environ, "ELICENCE_DATA_DIR": str(data_dir)}
+    elicence = str(Path(sys.executable).parent / "elicence")
+    process = subprocess.Popen(
+        [elicence, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    connections: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(_worker_pids(process.pid)) < 2 or not _answers_healthz(port):
+            assert process.poll() is None, "server exited early"
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(24)]
+        for connection in connections:  # a request on each: accepted and answered, kept alive
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        for connection in connections:
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+        held = {
+            pid: len(_established(int(pid), port))
+            for pid in _worker_pids(process.pid)
+            if b"multiprocessing-fork" in Path(f"/proc/{pid}/cmdline").read_bytes()  # a worker
+        }
+    finally:
+        for connection in connections:
+            connection.close()
+        process.terminate()
+        process.wait(timeout=30)
+    assert len(held) == 2, held
+    assert sum(held.values()) == 24, held
+    assert all(count > 0 for count in held.values()), held
+
+
+def test_serve_refuses_an_address_in_use(data_dir: Path) -> None:
+    """Another program listens on the port: ``serve --workers 2`` says so and exits 1, instead
+    of sharing the port or restarting workers for ever."""
+    assert _invoke("init").exit_code == 0
+    env = {**os.environ, "ELICENCE_DATA_DIR": str(data_dir)}
+    elicence = str(Path(sys.executable).parent / "elicence")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [elicence, "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def _answers_healthz(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _established(pid: int, port: int) -> set[str]:
+    """Socket inodes of ``pid`` that are established TCP connections to local ``port``."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+            inodes.add(fields[9])
+    mine = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                mine.add(target[8:-1])
+    return mine
 
 
 def _worker_pids(parent: int) -> list[str]:
