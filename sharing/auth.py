@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header
 from sqlalchemy import bindparam, select
@@ -22,6 +22,7 @@ from registry.errors import Unauthorized
 from registry.models import RelyingParty, RelyingPartyApiKey, SharingPurpose
 
 from .errors import UnknownPurpose
+from .limits import RateLimiter
 from .runtime import ReadSessionDep, RuntimeDep, SharingRuntime
 
 API_KEY_SCHEME = "erp"
@@ -72,18 +73,33 @@ class RelyingPartyCaller:
         return found
 
 
+def presented_party_key(authorization: str | None) -> tuple[str, str]:
+    """``(prefix, secret)`` of the relying-party key in ``authorization``, checked without the
+    database. Raises ``Unauthorized``."""
+    return api_keys.presented_api_key(authorization, scheme=API_KEY_SCHEME, who=_WHO)
+
+
+def admit_relying_party(
+    row: Any, *, prefix: str, secret: str, limiter: RateLimiter
+) -> RelyingPartyCaller:
+    """The relying party of a row read with ``KEY_COLUMNS`` (``None``: no key with that prefix)
+    if ``secret`` is its key's and the key is not revoked, its rate limit spent. Raises
+    ``Unauthorized`` or ``RateLimited``."""
+    stored = bytes.fromhex(row.secret_hash) if row is not None else NO_KEY_HASH
+    if not secret_matches(secret, stored) or row is None or row.key_revoked_at is not None:
+        raise Unauthorized("unknown or revoked API key")
+    limiter.take(row.party_id)
+    return RelyingPartyCaller(row.party_id, row.party, row.party_name, prefix)
+
+
 def authenticate_relying_party(
     *, session: Session, runtime: SharingRuntime, authorization: str | None
 ) -> RelyingPartyCaller:
     """The relying party whose API key is in ``authorization``, its rate limit spent.
     Raises ``Unauthorized`` or ``RateLimited``."""
-    prefix, secret = api_keys.presented_api_key(authorization, scheme=API_KEY_SCHEME, who=_WHO)
+    prefix, secret = presented_party_key(authorization)
     row = session.connection().execute(_KEY_BY_PREFIX, {"prefix": prefix}).first()
-    stored = bytes.fromhex(row.secret_hash) if row is not None else NO_KEY_HASH
-    if not secret_matches(secret, stored) or row is None or row.revoked_at is not None:
-        raise Unauthorized("unknown or revoked API key")
-    runtime.limiter.take(row.id)
-    return RelyingPartyCaller(row.id, row.code, row.name, prefix)
+    return admit_relying_party(row, prefix=prefix, secret=secret, limiter=runtime.limiter)
 
 
 def current_relying_party(
@@ -123,15 +139,18 @@ async def require_admin(runtime: RuntimeDep, authorization: AuthorizationHeader 
     return api_keys.check_admin_token(runtime.settings, authorization)
 
 
+# What ``admit_relying_party`` reads of a key and its party: a statement joins
+# ``relying_party_api_keys`` to ``relying_parties`` and selects these (the fetch adds its consent).
+KEY_COLUMNS = (
+    RelyingPartyApiKey.secret_hash,
+    RelyingPartyApiKey.revoked_at.label("key_revoked_at"),
+    RelyingParty.id.label("party_id"),
+    RelyingParty.code.label("party"),
+    RelyingParty.name.label("party_name"),
+)
 # Built once: every relying-party request runs it.
 _KEY_BY_PREFIX = (
-    select(
-        RelyingPartyApiKey.secret_hash,
-        RelyingPartyApiKey.revoked_at,
-        RelyingParty.id,
-        RelyingParty.code,
-        RelyingParty.name,
-    )
+    select(*KEY_COLUMNS)
     .join(RelyingParty, RelyingParty.id == RelyingPartyApiKey.relying_party_id)
     .where(RelyingPartyApiKey.prefix == bindparam("prefix"))
 )

@@ -21,8 +21,14 @@ from registry.errors import error_responses
 from registry.models import RelyingParty
 
 from . import schemas, service
-from .auth import AdminDep, AuthorizationHeader, RelyingPartyDep, authenticate_relying_party
-from .runtime import ReadSessionDep, RuntimeDep
+from .auth import (
+    AdminDep,
+    AuthorizationHeader,
+    RelyingPartyDep,
+    admit_relying_party,
+    presented_party_key,
+)
+from .runtime import ReadSessionDep, RuntimeDep, SharingRuntime
 
 _NO_STORE = {"Cache-Control": "no-store"}
 ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -300,23 +306,29 @@ async def fetch_data(
     # The hot route: authentication, the reads and the signature in one worker-thread hop
     # (the dependencies would take four), then the write through the writer.
     def prepare() -> service.PreparedPackage:
-        with runtime.database.reading() as session:
-            caller = authenticate_relying_party(
-                session=session, runtime=runtime, authorization=authorization
-            )
-            return service.prepare_package(
-                session=session,
-                signer=runtime.root_signer(session),
-                caller=caller,
-                consent_id=consent_id,
-                now=now,
-            )
+        return prepare_fetch(runtime, authorization, consent_id, now)
 
     prepared = await run_in_threadpool(prepare)
     await runtime.database.write(
         lambda s: service.record_access(session=s, prepared=prepared, now=now)
     )
     return schemas.DataPackageRead(package=prepared.token, content=prepared.content)
+
+
+def prepare_fetch(
+    runtime: SharingRuntime, authorization: str | None, consent_id: str, now: dt.datetime
+) -> service.PreparedPackage:
+    """A fetch's work before its write, in one read-only transaction (blocking: run it in a
+    thread): the key checked (401, 429), then the consent (404, 403), the package signed."""
+    prefix, secret = presented_party_key(authorization)  # 401 before the database
+    with runtime.database.reading() as session:
+        rows = service.read_for_fetch(session=session, key_prefix=prefix, consent_id=consent_id)
+        caller = admit_relying_party(
+            rows[0] if rows else None, prefix=prefix, secret=secret, limiter=runtime.limiter
+        )
+        return service.prepare_package(
+            rows=rows, caller=caller, signer=runtime.root_signer(session), now=now
+        )
 
 
 class ShowTokenRedeem(BaseModel):

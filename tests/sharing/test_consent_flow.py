@@ -218,28 +218,17 @@ def test_a_revocation_between_the_read_and_the_write_wins(sharing: Sharing) -> N
     """The package is built from a read; the access is recorded in the writer, which checks
     the consent again: a revocation committed in between refuses it, and nothing is stored."""
     from sharing import service
-    from sharing.auth import authenticate_relying_party
+    from sharing.routes import prepare_fetch
 
     sharing.issue("TRANSPORT", **driving(ZHANG))
     key = sharing.party("CITY_BANK", "City Bank", "bank", [BANK_PURPOSE])
     standing = sharing.approved(key, kind="standing", until=in_days(5))
     once = sharing.approved(key)
-    runtime = sharing.context.sharing
     now = dt.datetime.now(dt.UTC)
-    with sharing.database.reading() as session:
-        caller = authenticate_relying_party(
-            session=session, runtime=runtime, authorization=f"Bearer {key}"
-        )
-        prepared = {
-            consent_id: service.prepare_package(
-                session=session,
-                signer=runtime.root_signer(session),
-                caller=caller,
-                consent_id=consent_id,
-                now=now,
-            )
-            for consent_id in (standing, once)
-        }
+    prepared = {
+        consent_id: prepare_fetch(sharing.context.sharing, f"Bearer {key}", consent_id, now)
+        for consent_id in (standing, once)
+    }
     sharing.client.post(f"/wallet/sharing/consents/{standing}/revoke", headers=sharing.auth(ZHANG))
     assert sharing.fetch(key, once).status_code == 200  # the one-time consent is spent
 
