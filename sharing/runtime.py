@@ -115,10 +115,15 @@ _ROOT_KID = (
 )
 
 
-async def get_sharing_runtime(request: Request) -> SharingRuntime:
-    """FastAPI dependency: the ``SharingRuntime`` made at start-up (``app.state.sharing``)."""
+def sharing_runtime(request: Request) -> SharingRuntime:
+    """The ``SharingRuntime`` made at start-up (``app.state.sharing``)."""
     runtime: SharingRuntime = request.app.state.sharing
     return runtime
+
+
+async def get_sharing_runtime(request: Request) -> SharingRuntime:
+    """FastAPI dependency: ``sharing_runtime``."""
+    return sharing_runtime(request)
 
 
 RuntimeDep = Annotated[SharingRuntime, Depends(get_sharing_runtime)]

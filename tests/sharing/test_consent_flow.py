@@ -4,10 +4,11 @@ root key → the citizen's access log; one-time and standing consents, revocatio
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from sqlalchemy import update
 
-from credential import read_data_package
+from credential import b64url_decode, read_data_package
 from registry.models import Consent, SharingAccess, UseRequest
 from tests.sharing.conftest import BANK_PURPOSE, LI, ZHANG, Sharing, bearer, driving, in_days
 
@@ -59,7 +60,13 @@ def test_request_approve_fetch_once_and_the_citizen_sees_the_access(sharing_any:
 
     fetched = world.fetch(key, consent_id)
     assert fetched.status_code == 200, fetched.text
-    package = read_data_package(fetched.json()["package"], world.root_key())
+    assert fetched.headers["cache-control"] == "no-store"
+    assert fetched.headers["content-type"] == "application/json"
+    token = fetched.json()["package"]
+    package = read_data_package(token, world.root_key())
+    # the convenience copy is the signed payload itself
+    assert fetched.json()["content"] == json.loads(b64url_decode(token.split(".")[1]))
+    assert fetched.json()["content"]["jti"] == package.package_id
     assert package.consent_id == consent_id and package.consent_kind == "one_time"
     assert (package.relying_party, package.relying_party_name) == (
         "CITY_BANK",
