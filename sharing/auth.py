@@ -121,14 +121,17 @@ async def verifying_party(
 
 
 def _party_with_purposes(runtime: SharingRuntime, authorization: str) -> RelyingPartyCaller:
+    prefix, secret = presented_party_key(authorization)
     with runtime.database.reading() as session:
-        caller = authenticate_relying_party(
-            session=session, runtime=runtime, authorization=authorization
-        )
-        purposes = {
-            row.code: PurposeRef(row.id, row.code, row.text_zh, row.text_en)
-            for row in session.execute(_PURPOSES_OF, {"party": caller.relying_party_id})
-        }
+        rows = session.connection().execute(_KEY_WITH_PURPOSES, {"prefix": prefix}).all()
+    caller = admit_relying_party(
+        rows[0] if rows else None, prefix=prefix, secret=secret, limiter=runtime.limiter
+    )
+    purposes = {
+        row.purpose: PurposeRef(row.purpose_id, row.purpose, row.text_zh, row.text_en)
+        for row in rows
+        if row.purpose_id is not None
+    }
     return RelyingPartyCaller(
         caller.relying_party_id, caller.code, caller.name, caller.key_prefix, purposes
     )
@@ -154,9 +157,20 @@ _KEY_BY_PREFIX = (
     .join(RelyingParty, RelyingParty.id == RelyingPartyApiKey.relying_party_id)
     .where(RelyingPartyApiKey.prefix == bindparam("prefix"))
 )
-_PURPOSES_OF = select(
-    SharingPurpose.id, SharingPurpose.code, SharingPurpose.text_zh, SharingPurpose.text_en
-).where(SharingPurpose.relying_party_id == bindparam("party"))
+# A signed-in ``POST /verify``: the key, its party and the party's purposes (one row each; one
+# with null purpose columns for a party without any) in one statement, where two were.
+_KEY_WITH_PURPOSES = (
+    select(
+        *KEY_COLUMNS,
+        SharingPurpose.id.label("purpose_id"),
+        SharingPurpose.code.label("purpose"),
+        SharingPurpose.text_zh,
+        SharingPurpose.text_en,
+    )
+    .join(RelyingParty, RelyingParty.id == RelyingPartyApiKey.relying_party_id)
+    .outerjoin(SharingPurpose, SharingPurpose.relying_party_id == RelyingParty.id)
+    .where(RelyingPartyApiKey.prefix == bindparam("prefix"))
+)
 
 RelyingPartyDep = Annotated[RelyingPartyCaller, Depends(current_relying_party)]
 AdminDep = Annotated[str, Depends(require_admin)]
