@@ -251,3 +251,36 @@ def test_a_revocation_between_the_read_and_the_write_wins(sharing: Sharing) -> N
         else:
             raise AssertionError(f"{consent_id} recorded after it became {state}")
     assert sharing.count(SharingAccess) == 1
+
+
+def test_a_corrected_licence_is_shared_in_place_of_the_one_it_replaces(sharing: Sharing) -> None:
+    """A package carries the citizen's current licences: a correction's new version, not the
+    superseded one (nor both)."""
+    from issuer.revocation.schemas import CorrectRequest
+    from issuer.revocation.service import correct
+
+    old_id = sharing.issue("TRANSPORT", **driving(ZHANG))
+    with sharing.database.writing() as session:
+        new, _ = correct(
+            session=session,
+            runtime=sharing.issuer,
+            caller=sharing.departments["TRANSPORT"].caller,
+            licence_id=old_id,
+            correction=CorrectRequest(reason="name_change", holder_name="张秀兰"),
+        )
+        new_id = new.id
+    key = sharing.party("CITY_BANK", "City Bank", "bank", [BANK_PURPOSE])
+    consent_id = sharing.approved(key, fields=["holder_name", "number"])
+
+    package = read_data_package(
+        sharing.fetch(key, consent_id).json()["package"], sharing.root_key()
+    )
+    (licence,) = package.licences
+    assert licence.identifier == sharing.licence_row(new_id).identifier
+    assert licence.fields == {
+        "holder_name": "张秀兰",
+        "number": sharing.licence_row(new_id).number,
+    }
+    assert licence.status == "valid"
+    log = sharing.get("/wallet/sharing/access-log", ZHANG).json()["accesses"]
+    assert log[0]["licences"] == [sharing.licence_row(new_id).number]
