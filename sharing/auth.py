@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header
 from sqlalchemy import bindparam, select
@@ -22,6 +22,7 @@ from registry.errors import Unauthorized
 from registry.models import RelyingParty, RelyingPartyApiKey, SharingPurpose
 
 from .errors import UnknownPurpose
+from .limits import RateLimiter
 from .runtime import ReadSessionDep, RuntimeDep, SharingRuntime
 
 API_KEY_SCHEME = "erp"
@@ -72,18 +73,33 @@ class RelyingPartyCaller:
         return found
 
 
+def presented_party_key(authorization: str | None) -> tuple[str, str]:
+    """``(prefix, secret)`` of the relying-party key in ``authorization``, checked without the
+    database. Raises ``Unauthorized``."""
+    return api_keys.presented_api_key(authorization, scheme=API_KEY_SCHEME, who=_WHO)
+
+
+def admit_relying_party(
+    row: Any, *, prefix: str, secret: str, limiter: RateLimiter
+) -> RelyingPartyCaller:
+    """The relying party of a row read with ``KEY_COLUMNS`` (``None``: no key with that prefix)
+    if ``secret`` is its key's and the key is not revoked, its rate limit spent. Raises
+    ``Unauthorized`` or ``RateLimited``."""
+    stored = bytes.fromhex(row.secret_hash) if row is not None else NO_KEY_HASH
+    if not secret_matches(secret, stored) or row is None or row.key_revoked_at is not None:
+        raise Unauthorized("unknown or revoked API key")
+    limiter.take(row.party_id)
+    return RelyingPartyCaller(row.party_id, row.party, row.party_name, prefix)
+
+
 def authenticate_relying_party(
     *, session: Session, runtime: SharingRuntime, authorization: str | None
 ) -> RelyingPartyCaller:
     """The relying party whose API key is in ``authorization``, its rate limit spent.
     Raises ``Unauthorized`` or ``RateLimited``."""
-    prefix, secret = api_keys.presented_api_key(authorization, scheme=API_KEY_SCHEME, who=_WHO)
+    prefix, secret = presented_party_key(authorization)
     row = session.connection().execute(_KEY_BY_PREFIX, {"prefix": prefix}).first()
-    stored = bytes.fromhex(row.secret_hash) if row is not None else NO_KEY_HASH
-    if not secret_matches(secret, stored) or row is None or row.revoked_at is not None:
-        raise Unauthorized("unknown or revoked API key")
-    runtime.limiter.take(row.id)
-    return RelyingPartyCaller(row.id, row.code, row.name, prefix)
+    return admit_relying_party(row, prefix=prefix, secret=secret, limiter=runtime.limiter)
 
 
 def current_relying_party(
@@ -105,14 +121,17 @@ async def verifying_party(
 
 
 def _party_with_purposes(runtime: SharingRuntime, authorization: str) -> RelyingPartyCaller:
+    prefix, secret = presented_party_key(authorization)
     with runtime.database.reading() as session:
-        caller = authenticate_relying_party(
-            session=session, runtime=runtime, authorization=authorization
-        )
-        purposes = {
-            row.code: PurposeRef(row.id, row.code, row.text_zh, row.text_en)
-            for row in session.execute(_PURPOSES_OF, {"party": caller.relying_party_id})
-        }
+        rows = session.connection().execute(_KEY_WITH_PURPOSES, {"prefix": prefix}).all()
+    caller = admit_relying_party(
+        rows[0] if rows else None, prefix=prefix, secret=secret, limiter=runtime.limiter
+    )
+    purposes = {
+        row.purpose: PurposeRef(row.purpose_id, row.purpose, row.text_zh, row.text_en)
+        for row in rows
+        if row.purpose_id is not None
+    }
     return RelyingPartyCaller(
         caller.relying_party_id, caller.code, caller.name, caller.key_prefix, purposes
     )
@@ -123,21 +142,35 @@ async def require_admin(runtime: RuntimeDep, authorization: AuthorizationHeader 
     return api_keys.check_admin_token(runtime.settings, authorization)
 
 
+# What ``admit_relying_party`` reads of a key and its party: a statement joins
+# ``relying_party_api_keys`` to ``relying_parties`` and selects these (the fetch adds its consent).
+KEY_COLUMNS = (
+    RelyingPartyApiKey.secret_hash,
+    RelyingPartyApiKey.revoked_at.label("key_revoked_at"),
+    RelyingParty.id.label("party_id"),
+    RelyingParty.code.label("party"),
+    RelyingParty.name.label("party_name"),
+)
 # Built once: every relying-party request runs it.
 _KEY_BY_PREFIX = (
-    select(
-        RelyingPartyApiKey.secret_hash,
-        RelyingPartyApiKey.revoked_at,
-        RelyingParty.id,
-        RelyingParty.code,
-        RelyingParty.name,
-    )
+    select(*KEY_COLUMNS)
     .join(RelyingParty, RelyingParty.id == RelyingPartyApiKey.relying_party_id)
     .where(RelyingPartyApiKey.prefix == bindparam("prefix"))
 )
-_PURPOSES_OF = select(
-    SharingPurpose.id, SharingPurpose.code, SharingPurpose.text_zh, SharingPurpose.text_en
-).where(SharingPurpose.relying_party_id == bindparam("party"))
+# A signed-in ``POST /verify``: the key, its party and the party's purposes (one row each; one
+# with null purpose columns for a party without any) in one statement, where two were.
+_KEY_WITH_PURPOSES = (
+    select(
+        *KEY_COLUMNS,
+        SharingPurpose.id.label("purpose_id"),
+        SharingPurpose.code.label("purpose"),
+        SharingPurpose.text_zh,
+        SharingPurpose.text_en,
+    )
+    .join(RelyingParty, RelyingParty.id == RelyingPartyApiKey.relying_party_id)
+    .outerjoin(SharingPurpose, SharingPurpose.relying_party_id == RelyingParty.id)
+    .where(RelyingPartyApiKey.prefix == bindparam("prefix"))
+)
 
 RelyingPartyDep = Annotated[RelyingPartyCaller, Depends(current_relying_party)]
 AdminDep = Annotated[str, Depends(require_admin)]

@@ -4,8 +4,8 @@ never commit (the route's write, or the CLI's transaction, commits once).
 - The administrator registers relying parties, their API keys and purposes (audited).
 - A relying party asks (``create_request``); the citizen approves or refuses before the request
   expires (``answer_request``); an approved request is a consent the party fetches data with
-  (``prepare_package`` then ``record_access``), which the citizen sees in the access log and
-  may revoke.
+  (``read_for_fetch`` and ``prepare_package``, then ``record_access``), which the citizen sees
+  in the access log and may revoke.
 - A request for a citizen who holds no licence of the types asked for is stored and answered
   exactly like any other (201, ``pending``): whether a citizen holds a licence is the citizen's
   to share. Approved, it yields a package with no licences.
@@ -19,11 +19,12 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import and_, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from credential import (
@@ -53,7 +54,7 @@ from registry.models import (
 )
 
 from . import schemas
-from .auth import RelyingPartyCaller, new_api_key
+from .auth import KEY_COLUMNS, RelyingPartyCaller, new_api_key
 from .errors import (
     ConsentNotFound,
     ConsentNotRevocable,
@@ -490,56 +491,88 @@ def party_consent(*, session: Session, caller: RelyingPartyCaller, consent_id: s
 # --- fetching data under a consent ----------------------------------------------------------------
 
 _Superseding = aliased(Licence)
-# Built once: every fetch runs these (see registry.audit on prebuilt statements). The covering
-# rule (types, one licence, not superseded) is applied in Python over a citizen's few licences,
-# so the statement has no per-consent shape.
+# A licence no correction has replaced.
+_CURRENT = ~exists().where(_Superseding.replaces_id == Licence.id)
+# What a package (and the citizen's view of a request) shows of a licence.
+_LICENCE_COLUMNS = (
+    Licence.id,
+    Licence.number,
+    Licence.identifier,
+    Licence.holder_name,
+    Licence.fields,
+    Licence.categories,
+    Licence.valid_from,
+    Licence.valid_until,
+    Licence.issued_at,
+    Licence.status,
+    Department.code.label("department"),
+    Department.name.label("department_name"),
+    LicenceType.code.label("type_code"),
+    LicenceType.name.label("type_name"),
+)
+# What a fetch reads of the consent and its purpose.
+_CONSENT_COLUMNS = (
+    Consent.id,
+    Consent.kind,
+    Consent.id_index,
+    Consent.licence_types,
+    Consent.fields,
+    Consent.licence_id,
+    Consent.valid_until,
+    Consent.used_at,
+    Consent.revoked_at,
+    Consent.purpose_id,
+    SharingPurpose.code.label("purpose"),
+    SharingPurpose.text_zh,
+    SharingPurpose.text_en,
+)
+# Built once (see registry.audit on prebuilt statements). The covering rule (types, one
+# licence) is applied in Python over a citizen's few licences, so the statements have no
+# per-consent shape.
 _CITIZEN_LICENCES = (
-    select(
-        Licence.id,
-        Licence.number,
-        Licence.identifier,
-        Licence.holder_name,
-        Licence.fields,
-        Licence.categories,
-        Licence.valid_from,
-        Licence.valid_until,
-        Licence.issued_at,
-        Licence.status,
-        Department.code.label("department"),
-        Department.name.label("department_name"),
-        LicenceType.code.label("type_code"),
-        LicenceType.name.label("type_name"),
-    )
+    select(*_LICENCE_COLUMNS)
     .join(Department, Department.id == Licence.department_id)
     .join(LicenceType, LicenceType.id == Licence.licence_type_id)
-    .where(
-        Licence.id_index == bindparam("id_index"),
-        ~exists().where(_Superseding.replaces_id == Licence.id),
-    )
+    .where(Licence.id_index == bindparam("id_index"), _CURRENT)
     .order_by(Licence.issued_at, Licence.id)
 )
-_CONSENT_FOR_FETCH = (
-    select(
-        Consent.id,
-        Consent.kind,
-        Consent.id_index,
-        Consent.licence_types,
-        Consent.fields,
-        Consent.licence_id,
-        Consent.valid_until,
-        Consent.used_at,
-        Consent.revoked_at,
-        Consent.purpose_id,
-        SharingPurpose.code.label("purpose"),
-        SharingPurpose.text_zh,
-        SharingPurpose.text_en,
-        RelyingParty.code.label("party"),
-        RelyingParty.name.label("party_name"),
+# Everything a fetch reads, in one statement: the presented key and its party, the party's
+# consent (none: another party's or no such consent) with its purpose, and the citizen's current
+# licences (one row each; one row of nulls when there are none). Four queries before (key,
+# root key, consent, licences): each a GIL release and a Core execution on the hot path.
+_FETCH = (
+    select(*KEY_COLUMNS, *_CONSENT_COLUMNS, *_LICENCE_COLUMNS)
+    .select_from(RelyingPartyApiKey)
+    .join(RelyingParty, RelyingParty.id == RelyingPartyApiKey.relying_party_id)
+    .outerjoin(
+        Consent,
+        and_(Consent.id == bindparam("consent_id"), Consent.relying_party_id == RelyingParty.id),
     )
-    .join(SharingPurpose, SharingPurpose.id == Consent.purpose_id)
-    .join(RelyingParty, RelyingParty.id == Consent.relying_party_id)
-    .where(Consent.id == bindparam("consent_id"), Consent.relying_party_id == bindparam("party_id"))
+    .outerjoin(SharingPurpose, SharingPurpose.id == Consent.purpose_id)
+    .outerjoin(Licence, and_(Licence.id_index == Consent.id_index, _CURRENT))
+    .outerjoin(Department, Department.id == Licence.department_id)
+    .outerjoin(LicenceType, LicenceType.id == Licence.licence_type_id)
+    .where(RelyingPartyApiKey.prefix == bindparam("prefix"))
+    .order_by(Licence.issued_at, Licence.id)
 )
+# The parts of a ``_FETCH`` row, by position (names repeat across the parts: id, fields, ...),
+# as tuples with the parts' own column names.
+_FetchedConsent: Any = cast(
+    Any, namedtuple("_FetchedConsent", select(*_CONSENT_COLUMNS).selected_columns.keys())
+)
+_FetchedLicence: Any = cast(
+    Any, namedtuple("_FetchedLicence", select(*_LICENCE_COLUMNS).selected_columns.keys())
+)
+_CONSENT_PART = slice(len(KEY_COLUMNS), len(KEY_COLUMNS) + len(_CONSENT_COLUMNS))
+_LICENCE_PART = slice(len(KEY_COLUMNS) + len(_CONSENT_COLUMNS), None)
+
+
+def _covers(licence: Any, licence_types: set[str], licence_id: str | None) -> bool:
+    """Whether a consent or request of ``licence_types`` (or of the one licence ``licence_id``)
+    covers ``licence``."""
+    return f"{licence.department}/{licence.type_code}" in licence_types and (
+        licence_id is None or licence.id == licence_id
+    )
 
 
 def covered_licences(
@@ -556,8 +589,7 @@ def covered_licences(
     return [
         row
         for row in session.connection().execute(_CITIZEN_LICENCES, {"id_index": id_index})
-        if f"{row.department}/{row.type_code}" in wanted
-        and (licence_id is None or row.id == licence_id)
+        if _covers(row, wanted, licence_id)
     ]
 
 
@@ -622,34 +654,36 @@ class PreparedPackage:
     content: dict[str, Any]
 
 
+def read_for_fetch(*, session: Session, key_prefix: str, consent_id: str) -> Sequence[Any]:
+    """The rows of ``_FETCH``: empty when no key has ``key_prefix``; the first row carries the
+    key (``sharing.auth.admit_relying_party`` checks it before anything else is used)."""
+    return (
+        session.connection().execute(_FETCH, {"prefix": key_prefix, "consent_id": consent_id}).all()
+    )
+
+
 def prepare_package(
     *,
-    session: Session,
-    signer: Signer,
+    rows: Sequence[Any],
     caller: RelyingPartyCaller,
-    consent_id: str,
+    signer: Signer,
     now: dt.datetime,
 ) -> PreparedPackage:
-    """Build and sign the package of one of the caller's consents (two prebuilt reads, then the
-    root key's signature). Raises ``ConsentNotFound`` or ``ConsentNotUsable``."""
-    consent = (
-        session.connection()
-        .execute(
-            _CONSENT_FOR_FETCH, {"consent_id": consent_id, "party_id": caller.relying_party_id}
-        )
-        .first()
-    )
-    if consent is None:
+    """Build and sign the package of one of the caller's consents from ``read_for_fetch``'s
+    rows (the caller admitted from the first). Raises ``ConsentNotFound`` or
+    ``ConsentNotUsable``."""
+    consent = _FetchedConsent._make(rows[0][_CONSENT_PART])
+    if consent.id is None:
         raise ConsentNotFound()
     state = consent_state(consent, now=now)
     if state != "active":
         raise ConsentNotUsable(state)
-    licences = covered_licences(
-        session,
-        id_index=consent.id_index,
-        licence_types=consent.licence_types,
-        licence_id=consent.licence_id,
-    )
+    wanted = set(consent.licence_types)
+    licences = [
+        licence
+        for licence in (_FetchedLicence._make(row[_LICENCE_PART]) for row in rows)
+        if licence.id is not None and _covers(licence, wanted, consent.licence_id)
+    ]
     access_id = str(uuid.uuid4())
     payload = {
         "iss": DATA_PACKAGE_ISSUER,
@@ -660,7 +694,7 @@ def prepare_package(
             "kind": consent.kind.value,
             "until": _epoch(consent.valid_until),
         },
-        "relying_party": {"code": consent.party, "name": consent.party_name},
+        "relying_party": {"code": caller.code, "name": caller.name},
         "purpose": {"code": consent.purpose, "zh": consent.text_zh, "en": consent.text_en},
         "fields": list(consent.fields),
         "licences": [shared_licence(licence, consent.fields, now=now) for licence in licences],
@@ -679,7 +713,28 @@ def prepare_package(
     )
 
 
-# Built once: every fetch runs them (inside the writer's transaction).
+# Built once: every fetch runs one of them (inside the writer's transaction). A standing
+# consent's access is recorded by one statement that inserts it only while the consent is
+# unrevoked and unexpired (one statement where a check and an insert were two); a one-time
+# consent is spent first by an UPDATE that only one fetch can win (on PostgreSQL the row lock
+# makes a concurrent one wait, then find it spent).
+_STILL_ACTIVE = exists().where(
+    Consent.id == bindparam("consent_id"),
+    Consent.revoked_at.is_(None),
+    Consent.valid_until > bindparam("accessed_at"),
+)
+_RECORD_IF_ACTIVE = (
+    insert(SharingAccess)
+    .from_select(
+        list(SharingAccess.__table__.columns),
+        # Typed parameters, one per column: PostgreSQL would take a bare one in a SELECT list for
+        # text (SQLAlchemy renders a cast there, e.g. ``::JSON``).
+        select(*(bindparam(c.name, type_=c.type) for c in SharingAccess.__table__.columns)).where(
+            _STILL_ACTIVE
+        ),
+    )
+    .returning(SharingAccess.id)
+)  # says whether it went in (rowcount is -1 there on PostgreSQL)
 _USE_ONCE = (
     update(Consent)
     .where(
@@ -690,11 +745,6 @@ _USE_ONCE = (
     )
     .values(used_at=bindparam("now"))
 )
-_STILL_ACTIVE = select(Consent.id).where(
-    Consent.id == bindparam("consent_id"),
-    Consent.revoked_at.is_(None),
-    Consent.valid_until > bindparam("now"),
-)
 _INSERT_ACCESS = insert(SharingAccess)
 
 
@@ -703,27 +753,26 @@ def record_access(*, session: Session, prepared: PreparedPackage, now: dt.dateti
     the consent again there: a revocation or a use committed since ``prepare_package`` wins.
     Raises ``ConsentNotUsable`` (nothing stored)."""
     connection = session.connection()
-    values = {"consent_id": prepared.consent_id, "now": now}
+    access = {
+        "id": prepared.access_id,
+        "consent_id": prepared.consent_id,
+        "relying_party_id": prepared.relying_party_id,
+        "purpose_id": prepared.purpose_id,
+        "id_index": prepared.id_index,
+        "fields": prepared.fields,
+        "licence_ids": prepared.licence_ids,
+        "accessed_at": now,
+    }
     if prepared.consent_kind == ConsentKind.ONE_TIME:
-        spent = connection.execute(_USE_ONCE, values).rowcount == 1
+        values = {"consent_id": prepared.consent_id, "now": now}
+        recorded = connection.execute(_USE_ONCE, values).rowcount == 1
+        if recorded:
+            connection.execute(_INSERT_ACCESS, access)
     else:
-        spent = connection.execute(_STILL_ACTIVE, values).first() is not None
-    if not spent:
+        recorded = connection.execute(_RECORD_IF_ACTIVE, access).first() is not None
+    if not recorded:
         consent = session.get(Consent, prepared.consent_id, populate_existing=True)
         raise ConsentNotUsable(consent_state(consent, now=now) if consent else "revoked")
-    connection.execute(
-        _INSERT_ACCESS,
-        {
-            "id": prepared.access_id,
-            "consent_id": prepared.consent_id,
-            "relying_party_id": prepared.relying_party_id,
-            "purpose_id": prepared.purpose_id,
-            "id_index": prepared.id_index,
-            "fields": prepared.fields,
-            "licence_ids": prepared.licence_ids,
-            "accessed_at": now,
-        },
-    )
 
 
 # --- the citizen ----------------------------------------------------------------------------------

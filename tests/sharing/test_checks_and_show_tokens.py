@@ -37,7 +37,10 @@ def _verify(world: Sharing, payload: str, headers: dict[str, str], **verifier: A
 def test_only_authenticated_checks_reach_the_access_log(sharing_any: Sharing) -> None:
     world = sharing_any
     licence_id = world.issue("TRANSPORT", **driving(ZHANG))
-    bank = world.party("CITY_BANK", "城市商业银行 City Bank", "bank", [COUNTER_PURPOSE])
+    bank = world.party(
+        "CITY_BANK", "城市商业银行 City Bank", "bank", [BANK_PURPOSE, COUNTER_PURPOSE]
+    )
+    no_purpose = world.party("NO_PURPOSE_CO", "No Purpose Co", "other")
     payload = _presentation(world, licence_id)
 
     anonymous = _verify(world, payload, {}, name="公安局", purpose="COUNTER_CHECK")
@@ -48,6 +51,8 @@ def test_only_authenticated_checks_reach_the_access_log(sharing_any: Sharing) ->
     assert foreign.status_code == 403 and foreign.json()["error"] == "unknown_purpose"
     bad_key = _verify(world, payload, bearer(bank[:-2] + "zz"), purpose="COUNTER_CHECK")
     assert bad_key.status_code == 401
+    purposeless = _verify(world, payload, bearer(no_purpose), purpose="COUNTER_CHECK")
+    assert purposeless.status_code == 403 and purposeless.json()["error"] == "unknown_purpose"
     assert world.count(VerificationCheck) == 0
 
     signed_in = _verify(world, payload, bearer(bank), name="typed", purpose="COUNTER_CHECK")

@@ -4,10 +4,11 @@ root key → the citizen's access log; one-time and standing consents, revocatio
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from sqlalchemy import update
 
-from credential import read_data_package
+from credential import b64url_decode, read_data_package
 from registry.models import Consent, SharingAccess, UseRequest
 from tests.sharing.conftest import BANK_PURPOSE, LI, ZHANG, Sharing, bearer, driving, in_days
 
@@ -59,7 +60,13 @@ def test_request_approve_fetch_once_and_the_citizen_sees_the_access(sharing_any:
 
     fetched = world.fetch(key, consent_id)
     assert fetched.status_code == 200, fetched.text
-    package = read_data_package(fetched.json()["package"], world.root_key())
+    assert fetched.headers["cache-control"] == "no-store"
+    assert fetched.headers["content-type"] == "application/json"
+    token = fetched.json()["package"]
+    package = read_data_package(token, world.root_key())
+    # the convenience copy is the signed payload itself
+    assert fetched.json()["content"] == json.loads(b64url_decode(token.split(".")[1]))
+    assert fetched.json()["content"]["jti"] == package.package_id
     assert package.consent_id == consent_id and package.consent_kind == "one_time"
     assert (package.relying_party, package.relying_party_name) == (
         "CITY_BANK",
@@ -218,28 +225,17 @@ def test_a_revocation_between_the_read_and_the_write_wins(sharing: Sharing) -> N
     """The package is built from a read; the access is recorded in the writer, which checks
     the consent again: a revocation committed in between refuses it, and nothing is stored."""
     from sharing import service
-    from sharing.auth import authenticate_relying_party
+    from sharing.routes import prepare_fetch
 
     sharing.issue("TRANSPORT", **driving(ZHANG))
     key = sharing.party("CITY_BANK", "City Bank", "bank", [BANK_PURPOSE])
     standing = sharing.approved(key, kind="standing", until=in_days(5))
     once = sharing.approved(key)
-    runtime = sharing.context.sharing
     now = dt.datetime.now(dt.UTC)
-    with sharing.database.reading() as session:
-        caller = authenticate_relying_party(
-            session=session, runtime=runtime, authorization=f"Bearer {key}"
-        )
-        prepared = {
-            consent_id: service.prepare_package(
-                session=session,
-                signer=runtime.root_signer(session),
-                caller=caller,
-                consent_id=consent_id,
-                now=now,
-            )
-            for consent_id in (standing, once)
-        }
+    prepared = {
+        consent_id: prepare_fetch(sharing.context.sharing, f"Bearer {key}", consent_id, now)
+        for consent_id in (standing, once)
+    }
     sharing.client.post(f"/wallet/sharing/consents/{standing}/revoke", headers=sharing.auth(ZHANG))
     assert sharing.fetch(key, once).status_code == 200  # the one-time consent is spent
 
@@ -255,3 +251,36 @@ def test_a_revocation_between_the_read_and_the_write_wins(sharing: Sharing) -> N
         else:
             raise AssertionError(f"{consent_id} recorded after it became {state}")
     assert sharing.count(SharingAccess) == 1
+
+
+def test_a_corrected_licence_is_shared_in_place_of_the_one_it_replaces(sharing: Sharing) -> None:
+    """A package carries the citizen's current licences: a correction's new version, not the
+    superseded one (nor both)."""
+    from issuer.revocation.schemas import CorrectRequest
+    from issuer.revocation.service import correct
+
+    old_id = sharing.issue("TRANSPORT", **driving(ZHANG))
+    with sharing.database.writing() as session:
+        new, _ = correct(
+            session=session,
+            runtime=sharing.issuer,
+            caller=sharing.departments["TRANSPORT"].caller,
+            licence_id=old_id,
+            correction=CorrectRequest(reason="name_change", holder_name="张秀兰"),
+        )
+        new_id = new.id
+    key = sharing.party("CITY_BANK", "City Bank", "bank", [BANK_PURPOSE])
+    consent_id = sharing.approved(key, fields=["holder_name", "number"])
+
+    package = read_data_package(
+        sharing.fetch(key, consent_id).json()["package"], sharing.root_key()
+    )
+    (licence,) = package.licences
+    assert licence.identifier == sharing.licence_row(new_id).identifier
+    assert licence.fields == {
+        "holder_name": "张秀兰",
+        "number": sharing.licence_row(new_id).number,
+    }
+    assert licence.status == "valid"
+    log = sharing.get("/wallet/sharing/access-log", ZHANG).json()["accesses"]
+    assert log[0]["licences"] == [sharing.licence_row(new_id).number]
