@@ -193,20 +193,21 @@ class _Run:
 def _show(claims: CredentialClaims, trust_list: TrustList, identifier: str | None) -> LicenceShown:
     lic = claims.licence
     department = trust_list.department(claims.issuer)
+    # positional, as _show_sd_jwt: keyword arguments to a frozen dataclass cost a third more
     return LicenceShown(
-        holder_name=lic.holder_name,
-        masked_id=lic.masked_id,
-        type_code=lic.type_code,
-        type_name=trust_list.licence_type_name(claims.issuer, lic.type_code),
-        number=lic.number,
-        categories=lic.categories,
-        fields=lic.fields,  # the claims are this verification's own: no copy needed
-        issued_at=claims.issued_at,
-        not_before=claims.not_before,
-        expires_at=claims.expires_at,
-        department_code=claims.issuer,
-        department_name=department.name if department else None,
-        identifier=identifier,
+        lic.holder_name,
+        lic.masked_id,
+        lic.type_code,
+        trust_list.licence_type_name(claims.issuer, lic.type_code),
+        lic.number,
+        lic.categories,
+        lic.fields,  # the claims are this verification's own: no copy needed
+        claims.issued_at,
+        claims.not_before,
+        claims.expires_at,
+        claims.issuer,
+        department.name if department else None,
+        identifier,
     )
 
 
