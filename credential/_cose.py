@@ -17,6 +17,7 @@ from .errors import BadCbor, BadSignature, MalformedCredential, UnsupportedAlgor
 COSE_SIGN1_TAG = 18
 HEADER_ALG = 1
 HEADER_KID = 4
+_ARRAY_TYPES = (list, tuple)  # not ``list | tuple``: that builds a union object on every call
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ def parse_sign1(data: bytes, *, require_tag: bool = True) -> Sign1:
         item = item.value
     elif require_tag:
         raise MalformedCredential("COSE_Sign1 tag 18 missing")
-    if not isinstance(item, list | tuple) or len(item) != 4:
+    if not isinstance(item, _ARRAY_TYPES) or len(item) != 4:
         raise MalformedCredential("COSE_Sign1 must be an array of four items")
     protected_bytes, unprotected, payload, signature = item
     if not isinstance(protected_bytes, bytes) or not (

@@ -176,7 +176,8 @@ def decode_qr(text: str) -> DecodedPayload:
     if (
         not isinstance(item, list)
         or len(item) != 2
-        or not all(isinstance(part, bytes) for part in item)
+        or not isinstance(item[0], bytes)
+        or not isinstance(item[1], bytes)
     ):
         raise BadCbor("presentation must be [credential, proof]")
     return DecodedPayload("presentation", item[0], item[1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from credential import (
     SD_JWT_VC_TYP,
@@ -193,20 +193,21 @@ class _Run:
 def _show(claims: CredentialClaims, trust_list: TrustList, identifier: str | None) -> LicenceShown:
     lic = claims.licence
     department = trust_list.department(claims.issuer)
+    # positional, as _show_sd_jwt: keyword arguments to a frozen dataclass cost a third more
     return LicenceShown(
-        holder_name=lic.holder_name,
-        masked_id=lic.masked_id,
-        type_code=lic.type_code,
-        type_name=trust_list.licence_type_name(claims.issuer, lic.type_code),
-        number=lic.number,
-        categories=lic.categories,
-        fields=lic.fields,  # the claims are this verification's own: no copy needed
-        issued_at=claims.issued_at,
-        not_before=claims.not_before,
-        expires_at=claims.expires_at,
-        department_code=claims.issuer,
-        department_name=department.name if department else None,
-        identifier=identifier,
+        lic.holder_name,
+        lic.masked_id,
+        lic.type_code,
+        trust_list.licence_type_name(claims.issuer, lic.type_code),
+        lic.number,
+        lic.categories,
+        lic.fields,  # the claims are this verification's own: no copy needed
+        claims.issued_at,
+        claims.not_before,
+        claims.expires_at,
+        claims.issuer,
+        department.name if department else None,
+        identifier,
     )
 
 
@@ -488,6 +489,27 @@ def _sd_jwt_issuer_key(
     )
 
 
+# The list id of each status URI, per credential issuer: a pure function of two short texts that
+# repeat for every presentation of a registry (one URI per status list), so the regex of
+# ``status_list_id`` runs once per URI; bounded, and it starts over when full. (Its engine was
+# part of what an SD-JWT VC presentation pulls through the core's L2: docs/internals.md.)
+_LIST_IDS: dict[tuple[str, str], str | None] = {}
+_LIST_IDS_SIZE = 1024
+_NOT_CACHED = object()
+
+
+def _status_list_id(uri: str, credential_issuer: str) -> str | None:
+    key = (uri, credential_issuer)
+    cached = _LIST_IDS.get(key, _NOT_CACHED)
+    if cached is not _NOT_CACHED:
+        return cast("str | None", cached)
+    list_id = status_list_id(uri, credential_issuer)
+    if len(_LIST_IDS) >= _LIST_IDS_SIZE:
+        _LIST_IDS.clear()
+    _LIST_IDS[key] = list_id
+    return list_id
+
+
 def _verify_sd_jwt(
     run: _Run,
     text: str,
@@ -543,7 +565,7 @@ def _verify_sd_jwt(
     # The status claim names the list by its full URI, the trust list and the status list token
     # by its id: the URI must be {credential issuer}/status-lists/{id} of a list of the issuing
     # department (docs/wire-format.md section 16).
-    list_id = status_list_id(reference.uri, credential_issuer)
+    list_id = _status_list_id(reference.uri, credential_issuer)
     department = trust_list.department(identity.department)
     if list_id is None or department is None or list_id not in department.status_lists:
         raise _Failed(

@@ -395,6 +395,25 @@ def test_refused_with_its_check_and_code(
     assert (result.licence is not None) is shown, name
 
 
+def test_a_status_uri_answers_the_same_every_time(world: World) -> None:
+    """The verifier remembers each status URI's list id (per credential issuer): a URI seen
+    before, refused or accepted, gets the answer it got the first time, in any order."""
+    valid = present(issue(world), world.holder)
+    foreign = [
+        present(_resigned(world, issue(world), _status(uri)), world.holder)
+        for uri in (
+            "https://evil.example/status-lists/12",
+            f"{BASE}.evil.example/status-lists/12",
+            f"{BASE}/status-lists/12?x",
+        )
+    ]
+    for _ in range(2):
+        for text in [valid, *foreign, valid]:
+            result = verify(world, text)
+            expected = (True, "valid") if text is valid else (False, "unknown_status_list")
+            assert (result.valid, result.outcome) == expected
+
+
 def test_no_credential_issuer_or_no_trust_list_trusts_nothing(world: World) -> None:
     text = present(issue(world), world.holder)
     result = verify(world, text, credential_issuer=None)
