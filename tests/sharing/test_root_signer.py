@@ -15,16 +15,6 @@ from sharing.runtime import ROOT_KEY_RECHECK_SECONDS, SharingRuntime
 from tests.sharing.conftest import BANK_PURPOSE, ZHANG, Sharing, driving, in_days
 
 
-def _new_root_key(sharing: Sharing) -> None:
-    with sharing.database.writing() as session:
-        store_signing_key(
-            session,
-            private_key=generate_signing_key(),
-            key_secret=sharing.context.key_secret,
-            department_id=None,
-        )
-
-
 def test_a_new_root_key_signs_the_very_next_package(sharing_any: Sharing) -> None:
     world = sharing_any
     world.issue("TRANSPORT", **driving(ZHANG))
@@ -34,7 +24,7 @@ def test_a_new_root_key_signs_the_very_next_package(sharing_any: Sharing) -> Non
     first = world.fetch(key, consent_id).json()["package"]
     assert read_data_package(first, old_root).consent_id == consent_id
 
-    _new_root_key(world)
+    world.new_root_key()
     new_root = world.root_key()
     second = world.fetch(key, consent_id).json()["package"]
     assert read_data_package(second, new_root).consent_id == consent_id

@@ -92,6 +92,10 @@ class Wallet:
         self.database = self.context.database
         self.issuer = self.context.issuer
         self.departments: dict[str, Department] = {}
+        self.new_root_key()
+
+    def new_root_key(self) -> None:
+        """A new platform root key (the newest one signs from now on)."""
         with self.database.writing() as session:
             store_signing_key(
                 session,
