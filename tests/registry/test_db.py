@@ -118,3 +118,22 @@ def test_sqlite_connections_are_durable_wal_with_foreign_keys(
             assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
             assert raw.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
             assert raw.execute("PRAGMA foreign_keys").fetchone() == (1,)
+
+
+def test_a_postgresql_process_gets_thirty_connections_at_once(postgres_url: str) -> None:
+    """As many request and writer threads as a service process runs get a connection each
+    without queueing (the default pool of 5 + 10 made the 16th wait, here 5 s, then fail)."""
+    from sqlalchemy import Connection, text
+
+    from registry.db import make_engine
+
+    engine = make_engine(postgres_url, pool_timeout=5)
+    held: list[Connection] = []
+    try:
+        for _ in range(30):
+            held.append(engine.connect())
+        assert [c.execute(text("SELECT 1")).scalar() for c in held] == [1] * 30
+    finally:
+        for connection in held:
+            connection.close()
+        engine.dispose()
