@@ -25,10 +25,13 @@ APP = "elicence.app:create_app"
 WORKER_HEALTHCHECK_SECONDS = 60
 
 
+def _family(config: uvicorn.Config) -> socket.AddressFamily:
+    return socket.AF_INET6 if config.host and ":" in config.host else socket.AF_INET
+
+
 def _own_socket(config: uvicorn.Config) -> socket.socket:
     """A listening socket of this worker's own on the configured address (``SO_REUSEPORT``)."""
-    family = socket.AF_INET6 if config.host and ":" in config.host else socket.AF_INET
-    sock = socket.socket(family=family)
+    sock = socket.socket(family=_family(config))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((config.host, config.port))
@@ -41,8 +44,7 @@ def _refuse_a_taken_address(config: uvicorn.Config) -> None:
     """Fail at once if something already listens on the address. Sockets with ``SO_REUSEPORT``
     would share it silently with another ``elicence serve`` of the same user; a plain bind does
     not."""
-    family = socket.AF_INET6 if config.host and ":" in config.host else socket.AF_INET
-    with socket.socket(family=family) as probe:
+    with socket.socket(family=_family(config)) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((config.host, config.port))

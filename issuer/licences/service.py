@@ -819,19 +819,16 @@ def licence_read(
     nothing replaces it yet; then, given both codes, it needs no session (``None``). ``links``
     read earlier (``licence_links``) need no session either. ``masked_id``: the holder's masked
     ID number when known (else read from the credential)."""
-    if links is None:
-        if fresh and department_code is not None and licence_type_code is not None:
-            links = LicenceLinks(department_code, licence_type_code, None)
-        elif session is None:
+    if links is None and fresh:
+        links = LicenceLinks(
+            department_code or licence.department.code,
+            licence_type_code or licence.licence_type.code,
+            None,
+        )
+    elif links is None:
+        if session is None:
             raise ValueError("a session is needed for a licence that is not fresh")
-        elif fresh:
-            links = LicenceLinks(
-                department_code or licence.department.code,
-                licence_type_code or licence.licence_type.code,
-                None,
-            )
-        else:
-            links = licence_links(session=session, licence=licence)
+        links = licence_links(session=session, licence=licence)
     if masked_id is None:
         masked_id = read_credential(licence.credential).claims.licence.masked_id
     return LicenceRead(

@@ -106,13 +106,7 @@ def test_kept_identifiers_are_found_and_verified_whole_and_a_rerun_creates_nothi
     assert again["counts"]["rejected"] == 0
     assert _by_record_key(issuer).keys() == stored.keys()
     # a correction is the next version of the kept identifier, shown whole by the verifier
-    r = issuer.client.post(
-        f"/issuer/licences/{stored['D00000000'].id}/correct",
-        json={"reason": "name_change", "holder_name": "张三丰"},
-        headers=bearer(key),
-    )
-    assert r.status_code in (200, 201), r.text
-    corrected = r.json().get("licence", r.json())
+    corrected = correct_holder_name(issuer, stored["D00000000"].id, key)
     assert corrected["identifier"] == identifier("2019A00001234", version=3)
     verified = issuer.client.post("/verify", json={"payload": corrected["static_qr"]}).json()
     assert verified["licence"]["identifier"] == corrected["identifier"]
@@ -262,3 +256,15 @@ def _stored_identifiers(url: str) -> list[str]:
             return [i or "" for i in session.scalars(select(Licence.identifier)).all()]
     finally:
         database.close()
+
+
+def correct_holder_name(issuer: Issuer, licence_id: str, key: str) -> dict[str, Any]:
+    """Correct a licence's holder name over HTTP; the corrected licence's body."""
+    r = issuer.client.post(
+        f"/issuer/licences/{licence_id}/correct",
+        json={"reason": "name_change", "holder_name": "张三丰"},
+        headers=bearer(key),
+    )
+    assert r.status_code in (200, 201), r.text
+    corrected: dict[str, Any] = r.json().get("licence", r.json())
+    return corrected
