@@ -45,13 +45,18 @@ def load_or_create_dev_key(settings: Settings) -> ECKey:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         key = ECKey.generate_key("P-256", auto_kid=True)
+        # Written whole to a file of its own, then linked into place: a worker starting beside
+        # this one sees no file or a complete one, never an empty one.
+        draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(key.as_dict(private=True), out)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(draft, path)
         except FileExistsError:
             pass  # another process made it first: use theirs
-        else:
-            with os.fdopen(fd, "w") as out:
-                json.dump(key.as_dict(private=True), out)
+        finally:
+            draft.unlink()
     return ECKey.import_key(json.loads(path.read_text()))
 
 
