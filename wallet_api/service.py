@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, joinedload
 
 from credential import (
     LicenceStatus,
@@ -67,6 +67,14 @@ def current_status(licence: Licence, *, now: dt.datetime) -> schemas.ShownStatus
     return "valid"
 
 
+# A list shows summaries: the credential, the ciphertext and the JSON columns stay in the database
+# (reading one later raises rather than loading it row by row).
+_SUMMARY_ONLY = tuple(
+    defer(column, raiseload=True)
+    for column in (Licence.credential, Licence.id_ciphertext, Licence.fields, Licence.categories)
+)
+
+
 def list_licences(
     *, session: Session, id_index: str, identifier: str | None = None
 ) -> Sequence[Licence]:
@@ -83,7 +91,9 @@ def list_licences(
         statement = statement.where(Licence.identifier == str(parsed))
     return session.scalars(
         statement.options(
-            selectinload(Licence.department), selectinload(Licence.licence_type)
+            joinedload(Licence.department, innerjoin=True),
+            joinedload(Licence.licence_type, innerjoin=True),
+            *_SUMMARY_ONLY,
         ).order_by(Licence.issued_at.desc(), Licence.id)
     ).all()
 
