@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from credential import (
     CredentialClaims,
@@ -736,9 +736,18 @@ def parse_identifier(text: str) -> LicenceIdentifier:
         raise InvalidRequest(f"{exc.detail} ({exc.reason})", code=exc.code) from None
 
 
+# A licence read by id comes with its department and type (its body names both): one statement.
+_WITH_LINKS = (
+    joinedload(Licence.department, innerjoin=True),
+    joinedload(Licence.licence_type, innerjoin=True),
+)
+
+
 def get_licence(*, session: Session, caller: DepartmentCaller, licence_id: str) -> Licence:
     """One of the caller's licences. Raises ``NotFound`` (also for another department's)."""
-    licence = session.get(Licence, licence_id) if len(licence_id) <= 36 else None
+    licence = (
+        session.get(Licence, licence_id, options=_WITH_LINKS) if len(licence_id) <= 36 else None
+    )
     if licence is None or licence.department_id != caller.department_id:
         raise NotFound("no such licence")
     return licence
@@ -801,7 +810,12 @@ class LicenceLinks:
 def licence_links(*, session: Session, licence: Licence) -> LicenceLinks:
     """Read a licence's department, type and replacement in ``session``, so that its body can be
     built after the session ends (a writer builds nothing while it holds the write lock)."""
-    replaced_by = session.scalar(select(Licence.id).where(Licence.replaces_id == licence.id))
+    # Only a revoked licence can have been replaced (a correction revokes what it replaces).
+    replaced_by = (
+        session.scalar(select(Licence.id).where(Licence.replaces_id == licence.id))
+        if licence.status == LicenceStatus.REVOKED
+        else None
+    )
     return LicenceLinks(licence.department.code, licence.licence_type.code, replaced_by)
 
 

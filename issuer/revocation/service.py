@@ -96,9 +96,8 @@ def _apply(
     previous = licence.status
     if previous not in transition.from_states:
         raise Conflict(f"{transition.refusal} (this one is {previous})")
-    set_status(session=session, licence=licence, status=transition.to)
     licence.status_reason = reason
-    session.flush()
+    set_status(session=session, licence=licence, status=transition.to)  # flushes both
     detail = {"number": licence.number, "reason": reason, "from": previous, "to": transition.to}
     if note:
         detail["note"] = note
