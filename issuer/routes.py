@@ -13,12 +13,13 @@ from .revocation.routes import router as revocation_router
 from .status_lists.routes import router as status_lists_router
 from .trust_list.routes import router as trust_list_router
 
+# Matched in order (see elicence.app): licences and their status changes first.
 router = APIRouter()
-router.include_router(admin_router)
-router.include_router(department_router)
 router.include_router(licences_router)
 router.include_router(revocation_router)
+router.include_router(department_router)
 router.include_router(imports_router)
+router.include_router(admin_router)
 
 public_router = APIRouter()
 public_router.include_router(status_lists_router)
