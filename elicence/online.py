@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from credential import TrustList, errors, jwk_to_public_key, read_trust_list
@@ -170,6 +170,28 @@ class OnlineDocuments:
         return tokens, snapshots
 
 
+# One statement, no ORM flush: the check goes in only for a licence of that number and department
+# (a credential of another registry records nothing). Its writer work was 3.4 ms of CPU a scan as
+# a select, an ORM add and a flush (issue 11).
+_CHECK_COLUMNS = (
+    "verifier_name",
+    "purpose",
+    "outcome",
+    "checked_at",
+    "relying_party_id",
+    "purpose_id",
+)
+_RECORD_CHECK = insert(VerificationCheck).from_select(
+    ["licence_id", *_CHECK_COLUMNS],
+    select(
+        Licence.id,
+        *(bindparam(name, type_=VerificationCheck.__table__.c[name].type) for name in _CHECK_COLUMNS),
+    )
+    .join(Department, Licence.department_id == Department.id)
+    .where(Licence.number == bindparam("number"), Department.code == bindparam("department")),
+)
+
+
 def _record_check(
     session: Session,
     *,
@@ -181,23 +203,18 @@ def _record_check(
     outcome: str,
     checked_at: int,
 ) -> None:
-    licence_id = session.scalar(
-        select(Licence.id)
-        .join(Department, Licence.department_id == Department.id)
-        .where(Licence.number == licence_number, Department.code == department)
-    )
-    if licence_id is None:
-        return
-    session.add(
-        VerificationCheck(
-            licence_id=licence_id,
-            verifier_name=party.name,
-            purpose=purpose.text_zh[:200],
-            outcome=outcome,
-            checked_at=dt.datetime.fromtimestamp(checked_at, dt.UTC),
-            relying_party_id=party.relying_party_id,
-            purpose_id=purpose.id,
-        )
+    session.connection().execute(
+        _RECORD_CHECK,
+        {
+            "number": licence_number,
+            "department": department,
+            "verifier_name": party.name,
+            "purpose": purpose.text_zh[:200],
+            "outcome": outcome,
+            "checked_at": dt.datetime.fromtimestamp(checked_at, dt.UTC),
+            "relying_party_id": party.relying_party_id,
+            "purpose_id": purpose.id,
+        },
     )
 
 
