@@ -159,6 +159,29 @@ def test_one_callers_error_reaches_only_that_caller(database: Database, failing:
         assert verify_audit_chain(session).ok
 
 
+def test_a_write_alone_that_fails_stores_nothing_and_the_next_write_goes_through(
+    database: Database,
+) -> None:
+    # Alone in its batch a write has no savepoint: its failure rolls back the transaction.
+    def fails(session: Session) -> None:
+        _audit_work("rolled back")(session)
+        raise ValueError("refused")
+
+    def fails_at_flush(session: Session) -> None:
+        _audit_work("rolled back too")(session)
+        session.add(LicenceType(department_id=None, code="NULL", name="x", fields=[]))
+
+    with pytest.raises(ValueError, match="refused"):
+        database.write_now(fails)
+    with pytest.raises(IntegrityError):
+        database.write_now(fails_at_flush)
+    assert _audit_rows(database) == 0
+    assert database.write_now(_audit_work("after")) == "after"
+    assert _audit_rows(database) == 1
+    with database.reading() as session:
+        assert verify_audit_chain(session).ok
+
+
 def test_a_long_queue_is_split_into_transactions_of_at_most_max_batch(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
