@@ -181,11 +181,12 @@ _CHECK_COLUMNS = (
     "relying_party_id",
     "purpose_id",
 )
+_CHECKS = VerificationCheck.__table__
 _RECORD_CHECK = insert(VerificationCheck).from_select(
     ["licence_id", *_CHECK_COLUMNS],
     select(
         Licence.id,
-        *(bindparam(name, type_=VerificationCheck.__table__.c[name].type) for name in _CHECK_COLUMNS),
+        *(bindparam(name, type_=_CHECKS.c[name].type) for name in _CHECK_COLUMNS),
     )
     .join(Department, Licence.department_id == Department.id)
     .where(Licence.number == bindparam("number"), Department.code == bindparam("department")),
