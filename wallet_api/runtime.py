@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -96,14 +97,19 @@ ReadSessionDep = Annotated[Session, Depends(read_session, scope="function")]
 _bearer = HTTPBearer(auto_error=False, description="A token from the identity provider")
 
 
-def current_citizen(
+async def current_citizen(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Citizen:
-    """FastAPI dependency: the signed-in citizen, or 401."""
+    """FastAPI dependency: the signed-in citizen, or 401. A token seen lately is answered from
+    memory; a new one is checked in a worker thread (its JWKS may be fetched)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise MissingToken()
-    return runtime.authenticator.authenticate(credentials.credentials)
+    token = credentials.credentials
+    citizen = runtime.authenticator.remembered(token)
+    if citizen is None:
+        citizen = await run_in_threadpool(runtime.authenticator.authenticate, token)
+    return citizen
 
 
 CitizenDep = Annotated[Citizen, Depends(current_citizen)]

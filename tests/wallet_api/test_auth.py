@@ -22,7 +22,13 @@ from typer.testing import CliRunner
 from registry.migrate import upgrade
 from tests.wallet_api.conftest import BAD_CHECK_DIGIT, LI, ZHANG, settings_for
 from wallet_api import errors
-from wallet_api.auth import JwksFile, JwksUrl, TokenVerifier
+from wallet_api.auth import (
+    VERIFIED_TOKEN_SECONDS,
+    Authenticator,
+    JwksFile,
+    JwksUrl,
+    TokenVerifier,
+)
 from wallet_api.dev_idp import DEV_KEY_FILE, issue_dev_token
 
 ISSUER = "https://idp.gov.example"
@@ -120,6 +126,67 @@ def test_jwks_file_is_reread_after_key_rotation(jwks_file: Path, provider_key: E
     assert verifier.authenticate(sign(new_key)).id_number.value == ZHANG
     with pytest.raises(errors.BadTokenSignature):
         verifier.authenticate(sign(provider_key))
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _remembering(jwks_file: Path, clock: _Clock) -> Authenticator:
+    verifier = TokenVerifier(
+        issuer=ISSUER, audience=AUDIENCE, jwks=JwksFile(jwks_file), id_claim="id_number", now=clock
+    )
+    return Authenticator([verifier], now=clock)
+
+
+def test_a_verified_token_is_remembered_until_it_expires(
+    jwks_file: Path, provider_key: ECKey
+) -> None:
+    clock = _Clock()
+    authenticator = _remembering(jwks_file, clock)
+    token = sign(provider_key, exp=int(clock.now) + 40)
+    assert authenticator.remembered(token) is None  # never seen
+    assert authenticator.authenticate(token).id_number.value == ZHANG
+    remembered = authenticator.remembered(token)
+    assert remembered is not None and remembered.id_number.value == ZHANG
+    clock.now += 40 + 31  # past exp and the 30 s leeway: forgotten, and refused when checked
+    assert authenticator.remembered(token) is None
+    with pytest.raises(errors.TokenExpired):
+        authenticator.authenticate(token)
+
+
+def test_a_long_lived_token_is_checked_again_after_a_minute(
+    jwks_file: Path, provider_key: ECKey
+) -> None:
+    clock = _Clock()
+    authenticator = _remembering(jwks_file, clock)
+    token = sign(provider_key, exp=int(clock.now) + 3600)
+    authenticator.authenticate(token)
+    clock.now += VERIFIED_TOKEN_SECONDS - 1
+    assert authenticator.remembered(token) is not None
+    clock.now += 2
+    assert authenticator.remembered(token) is None
+    # the provider withdrew its key meanwhile: the next check refuses the token
+    jwks_file.write_text(json.dumps(jwks(ECKey.generate_key("P-256", auto_kid=True))))
+    with pytest.raises(errors.BadTokenSignature):
+        authenticator.authenticate(token)
+    assert authenticator.remembered(token) is None
+
+
+def test_a_refused_token_is_not_remembered(jwks_file: Path, provider_key: ECKey) -> None:
+    authenticator = _remembering(jwks_file, _Clock())
+    for token in (
+        sign(provider_key, aud="another-service"),
+        sign(ECKey.generate_key("P-256", auto_kid=True)),
+        sign(provider_key, id_number=BAD_CHECK_DIGIT),
+    ):
+        with pytest.raises(errors.Unauthorized):
+            authenticator.authenticate(token)
+        assert authenticator.remembered(token) is None
 
 
 def test_token_checked_against_jwks_url(jwks_server: _JwksServer, provider_key: ECKey) -> None:
