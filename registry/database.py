@@ -75,6 +75,12 @@ def trust_list_changed(session: Session) -> bool:
     return bool(session.info.get(_TRUST_LIST_CHANGED))
 
 
+def mark_status_bits_changed(session: Session) -> None:
+    """Say that ``session`` changes a status list's bits through a Core statement (not a
+    trust-list change: see ``_note_document_changes``)."""
+    session.info[_DOCUMENTS_CHANGED] = True
+
+
 def mark_documents_changed(session: Session) -> None:
     """Say that ``session`` changes a signed document through a Core statement (ORM flushes of
     ``DOCUMENT_MODELS`` are seen without this)."""

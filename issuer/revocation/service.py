@@ -97,7 +97,8 @@ def _apply(
     if previous not in transition.from_states:
         raise Conflict(f"{transition.refusal} (this one is {previous})")
     licence.status_reason = reason
-    set_status(session=session, licence=licence, status=transition.to)  # flushes both
+    set_status(session=session, licence=licence, status=transition.to)
+    session.flush()
     detail = {"number": licence.number, "reason": reason, "from": previous, "to": transition.to}
     if note:
         detail["note"] = note

@@ -12,11 +12,12 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from credential import LicenceStatus, sign_status_list_token
 from credential import StatusList as StatusBits
+from registry.database import mark_status_bits_changed
 from registry.db import one_of
 from registry.errors import NotFound, ServiceError
 from registry.models import Licence, StatusList
@@ -143,20 +144,30 @@ def allocate_indices(
     return allocated
 
 
+# Two Core statements, row-locked on PostgreSQL: read the bits, write them back with the next
+# version (as ORM loads and flushes, a status change's writer CPU was 1.5 ms more, issue 11).
+_LIST_BITS = (
+    select(StatusList.bits, StatusList.size, StatusList.data)
+    .where(StatusList.id == bindparam("list_id"))
+    .with_for_update()
+)
+_WRITE_BITS = (
+    update(StatusList)
+    .where(StatusList.id == bindparam("list_id"))
+    .values(data=bindparam("data"), version=StatusList.version + 1)
+)
+
+
 def set_status(*, session: Session, licence: Licence, status: LicenceStatus) -> None:
-    """Write a licence's status into its list (row-locked) and bump the list version."""
-    status_list = session.scalars(
-        select(StatusList)
-        .where(StatusList.id == licence.status_list_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    bits = StatusBits(status_list.bits, status_list.size, status_list.data)
+    """Write a licence's status into its list (row-locked) and bump the list version; set the
+    licence's ``status`` (its row is written at the session's next flush)."""
+    connection = session.connection()
+    listed = connection.execute(_LIST_BITS, {"list_id": licence.status_list_id}).one()
+    bits = StatusBits(listed.bits, listed.size, listed.data)
     bits.set(licence.status_index, status.code)
-    status_list.data = bits.to_bytes()
-    status_list.version = status_list.version + 1
+    connection.execute(_WRITE_BITS, {"list_id": licence.status_list_id, "data": bits.to_bytes()})
+    mark_status_bits_changed(session)
     licence.status = status
-    session.flush()
 
 
 @dataclass(frozen=True, slots=True)
