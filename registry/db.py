@@ -112,6 +112,7 @@ def _create_private_file(path: Path) -> None:
 
 
 POSTGRES_POOL_SIZE, POSTGRES_POOL_OVERFLOW = 30, 10
+SQLITE_POOL_SIZE, SQLITE_POOL_OVERFLOW = 40, 10
 
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
@@ -128,6 +129,10 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
         path = sqlite_path(url)
         if path is not None:
             _create_private_file(path)
+        # Every request thread (anyio's 40) may read at once: SQLAlchemy's 5 (+10 overflow) closed
+        # and reopened connections under load, and a new one runs its PRAGMAs and parses the schema.
+        kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+        kwargs.setdefault("max_overflow", SQLITE_POOL_OVERFLOW)
         engine = create_engine(parsed, **kwargs)
         if read_only:
             event.listen(engine, "connect", _on_sqlite_connect_read_only)

@@ -137,3 +137,22 @@ def test_a_postgresql_process_gets_thirty_connections_at_once(postgres_url: str)
         for connection in held:
             connection.close()
         engine.dispose()
+
+
+def test_sqlite_connections_of_forty_readers_at_once_are_kept_for_the_next(tmp_path: Path) -> None:
+    """Each request thread's connection goes back to the pool, not closed: a new SQLite
+    connection runs its PRAGMAs and parses the schema again (the default pool kept 5)."""
+    from sqlalchemy import Connection
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}", read_only=True)
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda dbapi, _record: opened.append(dbapi))
+    try:
+        for _round in range(2):
+            held: list[Connection] = [engine.connect() for _ in range(40)]
+            assert [c.execute(text("SELECT 1")).scalar() for c in held] == [1] * 40
+            for connection in held:
+                connection.close()
+        assert len(opened) == 40  # the second round reused the first round's connections
+    finally:
+        engine.dispose()
