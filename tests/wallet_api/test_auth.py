@@ -136,18 +136,19 @@ class _Clock:
         return self.now
 
 
-def _remembering(jwks_file: Path, clock: _Clock) -> Authenticator:
+def _remembering(jwks_file: Path) -> tuple[_Clock, Authenticator]:
+    """An authenticator over ``jwks_file`` and the clock it and its provider read."""
+    clock = _Clock()
     verifier = TokenVerifier(
         issuer=ISSUER, audience=AUDIENCE, jwks=JwksFile(jwks_file), id_claim="id_number", now=clock
     )
-    return Authenticator([verifier], now=clock)
+    return clock, Authenticator([verifier], now=clock)
 
 
 def test_a_verified_token_is_remembered_until_it_expires(
     jwks_file: Path, provider_key: ECKey
 ) -> None:
-    clock = _Clock()
-    authenticator = _remembering(jwks_file, clock)
+    clock, authenticator = _remembering(jwks_file)
     token = sign(provider_key, exp=int(clock.now) + 40)
     assert authenticator.remembered(token) is None  # never seen
     assert authenticator.authenticate(token).id_number.value == ZHANG
@@ -162,8 +163,7 @@ def test_a_verified_token_is_remembered_until_it_expires(
 def test_a_long_lived_token_is_checked_again_after_a_minute(
     jwks_file: Path, provider_key: ECKey
 ) -> None:
-    clock = _Clock()
-    authenticator = _remembering(jwks_file, clock)
+    clock, authenticator = _remembering(jwks_file)
     token = sign(provider_key, exp=int(clock.now) + 3600)
     authenticator.authenticate(token)
     clock.now += VERIFIED_TOKEN_SECONDS - 1
@@ -178,7 +178,7 @@ def test_a_long_lived_token_is_checked_again_after_a_minute(
 
 
 def test_a_refused_token_is_not_remembered(jwks_file: Path, provider_key: ECKey) -> None:
-    authenticator = _remembering(jwks_file, _Clock())
+    _, authenticator = _remembering(jwks_file)
     for token in (
         sign(provider_key, aud="another-service"),
         sign(ECKey.generate_key("P-256", auto_kid=True)),
