@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import qrcode
-import zxingcpp
 from PIL import Image, ImageFilter
 
 from credential import (
@@ -27,6 +26,7 @@ from credential import (
     errors,
     mask_id_number,
 )
+from tests._qr import decode
 from tests.pages._camera import write_y4m
 from tests.pages.conftest import (
     PHONE,
@@ -67,13 +67,6 @@ def snap(page: Page, artifacts: Path, name: str, *, full_page: bool = True) -> N
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=full_page)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{name}: {overflow}px wider than the phone"
-
-
-def decode(png: bytes) -> str:
-    """The text of the one QR code in a picture, read with zxing-cpp."""
-    found = [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png))) if b.valid]
-    assert len(found) == 1, found
-    return str(found[0])
 
 
 def sign_in_console(page: Page, live_app: LiveApp, department: Department) -> None:

@@ -13,14 +13,12 @@ refused. Screenshots go to ``tests/artifacts/`` (phone size, 390 x 844).
 from __future__ import annotations
 
 import datetime as dt
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import zxingcpp
-from PIL import Image
 
+from tests._qr import decode
 from tests.pages.conftest import LiveApp, make_department, make_party
 from tests.pages.test_browser import id_number, issue_by_api, phone, sign_in_wallet, snap
 
@@ -48,12 +46,6 @@ def sign_in_desk(page: Page, live_app: LiveApp, key: str) -> None:
     page.get_by_label("用证方 API 密钥").fill(key)
     page.locator("#sign-in-form").get_by_role("button", name="登录").click()
     page.locator("#workspace").wait_for(state="visible")
-
-
-def decode(png: bytes) -> str:
-    found = [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png))) if b.valid]
-    assert len(found) == 1, found
-    return str(found[0])
 
 
 def test_desk_request_wallet_approves_desk_fetches_citizen_revokes(

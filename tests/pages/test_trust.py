@@ -15,9 +15,9 @@ import pytest
 import qrcode
 
 from credential import PRESENTATION_PREFIX
+from tests._qr import decode
 from tests.pages.conftest import LiveApp, make_department, offline_counter
 from tests.pages.test_browser import (
-    decode,
     id_number,
     issue_by_api,
     phone,

@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests._qr import decode
 from tests.pages.conftest import LiveApp, make_department
-from tests.pages.test_browser import decode, id_number, issue_by_api, phone, sign_in_wallet, snap
+from tests.pages.test_browser import id_number, issue_by_api, phone, sign_in_wallet, snap
 
 if TYPE_CHECKING:
     from pathlib import Path

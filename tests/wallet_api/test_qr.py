@@ -16,6 +16,7 @@ from PIL import Image, ImageChops, ImageFilter
 from playwright.sync_api import Browser
 from pyzbar import pyzbar
 
+from tests._qr import QR_ONLY
 from tests.credential.test_qr_size import qr_version as smallest_version
 from tests.wallet_api.conftest import ZHANG, Wallet, driving_licence
 from wallet_api.qr import QUIET_ZONE, qr_version, render_png, render_svg
@@ -32,7 +33,7 @@ def payload_like(length: int) -> str:
 def decode_all(image: Image.Image) -> tuple[str, str]:
     """What zxing-cpp and zbar each read (exactly one QR code each, level M)."""
     gray = image.convert("L")
-    zx = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
+    zx = zxingcpp.read_barcodes(gray, formats=QR_ONLY)
     zb = pyzbar.decode(gray, symbols=[pyzbar.ZBarSymbol.QRCODE])
     assert len(zx) == 1 and len(zb) == 1
     assert zx[0].ec_level == "M"
