@@ -795,7 +795,10 @@ def search_licences(
         statement = statement.join(LicenceType).where(LicenceType.code == query.licence_type)
     if query.status is not None:
         statement = statement.where(Licence.status == query.status)
-    return session.scalars(statement.order_by(Licence.issued_at, Licence.number)).all()
+    # Each answer names its department and type: loaded with the rows, not one by one.
+    return session.scalars(
+        statement.options(*_WITH_LINKS).order_by(Licence.issued_at, Licence.number)
+    ).all()
 
 
 @dataclass(frozen=True, slots=True)
