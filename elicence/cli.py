@@ -100,6 +100,13 @@ def serve(
             help="Worker processes (one per core is a good start; SQLite writers take turns).",
         ),
     ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="A line per request on standard output (method, path, status; never a body). "
+            "Off behind a proxy that logs requests itself.",
+        ),
+    ] = True,
 ) -> None:
     """Serve every service over HTTP (uvicorn)."""
     from .serving import AddressTaken
@@ -114,7 +121,7 @@ def serve(
     for path, what in SERVED_PAGES:
         typer.echo(f"  {base}{path:<14} {what}")
     try:
-        serve_app(host, port, workers)
+        serve_app(host, port, workers, access_log=access_log)
     except AddressTaken as exc:
         raise fail(str(exc)) from None
 

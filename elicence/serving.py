@@ -64,13 +64,15 @@ class _OwnSocketProcess(multiprocess.Process):
         super().target([_own_socket(self.config)])
 
 
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the app on ``host:port`` with ``workers`` processes until told to stop."""
+def serve(host: str, port: int, workers: int, *, access_log: bool = True) -> None:
+    """Serve the app on ``host:port`` with ``workers`` processes until told to stop;
+    ``access_log``: uvicorn's line per request on standard output."""
     options: dict[str, Any] = {
         "factory": True,
         "host": host,
         "port": port,
         "workers": workers,
+        "access_log": access_log,
         "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
     }
     if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):

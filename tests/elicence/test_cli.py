@@ -124,6 +124,7 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert "Usage:" in result.output
     if command == ["serve"]:
         assert "--host" in result.output and "--port" in result.output
+        assert "--no-access-log" in result.output
 
 
 def test_root_key_matches_the_stored_key(data_dir: Path) -> None:
@@ -159,14 +160,16 @@ def _free_port() -> int:
         return port
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_serve_answers_healthz(data_dir: Path, workers: int) -> None:
+@pytest.mark.parametrize(
+    ("workers", "access_log"), [(1, "--access-log"), (2, "--access-log"), (2, "--no-access-log")]
+)
+def test_serve_answers_healthz(data_dir: Path, workers: int, access_log: str) -> None:
     assert _invoke("init").exit_code == 0
     port = _free_port()
     env = {**os.environ, "ELICENCE_DATA_DIR": str(data_dir)}
     elicence = str(Path(sys.executable).parent / "elicence")
     process = subprocess.Popen(
-        [elicence, "serve", "--port", str(port), "--workers", str(workers)],
+        [elicence, "serve", "--port", str(port), "--workers", str(workers), access_log],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -192,6 +195,8 @@ def test_serve_answers_healthz(data_dir: Path, workers: int) -> None:
         output, _ = process.communicate(timeout=10)
     assert f"Serving on http://127.0.0.1:{port}" in output
     assert output.count("Application startup complete") == workers
+    logged = '"GET /healthz HTTP/1.1" 200' in output
+    assert logged is (access_log == "--access-log"), output
 
 
 def test_two_workers_each_take_a_share_of_a_burst_of_keep_alive_connections(
