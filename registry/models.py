@@ -31,7 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, joinedload, mapped_column, relationship
 
 from credential import KeyState, LicenceStatus
 
@@ -289,6 +289,14 @@ class Licence(Base):
     department: Mapped[Department] = relationship()
     licence_type: Mapped[LicenceType] = relationship()
     status_list: Mapped[StatusList] = relationship()
+
+
+# Load options: a licence with its department and type in the same statement (an answer about
+# a licence names both; loading them lazily was one statement each per licence).
+LICENCE_WITH_LINKS = (
+    joinedload(Licence.department, innerjoin=True),
+    joinedload(Licence.licence_type, innerjoin=True),
+)
 
 
 class ImportJobState(StrEnum):

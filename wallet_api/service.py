@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer, joinedload
+from sqlalchemy.orm import Session, defer
 
 from credential import (
     LicenceStatus,
@@ -27,7 +27,7 @@ from credential.errors import InvalidLicenceIdentifier
 from keys import KeyStoreError
 from registry.audit import append_audit
 from registry.holder_keys import HolderKeyBox, load_holder_signer
-from registry.models import Licence, VerificationCheck
+from registry.models import LICENCE_WITH_LINKS, Licence, VerificationCheck
 from registry.openid4vci import (
     PRE_AUTHORIZED_GRANT,
     TX_CODE_LENGTH,
@@ -91,8 +91,7 @@ def list_licences(
         statement = statement.where(Licence.identifier == str(parsed))
     return session.scalars(
         statement.options(
-            joinedload(Licence.department, innerjoin=True),
-            joinedload(Licence.licence_type, innerjoin=True),
+            *LICENCE_WITH_LINKS,
             *_SUMMARY_ONLY,
         ).order_by(Licence.issued_at.desc(), Licence.id)
     ).all()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, text
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from credential import (
     CredentialClaims,
@@ -45,7 +45,14 @@ from registry.holder_keys import (
     holder_public_keys,
     prepare_holder_key,
 )
-from registry.models import Department, Licence, LicenceType, SigningKey, utcnow
+from registry.models import (
+    LICENCE_WITH_LINKS,
+    Department,
+    Licence,
+    LicenceType,
+    SigningKey,
+    utcnow,
+)
 
 from ..auth import DepartmentCaller
 from ..errors import AlreadyHeld, InvalidRequest
@@ -736,17 +743,12 @@ def parse_identifier(text: str) -> LicenceIdentifier:
         raise InvalidRequest(f"{exc.detail} ({exc.reason})", code=exc.code) from None
 
 
-# A licence read by id comes with its department and type (its body names both): one statement.
-_WITH_LINKS = (
-    joinedload(Licence.department, innerjoin=True),
-    joinedload(Licence.licence_type, innerjoin=True),
-)
-
-
 def get_licence(*, session: Session, caller: DepartmentCaller, licence_id: str) -> Licence:
     """One of the caller's licences. Raises ``NotFound`` (also for another department's)."""
     licence = (
-        session.get(Licence, licence_id, options=_WITH_LINKS) if len(licence_id) <= 36 else None
+        session.get(Licence, licence_id, options=LICENCE_WITH_LINKS)
+        if len(licence_id) <= 36
+        else None
     )
     if licence is None or licence.department_id != caller.department_id:
         raise NotFound("no such licence")
@@ -797,7 +799,7 @@ def search_licences(
         statement = statement.where(Licence.status == query.status)
     # Each answer names its department and type: loaded with the rows, not one by one.
     return session.scalars(
-        statement.options(*_WITH_LINKS).order_by(Licence.issued_at, Licence.number)
+        statement.options(*LICENCE_WITH_LINKS).order_by(Licence.issued_at, Licence.number)
     ).all()
 
 
