@@ -16,7 +16,8 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from credential import check_character
@@ -63,7 +64,23 @@ def entry_hash(entry: AuditEntry) -> str:
 # compiled form under the statement's cache key, which a prebuilt statement computes once).
 _CHAIN_HEAD = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
 _APPEND = insert(AuditEntry)
-_PG_AUDIT_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_PG_LOCKED_HEAD = "SELECT pg_advisory_xact_lock({}); {}".format(
+    _AUDIT_LOCK_KEY,
+    _CHAIN_HEAD.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}),
+)
+
+
+def _locked_chain_head(connection: Connection) -> str | None:
+    """PostgreSQL: take the chain's advisory lock (held to the commit), then read the head, in
+    one round trip: two statements in one simple query, each with its own snapshot (READ
+    COMMITTED), so the head read after the lock sees every append committed before it. As two
+    round trips, every audited write held the lock (and, for a status change, its list's row
+    lock) one round trip longer (issue 11)."""
+    with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(_PG_LOCKED_HEAD)  # no parameters: the simple query protocol
+        cursor.nextset()
+        row = cursor.fetchone()
+    return None if row is None else str(row[0])
 
 
 # A SHA-256 in hex (a bulk import names its file and its licences by one each) holds a run of
@@ -109,8 +126,9 @@ def append_audit(
         session.flush()  # rows this act describes go out first, as the ORM's autoflush would
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(_PG_AUDIT_LOCK, {"key": _AUDIT_LOCK_KEY})
-    head = connection.execute(_CHAIN_HEAD).scalar()
+        head = _locked_chain_head(connection)
+    else:
+        head = connection.execute(_CHAIN_HEAD).scalar()
     entry = AuditEntry(
         at=utcnow(),
         actor=actor,

@@ -743,10 +743,20 @@ def parse_identifier(text: str) -> LicenceIdentifier:
         raise InvalidRequest(f"{exc.detail} ({exc.reason})", code=exc.code) from None
 
 
-def get_licence(*, session: Session, caller: DepartmentCaller, licence_id: str) -> Licence:
-    """One of the caller's licences. Raises ``NotFound`` (also for another department's)."""
+def get_licence(
+    *, session: Session, caller: DepartmentCaller, licence_id: str, for_update: bool = False
+) -> Licence:
+    """One of the caller's licences. Raises ``NotFound`` (also for another department's).
+
+    ``for_update``: its row stays locked until the commit (PostgreSQL; SQLite's one writer holds
+    the database anyway), so two changes of one licence see each other's outcome."""
     licence = (
-        session.get(Licence, licence_id, options=LICENCE_WITH_LINKS)
+        session.get(
+            Licence,
+            licence_id,
+            options=LICENCE_WITH_LINKS,
+            with_for_update={"of": Licence} if for_update else None,
+        )
         if len(licence_id) <= 36
         else None
     )

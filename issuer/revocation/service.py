@@ -19,7 +19,7 @@ from ..errors import InvalidRequest
 from ..licences.schemas import LicenceCreate
 from ..licences.service import get_licence, issue_licence
 from ..runtime import IssuerRuntime
-from ..status_lists.service import set_status
+from ..status_lists.service import lock_status_list, set_status
 from .schemas import CorrectRequest, ReinstateReason, RevokeReason, SuspendReason
 
 
@@ -77,7 +77,7 @@ def change_status(
     transition = TRANSITIONS[verb]
     if reason not in transition.reasons:
         raise InvalidRequest(f"{reason!r} is not a reason to {verb} a licence")
-    licence = get_licence(session=session, caller=caller, licence_id=licence_id)
+    licence = get_licence(session=session, caller=caller, licence_id=licence_id, for_update=True)
     return _apply(
         session=session, caller=caller, licence=licence, verb=verb, reason=reason, note=note
     )
@@ -96,9 +96,10 @@ def _apply(
     previous = licence.status
     if previous not in transition.from_states:
         raise Conflict(f"{transition.refusal} (this one is {previous})")
+    licence.status = transition.to
     licence.status_reason = reason
+    session.flush()  # the licence row (locked already) before the list's: see lock_status_list
     set_status(session=session, licence=licence, status=transition.to)
-    session.flush()
     detail = {"number": licence.number, "reason": reason, "from": previous, "to": transition.to}
     if note:
         detail["note"] = note
@@ -125,9 +126,11 @@ def correct(
 
     Returns (new licence, old licence). Raises ``Conflict`` for a revoked licence.
     """
-    old = get_licence(session=session, caller=caller, licence_id=licence_id)
+    old = get_licence(session=session, caller=caller, licence_id=licence_id, for_update=True)
     if old.status == LicenceStatus.REVOKED:
         raise Conflict("a revoked licence cannot be corrected")
+    # The new licence's audit entry comes before the old one's revocation: its list first.
+    lock_status_list(session=session, list_id=old.status_list_id)
     licence_in = LicenceCreate(
         licence_type=old.licence_type.code,
         id_number=runtime.vault.decrypt(old.id_ciphertext),

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import threading
+import time
 import zlib
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.jwk import ECKey
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from credential import decode_qr, read_credential, read_jws, read_status_list_token
-from registry.models import AuditEntry, Licence
-from tests.issuer.conftest import Issuer, bearer
+from registry.models import AuditEntry, Department, Licence
+from tests.issuer.conftest import Issuer, _running, bearer
 
 
 def _setup(issuer: Issuer) -> str:
@@ -178,3 +184,118 @@ def test_status_list_etag_and_not_modified(issuer: Issuer) -> None:
     assert read_status_list_token(changed.text).status_list.get(licence["status_index"]) == 1
     assert issuer.client.get("/status-lists/999").status_code == 404
     assert issuer.client.get("/status-lists/abc").status_code == 422
+
+
+def test_a_status_change_sets_exactly_its_entry_on_both_databases(issuer_any: Issuer) -> None:
+    # PostgreSQL sets an entry's bits in SQL, SQLite in Python: both must leave the list as the
+    # token codec reads it, every entry of a byte independent of its neighbours.
+    from credential import StatusList as StatusBits
+    from issuer.status_lists.service import set_status
+    from registry.errors import ServiceError
+    from registry.models import LicenceStatus, StatusList
+
+    codes = [LicenceStatus.VALID, LicenceStatus.REVOKED, LicenceStatus.SUSPENDED]
+    expected = StatusBits(2, 64)
+    draws = random.Random(36904)
+    issuer_any.department("TRANSPORT")
+    with issuer_any.database.writing() as session:
+        department_id = session.scalars(select(Department.id)).one()
+        listed = StatusList(department_id=department_id, bits=2, size=64, data=bytes(16))
+        session.add(listed)
+        session.flush()
+        list_id = listed.id
+    for _ in range(300):
+        index, status = draws.randrange(64), draws.choice(codes)
+        with issuer_any.database.writing() as session:
+            licence = Licence(status_list_id=list_id, status_index=index)
+            set_status(session=session, licence=licence, status=status)
+        expected.set(index, status.code)
+    with issuer_any.database.reading() as session:
+        stored = session.get(StatusList, list_id)
+        assert stored is not None
+        assert stored.data == expected.to_bytes()
+        assert stored.version == 301
+    with pytest.raises(ServiceError), issuer_any.database.writing() as session:
+        outside = Licence(status_list_id=list_id, status_index=64)
+        set_status(session=session, licence=outside, status=LicenceStatus.REVOKED)
+    with issuer_any.database.reading() as session:
+        assert session.get(StatusList, list_id).data == expected.to_bytes()  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def issuer_pg(postgres_url: str, tmp_path: Path) -> Iterator[Issuer]:
+    """The issuer on PostgreSQL only."""
+    from registry.migrate import upgrade
+
+    upgrade(postgres_url)
+    yield from _running(postgres_url, tmp_path)
+
+
+@pytest.mark.postgres
+def test_a_suspension_racing_a_revocation_waits_for_it_and_is_refused(issuer_pg: Issuer) -> None:
+    # Two departments' clerks act on one licence at once (PostgreSQL: writers run side by side).
+    # The second change must see the first's outcome: a revoked licence is never suspended (and
+    # so never reinstated), and its list entry stays revoked.
+    from issuer.auth import authenticate_department
+    from issuer.revocation import service
+    from registry.errors import Conflict
+
+    issuer = issuer_pg
+    key = _setup(issuer)
+    licence = issuer.issue(key)
+    with issuer.database.reading() as session:
+        caller = authenticate_department(session=session, authorization=f"Bearer {key}")
+    revoked, release = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def change(verb: service.Verb, reason: str, hold: bool) -> None:
+        try:
+            with issuer.database.writing() as session:
+                service.change_status(
+                    session=session,
+                    caller=caller,
+                    licence_id=licence["id"],
+                    verb=verb,
+                    reason=reason,
+                    note=None,
+                )
+                if hold:  # revoked, not yet committed
+                    revoked.set()
+                    assert release.wait(30)
+            outcomes[verb] = "done"
+        except Exception as exc:
+            outcomes[verb] = exc
+
+    first = threading.Thread(target=change, args=("revoke", "fraud", True))
+    first.start()
+    assert revoked.wait(30)
+    second = threading.Thread(target=change, args=("suspend", "investigation", False))
+    second.start()
+    engine = create_engine(issuer.settings.database_url)
+    try:
+        deadline = time.monotonic() + 30
+        with engine.connect() as watcher:
+            while time.monotonic() < deadline:  # the suspension waits for the revocation's lock
+                waiting = watcher.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                ).scalar()
+                if waiting:
+                    break
+                time.sleep(0.02)
+            else:
+                pytest.fail(f"the suspension never waited for the revocation: {outcomes}")
+    finally:
+        engine.dispose()
+        release.set()
+        first.join(30)
+        second.join(30)
+    assert outcomes["revoke"] == "done"
+    assert isinstance(outcomes["suspend"], Conflict)
+    assert "revoked" in str(outcomes["suspend"])
+    with issuer.database.reading() as session:
+        assert session.get(Licence, licence["id"]).status == "revoked"  # type: ignore[union-attr]
+    assert _status_via_codec(issuer, licence) == 1
+    with issuer.database.reading() as session:
+        acts = session.scalars(select(AuditEntry.act).order_by(AuditEntry.id)).all()
+    assert acts.count("licence.revoke") == 1
+    assert "licence.suspend" not in acts
