@@ -167,10 +167,10 @@ def revoke_api_key(
     """Revoke one of the party's keys: refused from the next request on. Raises ``NotFound``
     (no such key of this party) or ``Conflict`` (already revoked)."""
     party = get_relying_party(session=session, code=party_code)
-    key = session.scalars(
-        select(RelyingPartyApiKey).where(
-            RelyingPartyApiKey.relying_party_id == party.id, RelyingPartyApiKey.prefix == prefix
-        )
+    key = session.scalars(  # locked: of two revocations at once the second gets Conflict
+        select(RelyingPartyApiKey)
+        .where(RelyingPartyApiKey.relying_party_id == party.id, RelyingPartyApiKey.prefix == prefix)
+        .with_for_update()
     ).first()
     if key is None:
         raise RelyingPartyNotFound(f"{party.code} has no API key {prefix}")
@@ -848,11 +848,14 @@ def citizen_requests(*, session: Session, id_index: str) -> Sequence[UseRequest]
     ).all()
 
 
-def citizen_request(*, session: Session, id_index: str, request_id: str) -> UseRequest:
-    """A request for the citizen. Raises ``RequestNotFound`` (also for another citizen's)."""
-    request = session.scalars(
-        select(UseRequest).where(UseRequest.id == request_id, UseRequest.id_index == id_index)
-    ).first()
+def citizen_request(
+    *, session: Session, id_index: str, request_id: str, for_update: bool = False
+) -> UseRequest:
+    """A request for the citizen. Raises ``RequestNotFound`` (also for another citizen's).
+    ``for_update``: its row stays locked until the commit (PostgreSQL), so two answers given at
+    once see each other's."""
+    query = select(UseRequest).where(UseRequest.id == request_id, UseRequest.id_index == id_index)
+    request = session.scalars(query.with_for_update() if for_update else query).first()
     if request is None:
         raise RequestNotFound()
     return request
@@ -869,7 +872,9 @@ def answer_request(
 ) -> UseRequest:
     """Approve (a consent is made) or refuse a pending request of the citizen. Raises
     ``RequestNotFound`` or ``RequestAnswered`` (answered already, or expired)."""
-    request = citizen_request(session=session, id_index=id_index, request_id=request_id)
+    request = citizen_request(
+        session=session, id_index=id_index, request_id=request_id, for_update=True
+    )
     state = request_state(request, now=now)
     if state != "pending":
         raise RequestAnswered(f"the request is {state}")
@@ -928,8 +933,10 @@ def revoke_consent(
 ) -> Consent:
     """Revoke one of the citizen's active consents: the next fetch under it is refused.
     Raises ``ConsentNotFound`` or ``ConsentNotRevocable``."""
-    consent = session.scalars(
-        select(Consent).where(Consent.id == consent_id, Consent.id_index == id_index)
+    consent = session.scalars(  # locked: two revocations at once revoke it once (PostgreSQL)
+        select(Consent)
+        .where(Consent.id == consent_id, Consent.id_index == id_index)
+        .with_for_update()
     ).first()
     if consent is None:
         raise ConsentNotFound()
@@ -1076,8 +1083,8 @@ def redeem_show_token(
     than 5 minutes, or bound to another party or purpose), ``UnknownPurpose`` or
     ``LicenceTypeNotAllowed``; nothing is stored then."""
     purpose = own_purpose(session=session, caller=caller, code=purpose_code)
-    row = session.scalars(
-        select(ShowToken).where(ShowToken.token_hash == _token_hash(token))
+    row = session.scalars(  # locked: two scans at once redeem it once (PostgreSQL)
+        select(ShowToken).where(ShowToken.token_hash == _token_hash(token)).with_for_update()
     ).first()
     if (
         row is None

@@ -5,10 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import random
-import threading
-import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,10 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.jwk import ECKey
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from credential import decode_qr, read_credential, read_jws, read_status_list_token
 from registry.models import AuditEntry, Department, Licence
+from tests._races import second_waits_for_first
 from tests.issuer.conftest import Issuer, _running, bearer
 
 
@@ -245,53 +245,22 @@ def test_a_suspension_racing_a_revocation_waits_for_it_and_is_refused(issuer_pg:
     licence = issuer.issue(key)
     with issuer.database.reading() as session:
         caller = authenticate_department(session=session, authorization=f"Bearer {key}")
-    revoked, release = threading.Event(), threading.Event()
-    outcomes: dict[str, object] = {}
 
-    def change(verb: service.Verb, reason: str, hold: bool) -> None:
-        try:
-            with issuer.database.writing() as session:
-                service.change_status(
-                    session=session,
-                    caller=caller,
-                    licence_id=licence["id"],
-                    verb=verb,
-                    reason=reason,
-                    note=None,
-                )
-                if hold:  # revoked, not yet committed
-                    revoked.set()
-                    assert release.wait(30)
-            outcomes[verb] = "done"
-        except Exception as exc:
-            outcomes[verb] = exc
+    def change(verb: service.Verb, reason: str) -> Callable[[Session], object]:
+        return lambda session: service.change_status(
+            session=session,
+            caller=caller,
+            licence_id=licence["id"],
+            verb=verb,
+            reason=reason,
+            note=None,
+        )
 
-    first = threading.Thread(target=change, args=("revoke", "fraud", True))
-    first.start()
-    assert revoked.wait(30)
-    second = threading.Thread(target=change, args=("suspend", "investigation", False))
-    second.start()
-    engine = create_engine(issuer.settings.database_url)
-    try:
-        deadline = time.monotonic() + 30
-        with engine.connect() as watcher:
-            while time.monotonic() < deadline:  # the suspension waits for the revocation's lock
-                waiting = watcher.execute(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-                ).scalar()
-                if waiting:
-                    break
-                time.sleep(0.02)
-            else:
-                pytest.fail(f"the suspension never waited for the revocation: {outcomes}")
-    finally:
-        engine.dispose()
-        release.set()
-        first.join(30)
-        second.join(30)
-    assert outcomes["revoke"] == "done"
-    assert isinstance(outcomes["suspend"], Conflict)
-    assert "revoked" in str(outcomes["suspend"])
+    _, suspended = second_waits_for_first(
+        issuer.database, change("revoke", "fraud"), change("suspend", "investigation")
+    )
+    assert isinstance(suspended, Conflict)
+    assert "revoked" in str(suspended)
     with issuer.database.reading() as session:
         assert session.get(Licence, licence["id"]).status == "revoked"  # type: ignore[union-attr]
     assert _status_via_codec(issuer, licence) == 1
