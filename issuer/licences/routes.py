@@ -161,11 +161,16 @@ def search_licences(
     view: ViewQuery = LicenceView.DEFAULT,
 ) -> LicenceList | LicenceGbtList:
     """The caller's licences for an ID number (sent in the body, never in the URL)."""
-    licences = service.search_licences(session=session, runtime=runtime, caller=caller, query=body)
+    found = service.search_licences(session=session, runtime=runtime, caller=caller, query=body)
     if view is LicenceView.GBT:
-        return LicenceGbtList(licences=[service.licence_gbt_read(licence=lic) for lic in licences])
+        return LicenceGbtList(
+            licences=[service.licence_gbt_read(licence=lic) for lic in found.licences]
+        )
     return LicenceList(
-        licences=[service.licence_read(session=session, licence=lic) for lic in licences]
+        licences=[
+            service.licence_read(session=session, licence=lic, masked_id=found.masked_id)
+            for lic in found.licences
+        ]
     )
 
 

@@ -795,11 +795,21 @@ def find_by_number(
     return found[0]
 
 
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """The caller's licences of one holder, and the holder's masked ID number (every answer
+    carries it: made from the number searched for, not read back from each credential)."""
+
+    licences: Sequence[Licence]
+    masked_id: str
+
+
 def search_licences(
     *, session: Session, runtime: IssuerRuntime, caller: DepartmentCaller, query: LicenceSearch
-) -> Sequence[Licence]:
+) -> SearchResult:
     """The caller's licences for an ID number (optionally one type or status)."""
-    id_index = runtime.vault.blind_index(parse_citizen_id(query.id_number))
+    id_number = parse_citizen_id(query.id_number)
+    id_index = runtime.vault.blind_index(id_number)
     statement = select(Licence).where(
         Licence.department_id == caller.department_id, Licence.id_index == id_index
     )
@@ -808,9 +818,10 @@ def search_licences(
     if query.status is not None:
         statement = statement.where(Licence.status == query.status)
     # Each answer names its department and type: loaded with the rows, not one by one.
-    return session.scalars(
+    licences = session.scalars(
         statement.options(*LICENCE_WITH_LINKS).order_by(Licence.issued_at, Licence.number)
     ).all()
+    return SearchResult(licences, mask_id_number(id_number))
 
 
 @dataclass(frozen=True, slots=True)

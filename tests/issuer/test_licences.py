@@ -181,6 +181,9 @@ def test_read_own_licence_and_search_by_id_number_in_body(issuer: Issuer) -> Non
     )
     assert found.status_code == 200
     assert [lic["id"] for lic in found.json()["licences"]] == [first["id"]]
+    # the same body as the read by id (its masked ID number made from the number searched for)
+    assert found.json()["licences"] == [r.json()]
+    assert found.json()["licences"][0]["masked_id"] == "110105********002X"
     none = issuer.client.post(
         "/issuer/licences/search", json={"id_number": VALID_IDS[2]}, headers=bearer(key)
     )
