@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session
 
 from registry.database import Database
 
@@ -19,21 +18,22 @@ DONE = "done"
 
 def second_waits_for_first(
     database: Database,
-    first: Callable[[Session], object],
-    second: Callable[[Session], object],
+    first: Callable[..., object],
+    second: Callable[..., object],
     *,
     timeout: float = 30,
 ) -> tuple[object, object]:
-    """Run ``first`` and then ``second``, each in a write transaction of its own; return what
+    """Run ``first`` and then ``second`` (called with ``session=``), each in a write transaction
+    of its own; return what
     each met (``DONE`` or the exception it raised). Fails (``AssertionError``) when the second
     never waits for a lock: then the two did not race on one row."""
     outcomes: list[object] = [None, None]
     holding, release = threading.Event(), threading.Event()
 
-    def run(slot: int, work: Callable[[Session], object], hold: bool) -> None:
+    def run(slot: int, work: Callable[..., object], hold: bool) -> None:
         try:
             with database.writing() as session:
-                work(session)
+                work(session=session)
                 if hold:  # done, not yet committed
                     holding.set()
                     if not release.wait(timeout):
@@ -54,7 +54,9 @@ def second_waits_for_first(
     try:
         if outcomes[0] is None:
             threads[1].start()
-            engine = create_engine(database.url)
+            # Autocommit: PostgreSQL keeps one snapshot of pg_stat_activity per transaction, so
+            # polls inside one transaction would keep seeing the second writer not yet waiting.
+            engine = create_engine(database.url, isolation_level="AUTOCOMMIT")
             try:
                 with engine.connect() as watcher:
                     deadline = time.monotonic() + timeout

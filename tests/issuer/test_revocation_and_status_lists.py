@@ -6,7 +6,8 @@ import base64
 import json
 import random
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc import jws
 from joserfc.jwk import ECKey
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from credential import decode_qr, read_credential, read_jws, read_status_list_token
 from registry.models import AuditEntry, Department, Licence
@@ -246,18 +246,11 @@ def test_a_suspension_racing_a_revocation_waits_for_it_and_is_refused(issuer_pg:
     with issuer.database.reading() as session:
         caller = authenticate_department(session=session, authorization=f"Bearer {key}")
 
-    def change(verb: service.Verb, reason: str) -> Callable[[Session], object]:
-        return lambda session: service.change_status(
-            session=session,
-            caller=caller,
-            licence_id=licence["id"],
-            verb=verb,
-            reason=reason,
-            note=None,
-        )
-
+    change = partial(service.change_status, caller=caller, licence_id=licence["id"], note=None)
     _, suspended = second_waits_for_first(
-        issuer.database, change("revoke", "fraud"), change("suspend", "investigation")
+        issuer.database,
+        partial(change, verb="revoke", reason="fraud"),
+        partial(change, verb="suspend", reason="investigation"),
     )
     assert isinstance(suspended, Conflict)
     assert "revoked" in str(suspended)

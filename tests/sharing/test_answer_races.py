@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from registry.errors import Conflict
 from registry.models import AuditEntry, Consent, UseRequest
@@ -42,6 +42,13 @@ def _acts(world: Sharing, object_id: str) -> list[str]:
         )
 
 
+def _second_of_two(world: Sharing, act: Callable[..., object]) -> object:
+    """What the second of two identical acts at once met (the first must succeed)."""
+    first, second = second_waits_for_first(world.database, act, act)
+    assert first == DONE
+    return second
+
+
 def test_approving_and_refusing_one_request_at_once_gives_one_answer(sharing_pg: Sharing) -> None:
     world = sharing_pg
     world.issue("TRANSPORT", **driving(ZHANG))
@@ -52,17 +59,16 @@ def test_approving_and_refusing_one_request_at_once_gives_one_answer(sharing_pg:
     with world.database.reading() as session:
         id_index = session.scalars(select(UseRequest.id_index)).one()
 
-    def answer(approve: bool) -> Callable[[Session], object]:
-        return lambda session: service.answer_request(
-            session=session,
-            id_index=id_index,
-            request_id=request_id,
-            approve=approve,
-            actor="citizen:test",
-            now=dt.datetime.now(dt.UTC),
-        )
-
-    approved, refused = second_waits_for_first(world.database, answer(True), answer(False))
+    answer = partial(
+        service.answer_request,
+        id_index=id_index,
+        request_id=request_id,
+        actor="citizen:test",
+        now=dt.datetime.now(dt.UTC),
+    )
+    approved, refused = second_waits_for_first(
+        world.database, partial(answer, approve=True), partial(answer, approve=False)
+    )
     assert approved == DONE
     assert isinstance(refused, RequestAnswered) and "approved" in str(refused)
     with world.database.reading() as session:
@@ -82,17 +88,16 @@ def test_revoking_one_consent_twice_at_once_revokes_it_once(sharing_pg: Sharing)
     with world.database.reading() as session:
         id_index = session.scalars(select(Consent.id_index)).one()
 
-    def revoke(session: Session) -> object:
-        return service.revoke_consent(
-            session=session,
+    second = _second_of_two(
+        world,
+        partial(
+            service.revoke_consent,
             id_index=id_index,
             consent_id=consent_id,
             actor="citizen:test",
             now=dt.datetime.now(dt.UTC),
-        )
-
-    first, second = second_waits_for_first(world.database, revoke, revoke)
-    assert first == DONE
+        ),
+    )
     assert isinstance(second, ConsentNotRevocable) and "revoked" in str(second)
     assert _acts(world, consent_id) == ["consent.revoke"]
     assert world.fetch(key, consent_id).status_code == 403
@@ -114,17 +119,16 @@ def test_one_shown_authorisation_redeemed_twice_at_once_makes_one_consent(
             session=session, runtime=world.context.sharing, authorization=f"Bearer {key}"
         )
 
-    def redeem(session: Session) -> object:
-        return service.redeem_show_token(
-            session=session,
+    second = _second_of_two(
+        world,
+        partial(
+            service.redeem_show_token,
             caller=caller,
             token=shown.json()["token"],
             purpose_code=BANK_PURPOSE["code"],
             now=dt.datetime.now(dt.UTC),
-        )
-
-    first, second = second_waits_for_first(world.database, redeem, redeem)
-    assert first == DONE
+        ),
+    )
     assert isinstance(second, ShowTokenNotUsable)
     with world.database.reading() as session:
         assert len(session.scalars(select(Consent.id)).all()) == 1
@@ -136,17 +140,16 @@ def test_one_party_key_revoked_twice_at_once_is_revoked_once(sharing_pg: Sharing
     key = world.party("CITY_BANK", "城市商业银行 City Bank", "bank", [BANK_PURPOSE])
     prefix = key.split("_")[1]
 
-    def revoke(session: Session) -> object:
-        return service.revoke_api_key(
-            session=session,
+    second = _second_of_two(
+        world,
+        partial(
+            service.revoke_api_key,
             party_code="CITY_BANK",
             prefix=prefix,
             actor="admin:test",
             now=dt.datetime.now(dt.UTC),
-        )
-
-    first, second = second_waits_for_first(world.database, revoke, revoke)
-    assert first == DONE
+        ),
+    )
     assert isinstance(second, Conflict) and "already revoked" in str(second)
     assert _acts(world, prefix) == ["relying_party.api_key.create", "relying_party.api_key.revoke"]
     assert world.fetch(key, str(uuid.uuid4())).status_code == 401
