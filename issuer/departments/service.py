@@ -23,9 +23,11 @@ from .schemas import API_KEY_PREFIX_PATTERN, LicenceTypeCreate
 _API_KEY_PREFIX = re.compile(API_KEY_PREFIX_PATTERN)
 
 
-def get_department(*, session: Session, code: str) -> Department:
-    """The department with ``code``. Raises ``NotFound``."""
-    department = session.scalars(select(Department).where(Department.code == code)).first()
+def get_department(*, session: Session, code: str, for_update: bool = False) -> Department:
+    """The department with ``code``. Raises ``NotFound``. ``for_update``: its row stays locked
+    until the commit (PostgreSQL), so its key changes run one after the other."""
+    query = select(Department).where(Department.code == code)
+    department = session.scalars(query.with_for_update() if for_update else query).first()
     if department is None:
         raise NotFound(f"no department {code!r}")
     return department
@@ -242,7 +244,7 @@ def rotate_key(
     """A new active key (``alg``) signs from now on; the old ones retire (``not_after`` = now)
     and still verify what they signed. Raises ``NotFound``, ``InvalidRequest`` for an unknown
     algorithm."""
-    department = get_department(session=session, code=department_code)
+    department = get_department(session=session, code=department_code, for_update=True)
     private_key = _generate(alg)
     now = utcnow()
     retired = _retire_active(session=session, department_id=department.id, now=now)
@@ -269,7 +271,7 @@ def compromise_key(
 ) -> tuple[SigningKey, SigningKey | None]:
     """Mark a key compromised (verifiers reject all it signed). If it was the active key, a new
     one replaces it. Returns (compromised key, replacement or None). Raises ``NotFound``."""
-    department = get_department(session=session, code=department_code)
+    department = get_department(session=session, code=department_code, for_update=True)
     key = session.scalars(
         select(SigningKey).where(SigningKey.department_id == department.id, SigningKey.kid == kid)
     ).first()

@@ -19,6 +19,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select
 
 from credential import decode_qr, read_credential, read_jws, read_status_list_token
+from registry.errors import Conflict
 from registry.models import AuditEntry, Department, Licence
 from tests._races import second_waits_for_first
 from tests.issuer.conftest import Issuer, _running, bearer
@@ -238,7 +239,6 @@ def test_a_suspension_racing_a_revocation_waits_for_it_and_is_refused(issuer_pg:
     # so never reinstated), and its list entry stays revoked.
     from issuer.auth import authenticate_department
     from issuer.revocation import service
-    from registry.errors import Conflict
 
     issuer = issuer_pg
     key = _setup(issuer)
@@ -261,3 +261,55 @@ def test_a_suspension_racing_a_revocation_waits_for_it_and_is_refused(issuer_pg:
         acts = session.scalars(select(AuditEntry.act).order_by(AuditEntry.id)).all()
     assert acts.count("licence.revoke") == 1
     assert "licence.suspend" not in acts
+
+
+@pytest.mark.postgres
+def test_two_key_rotations_at_once_leave_one_active_key(issuer_pg: Issuer) -> None:
+    # Two administrators rotate one department's key at once: the second retires the first's
+    # new key too, so the trust list never lists two active keys of a department.
+    from issuer.departments import service as departments
+    from registry.models import KeyState, SigningKey
+
+    issuer = issuer_pg
+    _setup(issuer)
+    rotate = partial(
+        departments.rotate_key,
+        department_code="TRANSPORT",
+        actor="admin:test",
+        key_secret=issuer.client.app.state.context.key_secret,  # type: ignore[attr-defined]
+    )
+    assert second_waits_for_first(issuer.database, rotate, rotate) == ("done", "done")
+    with issuer.database.reading() as session:
+        states = session.scalars(
+            select(SigningKey.state).where(SigningKey.department_id.is_not(None))
+        ).all()
+    assert sorted(states) == sorted([KeyState.ACTIVE, KeyState.RETIRED, KeyState.RETIRED])
+
+
+@pytest.mark.postgres
+def test_one_key_compromised_twice_at_once_gets_one_replacement(issuer_pg: Issuer) -> None:
+    from issuer.departments import service as departments
+    from registry.models import KeyState, SigningKey
+
+    issuer = issuer_pg
+    _setup(issuer)
+    with issuer.database.reading() as session:
+        kid = session.scalars(
+            select(SigningKey.kid).where(SigningKey.department_id.is_not(None))
+        ).one()
+    compromise = partial(
+        departments.compromise_key,
+        department_code="TRANSPORT",
+        kid=kid,
+        actor="admin:test",
+        key_secret=issuer.client.app.state.context.key_secret,  # type: ignore[attr-defined]
+    )
+    _, second = second_waits_for_first(issuer.database, compromise, compromise)
+    assert isinstance(second, Conflict) and "already marked compromised" in str(second)
+    with issuer.database.reading() as session:
+        states = session.scalars(
+            select(SigningKey.state).where(SigningKey.department_id.is_not(None))
+        ).all()
+        acts = session.scalars(select(AuditEntry.act).where(AuditEntry.act.like("key.%"))).all()
+    assert sorted(states) == sorted([KeyState.ACTIVE, KeyState.COMPROMISED])
+    assert sorted(acts) == ["key.compromise", "key.create", "key.create"]
