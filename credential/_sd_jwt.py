@@ -24,7 +24,6 @@ callgrind a presentation costs 2,363K instructions here against 1,884K for the f
 from __future__ import annotations
 
 import binascii
-import hashlib
 import json
 import re
 import secrets
@@ -42,6 +41,7 @@ from ._keyformat import (
     jwk_to_public_key,
     public_key_to_jwk,
 )
+from ._signature import sha256
 from .errors import (
     BadSignature,
     ChallengeMismatch,
@@ -93,7 +93,7 @@ _TO_BASE64URL = bytes.maketrans(b"+/", b"-_")
 
 def _digest(text: str) -> str:
     """base64url(SHA-256(ASCII(text))): 43 characters, the 44th of base64 being padding."""
-    digest = hashlib.sha256(text.encode("ascii")).digest()
+    digest = sha256(text.encode("ascii"))
     return binascii.b2a_base64(digest, newline=False)[:43].translate(_TO_BASE64URL).decode()
 
 
