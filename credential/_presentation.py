@@ -7,12 +7,12 @@ without repeating it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from . import _cbor
 from ._cose import Sign1, parse_sign1, sign1
 from ._keyformat import PublicKey, Signer
+from ._signature import sha256
 from .errors import BadSignature, HolderSignatureInvalid, MalformedCredential
 
 _MAX_CHALLENGE = 64
@@ -36,7 +36,7 @@ class HolderProof:
 
 
 def credential_digest(credential: bytes) -> bytes:
-    return hashlib.sha256(credential).digest()
+    return sha256(credential)
 
 
 def sign_holder_proof(

@@ -233,11 +233,33 @@ def _put(key: object, value: object):
         pytest.param(_put(65535, {"status_list": {"idx": 1}}), id="no-uri"),
         pytest.param(_put("lic", {1: "DL"}), id="licence-incomplete"),
         pytest.param(_put("lic", {1: "DL", 2: "1", 3: "X", 4: "Y", 5: "C1"}), id="categories-text"),
+        pytest.param(
+            _put("lic", {1: "DL", 2: "1", 3: "X", 4: "Y", 5: ["C1", 2]}), id="category-integer"
+        ),
+        pytest.param(
+            _put("lic", {1: "DL", 2: "1", 3: "X", 4: "Y", 6: {"a": "b", 1: "c"}}),
+            id="field-name-integer",
+        ),
+        pytest.param(
+            _put("lic", {1: "DL", 2: "1", 3: "X", 4: "Y", 6: {"a": True}}), id="field-value-bool"
+        ),
+        pytest.param(
+            _put("lic", {1: "DL", 2: "1", 3: "X", 4: "Y", 6: {"a": ["b"]}}), id="field-value-list"
+        ),
+        pytest.param(_put("lic", {1: "DL", 2: "1", 3: "X", 4: "Y", 6: ["a"]}), id="fields-list"),
     ],
 )
 def test_wrong_shapes_are_malformed(issuer: TestSigner, holder: TestSigner, mutate) -> None:
     with pytest.raises(errors.MalformedCredential):
         read_credential(_with_claims(issuer, holder, mutate))
+
+
+def test_empty_categories_and_fields_and_integer_fields_are_read(
+    issuer: TestSigner, holder: TestSigner
+) -> None:
+    lic = {1: "DL", 2: "1", 3: "X", 4: "Y", 5: [], 6: {"points": 12, "colour": "red"}}
+    claims = read_credential(_with_claims(issuer, holder, _put("lic", lic))).claims.licence
+    assert claims.categories == () and claims.fields == {"points": 12, "colour": "red"}
 
 
 @pytest.mark.parametrize(

@@ -156,6 +156,14 @@ def test_raw_to_der_is_what_cryptography_encodes() -> None:
         assert _raw_to_der(raw) == encode_dss_signature(r, s), raw.hex()
 
 
+@pytest.mark.parametrize("data", [b"", b"abc", bytes(range(256)) * 5])
+def test_sha256_is_hashlibs(data: bytes) -> None:
+    """The credential digest and the SD-JWT digests hash with cryptography's SHA-256."""
+    from credential._signature import sha256
+
+    assert sha256(data) == hashlib.sha256(data).digest()
+
+
 def test_alg_of_still_looks_at_the_curve_once_the_class_is_known() -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 

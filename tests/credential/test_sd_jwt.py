@@ -671,7 +671,10 @@ def test_disclosed_licence_checks_the_types(
         ("masked_id_number", ["x"]),
         ("categories", "C1"),
         ("categories", [1]),
+        ("categories", ["C1", None]),
         ("fields", {"points": 1.5}),
+        ("fields", {"points": True}),
+        ("fields", {"points": 12, "colour": ["red"]}),
         ("fields", []),
     ]:
         with pytest.raises(errors.MalformedSdJwt, match=name.split("_")[0]):
