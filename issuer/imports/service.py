@@ -895,6 +895,7 @@ class _PooledImporter(_Importer):
         self.pool = pool
         self.from_text = self.job.source.format == "csv"
         self.signing_key: tuple[int, str, bytes] | None = None
+        self.spare_indices: list[tuple[int, int]] = []  # see allocate_indices
 
     def read_signing_key(self, session: Session, key: IssuingKey) -> tuple[int, str, bytes]:
         if self.signing_key is None or self.signing_key[1] != key.kid:
@@ -928,6 +929,7 @@ class _PooledImporter(_Importer):
                 size=status_list_size(self.runtime),
                 count=sum(sign),
                 avoid=avoid,
+                spare=self.spare_indices,
             )
             try:
                 indices = allocate(session=session, create=False)

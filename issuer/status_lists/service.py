@@ -115,6 +115,7 @@ def allocate_indices(
     count: int,
     avoid: set[tuple[int, int]] | None = None,
     create: bool = True,
+    spare: list[tuple[int, int]] | None = None,
 ) -> list[tuple[int, int]]:
     """``count`` distinct random free ``(status list id, index)`` of the department (bulk
     import), each uniform over the free indices as ``allocate_index`` draws it: one probe of
@@ -126,7 +127,11 @@ def allocate_indices(
 
     ``avoid``: indices counted as taken besides the stored ones (a pooled import's batches
     allocated but not yet written). ``create`` false: a read-only session; a new list needed
-    raises ``StatusListNeeded`` (allocate again in a write transaction)."""
+    raises ``StatusListNeeded`` (allocate again in a write transaction). ``spare``: the
+    caller's list of free indices read from a nearly full list and not handed out yet, used
+    first and refilled by the next read (a bulk import reads the list once, not once per
+    batch: 131,072 indices read per batch grew a 200,000-licence import's memory by 60 MB);
+    one taken meanwhile by another writer makes its insert conflict, as a probed one can."""
     connection = session.connection()
     list_id, list_size = current_list(
         session=session, department_id=department_id, size=size, create=create
@@ -135,6 +140,10 @@ def allocate_indices(
     draw = secrets.SystemRandom()
     free_share = 1.0
     avoid = avoid or set()
+    while spare and len(allocated) < count:
+        kept = spare.pop()
+        if kept[0] == list_id and kept not in avoid:
+            allocated.append(kept)
     while len(allocated) < count:
         need = count - len(allocated)
         mine = {index for allocated_list, index in allocated if allocated_list == list_id}
@@ -154,7 +163,8 @@ def allocate_indices(
             free_share = max(len(free) / len(candidates), 1 / _NEARLY_FULL)
             if len(free) * _NEARLY_FULL < len(candidates):
                 free = []  # nearly full: read what is left below
-        if not free:
+        read_whole = not free
+        if read_whole:
             taken = set(connection.execute(_ALL_TAKEN, {"list_id": list_id}).scalars())
             free = [i for i in range(list_size) if i not in taken and i not in mine]
             if not free:
@@ -166,6 +176,8 @@ def allocate_indices(
                 continue
         draw.shuffle(free)  # a set's order is not random enough to show
         allocated.extend((list_id, index) for index in free[:need])
+        if spare is not None and read_whole:
+            spare[:] = [(list_id, index) for index in free[need:]]
     return allocated
 
 
