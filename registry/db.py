@@ -370,11 +370,23 @@ def insert_bound_unless_taken(
         parameters = [dict(zip(columns, row, strict=True)) for row in rows]
         return int(connection.exec_driver_sql(sql, parameters).rowcount)
     head, _, tail = sql.partition(group)
-    per_page = _SQLITE_MAX_VARIABLES // len(columns)
+    most = 1 << ((_SQLITE_MAX_VARIABLES // len(columns)).bit_length() - 1)
     landed = 0
-    for start in range(0, len(rows), per_page):
-        page = rows[start : start + per_page]
-        statement = head + ", ".join([group] * len(page)) + tail
+    start = 0
+    while start < len(rows):
+        # pages of powers of two: sqlite3 keeps each statement text it prepared (128 of them),
+        # and one per page length would hold a few hundred kB each
+        size = min(most, 1 << (len(rows) - start).bit_length() - 1)
+        page = rows[start : start + size]
+        statement = head + ", ".join([group] * size) + tail
         flat = tuple(value for row in page for value in row)
         landed += connection.exec_driver_sql(statement, flat).rowcount
+        start += size
     return landed
+
+
+def padded(values: list[Any]) -> list[Any]:
+    """``values`` (not empty) made a power of two long by repeating its last: for an IN list
+    (``one_of``) on SQLite, whose sqlite3 keeps each statement text it prepared (128), one per
+    list length; a few hundred lengths of long lists held over 100 MB."""
+    return values + values[-1:] * ((1 << (len(values) - 1).bit_length()) - len(values))

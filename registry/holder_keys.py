@@ -30,6 +30,7 @@ from registry.db import (
     insert_bound_unless_taken,
     insert_unless_taken,
     one_of,
+    padded,
     table_order,
 )
 from registry.models import HolderKey, utcnow
@@ -179,7 +180,7 @@ def stored_holder_cose_keys(*, session: Session, id_indexes: list[str]) -> dict[
     if not id_indexes:
         return {}
     result = session.connection().execute(
-        _STORED_PUBLIC_KEYS, {"id_indexes": sorted(set(id_indexes))}
+        _STORED_PUBLIC_KEYS, {"id_indexes": padded(sorted(set(id_indexes)))}
     )
     return {id_index: cose for id_index, cose in result}
 

@@ -52,7 +52,7 @@ from credential.errors import InvalidLicenceIdentifier
 from keys import LocalSigner, decrypt_private_key
 from registry.audit import append_audit
 from registry.database import Database
-from registry.db import bind_values, insert_bound_unless_taken, one_of, table_order
+from registry.db import bind_values, insert_bound_unless_taken, one_of, padded, table_order
 from registry.errors import NotFound, ServiceError
 from registry.holder_keys import (
     HolderKeyBox,
@@ -451,7 +451,7 @@ class _Importer:
             {
                 "department_id": self.department_id,
                 "licence_type_id": self.licence_type.id,
-                "record_keys": sorted(set(record_keys)),
+                "record_keys": padded(sorted(set(record_keys))),
             },
         )
         return {key: id_index for key, id_index in result if key is not None}
@@ -482,7 +482,7 @@ class _Importer:
         if not identifiers:
             return set()
         result = session.connection().execute(
-            _TAKEN_IDENTIFIERS, {"identifiers": sorted(set(identifiers))}
+            _TAKEN_IDENTIFIERS, {"identifiers": padded(sorted(set(identifiers)))}
         )
         return {identifier for identifier in result.scalars() if identifier is not None}
 
@@ -1098,7 +1098,8 @@ class _PooledImporter(_Importer):
             if landed < len(batch):
                 # some hit a taken value: which went in (ids are fresh uuid4s: a stored one is ours)
                 ids = [answer[7] for answer in batch]
-                missed = set(ids) - set(connection.execute(_STORED_IDS, {"ids": ids}).scalars())
+                stored_ids = connection.execute(_STORED_IDS, {"ids": padded(ids)}).scalars()
+                missed = set(ids) - set(stored_ids)
             for row in rows:
                 presigned = ready.get(row.line)
                 if presigned is not None and presigned[7] not in missed:

@@ -148,7 +148,10 @@ def allocate_indices(
         need = count - len(allocated)
         mine = {index for allocated_list, index in allocated if allocated_list == list_id}
         mine.update(index for avoided_list, index in avoid if avoided_list == list_id)
-        wanted = min(int((need + need // 8) / free_share) + 8, _MAX_PROBE)
+        # a power of two: sqlite3 caches each statement text it prepares (128 of them), and a
+        # probe's IN list of each length was one more, up to 16,384 placeholders long, which
+        # grew a 200,000-licence import's memory by tens of MB as its first list filled
+        wanted = min(1 << (int((need + need // 8) / free_share) + 8).bit_length(), _MAX_PROBE)
         free: list[int] = []
         if 2 * wanted <= list_size - len(mine):
             candidates: set[int] = set()
