@@ -166,7 +166,8 @@ def import_command(
             min=0,
             max=64,
             help="Worker processes that check, encrypt and sign the rows while this one writes "
-            "them (0: all in this process). Default: one per CPU, 0 on a single CPU.",
+            "them (0: all in this process; a dry run uses none). Default: one per CPU, 0 on a "
+            "single CPU.",
             show_default=False,
         ),
     ] = None,

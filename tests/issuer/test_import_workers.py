@@ -170,3 +170,11 @@ def test_one_process_and_workers_land_the_same_rows(
         rejects.append(_rejects(world))
     assert landed[0] == landed[1]
     assert rejects[0] == rejects[1]
+
+
+def test_the_help_names_the_workers_option(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(sqlite_url, tmp_path, monkeypatch)
+    result = world.run("import", "--help")
+    assert result.exit_code == 0 and "--workers" in result.output
