@@ -8,7 +8,7 @@ ratio of the import rate to it (machines differ in raw crypto speed; the ratio l
 prints both per second of CPU time: on a shared machine the wall-clock figures mostly measure
 the wait for a core, the CPU-time ones what the code costs.
 
-    .venv/bin/python benchmarks/import.py --count 200000 [--postgres]
+    .venv/bin/python benchmarks/import.py --count 200000 [--postgres] [--workers N]
 """
 
 from __future__ import annotations
@@ -60,12 +60,13 @@ def floor_rate(seconds: float = 2.0) -> tuple[float, float]:
 
 
 def timed_import(
-    env: dict[str, str], source: Path
+    env: dict[str, str], source: Path, workers: list[str]
 ) -> tuple[dict[str, object], float, float, float]:
-    """(summary, seconds, peak RSS in MB, CPU seconds) of one ``elicence import`` subprocess."""
+    """(summary, seconds, peak RSS in MB, CPU seconds) of one ``elicence import`` subprocess
+    (RSS: the largest of its processes; CPU: all of them, its workers too)."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [*ELICENCE, "import", "TRANSPORT", "DRIVING", str(source), "--json"],
+        [*ELICENCE, "import", "TRANSPORT", "DRIVING", str(source), "--json", *workers],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -90,7 +91,14 @@ def main() -> None:
         action="store_true",
         help="PostgreSQL (a throwaway server on 127.0.0.1) instead of the embedded SQLite",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="elicence import --workers N (default: the command's own default)",
+    )
     args = parser.parse_args()
+    workers = [] if args.workers is None else ["--workers", str(args.workers)]
     sys.path.insert(0, str(ROOT))
     from tests.issuer._import_files import rows, write_csv
 
@@ -126,10 +134,10 @@ def main() -> None:
         )
         # One batch first (warms the database; its peak RSS is the baseline), then the file.
         small = write_csv(data_dir / "one-batch.csv", rows(500, start=args.count))
-        _, _, baseline_rss, _ = timed_import(env, small)
+        _, _, baseline_rss, _ = timed_import(env, small, workers)
         source = write_csv(data_dir / "licences.csv", rows(args.count))
         size_mb = source.stat().st_size / 2**20
-        summary, seconds, peak_rss, cpu = timed_import(env, source)
+        summary, seconds, peak_rss, cpu = timed_import(env, source, workers)
     if summary["imported"] != args.count:
         raise SystemExit(f"expected {args.count} imported, got {summary}")
     floor, floor_cpu = floor_rate()
@@ -138,6 +146,7 @@ def main() -> None:
     growth = peak_rss - baseline_rss
     met = rate >= GOAL_RATE and rate / floor >= GOAL_RATIO and growth <= GOAL_RSS_MB
     print(f"import: {args.count} licences ({size_mb:.1f} MB CSV, distinct citizens), {database}")
+    print(f"  workers        {args.workers if args.workers is not None else 'default'}")
     print(f"  throughput     {rate:8.1f} licences/s ({seconds:.1f} s, whole command)")
     print(f"  import loop    {import_rate:8.1f} licences/s (without start-up)")
     print(

@@ -286,3 +286,107 @@ def insert_all_unless_taken(
     (key,) = table.primary_key.columns
     ignoring = sqlite.insert(table).on_conflict_do_nothing().returning(key)
     return len(connection.execute(ignoring, rows).all())
+
+
+# Dialects without an engine: what a bulk import's worker processes convert values with.
+# (PostgreSQL: the base dialect, whose JSON is text, which psycopg sends untyped and the server
+# reads as JSON; psycopg's own wraps it in an object of the driver.)
+_OFFLINE_DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.base.PGDialect()}
+_BIND_PROCESSORS: dict[tuple[str, str, tuple[str, ...]], tuple[Callable[[Any], Any] | None, ...]]
+_BIND_PROCESSORS = {}
+
+
+def table_order(model: type[Any], names: set[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` in the order of ``model``'s columns: the order of ``bind_values`` tuples."""
+    return tuple(column.key for column in model.__table__.columns if column.key in names)
+
+
+def bind_values(
+    dialect_name: str, model: type[Any], columns: tuple[str, ...], values: dict[str, Any]
+) -> tuple[Any, ...]:
+    """``values`` (one row of ``model``) converted as ``Connection.execute`` converts them for
+    the database ``dialect_name``, in the order of ``columns``, with no connection: a bulk
+    import's worker processes convert the rows (JSON to text, SQLite's datetimes to text) and
+    the importing process inserts them as they are (``insert_bound_unless_taken``). Plain
+    values: they cross a pipe."""
+    key = (dialect_name, model.__table__.name, columns)
+    processors = _BIND_PROCESSORS.get(key)
+    if processors is None:
+        dialect = _OFFLINE_DIALECTS[dialect_name]
+        table = model.__table__
+        processors = tuple(
+            table.columns[name].type._cached_bind_processor(dialect) for name in columns
+        )
+        _BIND_PROCESSORS[key] = processors
+    return tuple(
+        values[name] if process is None else process(values[name])
+        for name, process in zip(columns, processors, strict=True)
+    )
+
+
+_BOUND_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, str]] = {}
+_SQLITE_MAX_VARIABLES = 32_766
+
+
+def _bound_insert(
+    connection: Connection, table: Table, columns: tuple[str, ...]
+) -> tuple[str, str]:
+    """(statement, its VALUES group) of a one-row ``INSERT ... ON CONFLICT DO NOTHING`` of
+    ``columns``, compiled for the connection's dialect."""
+    dialect = connection.dialect
+    key = (dialect.name, table.name, columns)
+    found = _BOUND_INSERTS.get(key)
+    if found is None:
+        insert = postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
+        compiled = insert.on_conflict_do_nothing().compile(
+            dialect=dialect, column_keys=list(columns), for_executemany=True
+        )
+        if compiled.insert_prefetch or set(compiled.binds) != set(columns):
+            raise ValueError(f"{table.name} rows in bulk must bring every column with a default")
+        sql = compiled.string
+        if dialect.name != "postgresql" and tuple(compiled.positiontup or ()) != columns:
+            raise ValueError("give the columns in the table's order (table_order)")
+        start = sql.index(" VALUES (") + len(" VALUES ")
+        group = sql[start : sql.index(")", start) + 1]
+        found = _BOUND_INSERTS[key] = (sql, group)
+    return found
+
+
+def insert_bound_unless_taken(
+    connection: Connection,
+    model: type[Any],
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+) -> int:
+    """``insert_all_unless_taken`` for rows converted already (``bind_values``): how many
+    went in. SQLite: ``INSERT ... VALUES (...), (...) ... ON CONFLICT DO NOTHING`` as
+    SQLAlchemy's insertmanyvalues builds it, without converting anything here; PostgreSQL:
+    psycopg's ``executemany`` of the one-row statement, as ``insert_all_unless_taken``."""
+    if not rows:
+        return 0
+    table = model.__table__
+    sql, group = _bound_insert(connection, table, columns)
+    if connection.dialect.name == "postgresql":
+        parameters = [dict(zip(columns, row, strict=True)) for row in rows]
+        return int(connection.exec_driver_sql(sql, parameters).rowcount)
+    head, _, tail = sql.partition(group)
+    most = 1 << ((_SQLITE_MAX_VARIABLES // len(columns)).bit_length() - 1)
+    landed = 0
+    start = 0
+    while start < len(rows):
+        # pages of powers of two: sqlite3 keeps each statement text it prepared (128 of them),
+        # and one per page length would hold a few hundred kB each
+        size = min(most, 1 << (len(rows) - start).bit_length() - 1)
+        page = rows[start : start + size]
+        statement = head + ", ".join([group] * size) + tail
+        flat = tuple(value for row in page for value in row)
+        landed += connection.exec_driver_sql(statement, flat).rowcount
+        start += size
+    return landed
+
+
+def padded(values: list[Any]) -> list[Any]:
+    """``values`` (not empty) made a power of two long by repeating its last: for an IN list
+    (``one_of``) on SQLite, whose sqlite3 keeps each statement text it prepared (128), one per
+    list length; a few hundred lengths of long lists held over 100 MB."""
+    return values + values[-1:] * ((1 << (len(values) - 1).bit_length()) - len(values))

@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session
 
 from credential import PublicKey, cose_key_to_public_key, public_key_to_cose_key
 from keys import KeyStoreError, LocalSigner, SealedBox
-from registry.db import insert_all_unless_taken, insert_unless_taken, one_of
+from registry.db import (
+    bind_values,
+    insert_all_unless_taken,
+    insert_bound_unless_taken,
+    insert_unless_taken,
+    one_of,
+    padded,
+    table_order,
+)
 from registry.models import HolderKey, utcnow
 
 PURPOSE_HOLDER_KEY = "elicence/holder-key-encryption/v1"
@@ -164,6 +172,43 @@ def holder_public_keys(
     if landed < len(new):  # others made some of these citizens' keys meanwhile: use theirs
         keys.update(stored([key.id_index for key in new]))
     return keys
+
+
+def stored_holder_cose_keys(*, session: Session, id_indexes: list[str]) -> dict[str, bytes]:
+    """Blind index -> stored public COSE_Key (CBOR) of those of ``id_indexes`` who have a
+    holder key; the bytes, not keys: a pooled import passes them to its worker processes."""
+    if not id_indexes:
+        return {}
+    result = session.connection().execute(
+        _STORED_PUBLIC_KEYS, {"id_indexes": padded(sorted(set(id_indexes)))}
+    )
+    return {id_index: cose for id_index, cose in result}
+
+
+_SEALED_KEY_COLUMNS = table_order(
+    HolderKey, ("id_index", "encrypted_private_key", "public_cose_key", "created_at")
+)
+
+
+def store_sealed_holder_keys(
+    *, session: Session, keys: dict[str, tuple[bytes, bytes]], wanted: list[str]
+) -> dict[str, bytes]:
+    """``holder_public_keys`` with keys made elsewhere (a pooled import's worker processes):
+    ``keys`` maps blind index -> (sealed private key, public COSE_Key) of the fresh pairs;
+    those of citizens who have no key yet are stored. Returns blind index -> the public
+    COSE_Key each of ``wanted`` (and of ``keys``) has now, stored before or just now."""
+    connection = session.connection()
+    current = stored_holder_cose_keys(session=session, id_indexes=[*wanted, *keys])
+    new = [id_index for id_index in sorted(keys) if id_index not in current]
+    (created_at,) = bind_values(
+        connection.dialect.name, HolderKey, ("created_at",), {"created_at": utcnow()}
+    )
+    rows = [(id_index, keys[id_index][0], keys[id_index][1], created_at) for id_index in new]
+    landed = insert_bound_unless_taken(connection, HolderKey, _SEALED_KEY_COLUMNS, rows)
+    current.update((id_index, keys[id_index][1]) for id_index in new)
+    if landed < len(rows):  # others made some of these citizens' keys meanwhile: use theirs
+        current.update(stored_holder_cose_keys(session=session, id_indexes=new))
+    return current
 
 
 def load_holder_signer(*, session: Session, box: HolderKeyBox, id_index: str) -> LocalSigner:

@@ -34,9 +34,19 @@ from registry.settings import load_master_key
 from registry.vault import CitizenIdVault
 
 from ..runtime import IssuerRuntime
+from .pool import WorkerPool, default_workers
 from .rejects import RejectsFile, default_rejects_path
 from .schemas import ImportSummary
-from .service import BATCH_SIZE, ImportJob, columns_of, find_target, import_licences
+from .service import (
+    BATCH_SIZE,
+    ImportCrypto,
+    ImportJob,
+    ImportPool,
+    columns_of,
+    find_target,
+    import_licences,
+    sign_batch,
+)
 from .source import FORMATS, SourceFormat, open_source, parse_mapping
 
 
@@ -86,6 +96,27 @@ def issuer_runtime() -> Iterator[IssuerRuntime]:
         database.close()
 
 
+@contextlib.contextmanager
+def import_runtime(workers: int) -> Iterator[tuple[IssuerRuntime, ImportPool | None]]:
+    """``issuer_runtime`` with ``workers`` import worker processes (none for 0), forked before
+    the database is opened: they hold the vault and key boxes as memory, no connection."""
+    settings = load_settings()
+    master = load_master_key(settings, create=False)
+    vault = CitizenIdVault(master)
+    key_secret = derive_subkey(master, PURPOSE_KEY_ENCRYPTION)
+    with contextlib.ExitStack() as stack:
+        pool: ImportPool | None = None
+        if workers > 0:
+            crypto = ImportCrypto(vault=vault, key_secret=key_secret)
+            pool = stack.enter_context(WorkerPool(workers, crypto, sign_batch))
+        database = Database(settings.database_url)
+        stack.callback(database.close)
+        yield (
+            IssuerRuntime(settings=settings, database=database, vault=vault, key_secret=key_secret),
+            pool,
+        )
+
+
 def _print_summary(summary: ImportSummary) -> None:
     verb = "would import" if summary.dry_run else "imported"
     typer.echo(
@@ -129,6 +160,17 @@ def import_command(
     batch_size: Annotated[
         int, typer.Option(min=1, max=5000, help="Rows per transaction (and audit entry).")
     ] = BATCH_SIZE,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Worker processes that check, encrypt and sign the rows while this one writes "
+            "them (0: all in this process; a dry run uses none). Default: one per CPU, 0 on a "
+            "single CPU.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import licences the department already issued (存量证照), each row as issuance does it.
@@ -143,7 +185,9 @@ def import_command(
             raise fail(f"--format must be one of {', '.join(FORMATS)}")
         source_format = cast(SourceFormat | None, fmt)
         mapping = parse_mapping(map_ or [])
-        with issuer_runtime() as runtime:
+        if workers is None:
+            workers = default_workers()
+        with import_runtime(0 if dry_run else workers) as (runtime, pool):
             with runtime.database.reading() as session:
                 target = find_target(
                     session=session, department_code=department, licence_type_code=licence_type
@@ -171,6 +215,7 @@ def import_command(
                         job=job,
                         rejects=rejected,
                         progress=advance,
+                        pool=pool,
                     )
                 except KeyboardInterrupt:
                     typer.echo(

@@ -10,6 +10,11 @@
   CPU-bound: signing and key generation), through the CLI's engine (``import_licences``): the
   same checks, batches, ``licence.import`` audit entries, and writes through the one writer
   (``Database.write_now``: on SQLite the group commit, never the event loop).
+- **One process.** A job does not fork import workers (``elicence import --workers``): a server
+  process has threads (the event loop, the SQLite writer, this runner) and open connections
+  and ``flock``s, which a fork would copy into the children (a job lock held on by a child
+  would outlive a crashed server and keep its job from resuming), and its cores serve the
+  requests; a department that needs the speed runs ``elicence import``.
 - **Checkpoints.** Each batch's transaction also moves the job's row: the file's last line in
   the batch, the counts and the rejects file's length. After a crash the job goes on after that
   line with those counts (the rejects file is cut back to that length), so nothing is lost or

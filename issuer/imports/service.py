@@ -31,24 +31,44 @@ import functools
 import hashlib
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
+import cbor2
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from credential import LicenceIdentifier, parse_licence_identifier
+from credential import (
+    LicenceIdentifier,
+    LicenceStatus,
+    PublicKey,
+    cose_key_to_public_key,
+    mask_id_number,
+    parse_licence_identifier,
+)
 from credential.errors import InvalidLicenceIdentifier
+from keys import LocalSigner, decrypt_private_key
 from registry.audit import append_audit
 from registry.database import Database
-from registry.db import one_of
-from registry.errors import NotFound
-from registry.models import Department, Licence, utcnow
+from registry.db import bind_values, insert_bound_unless_taken, one_of, padded, table_order
+from registry.errors import NotFound, ServiceError
+from registry.holder_keys import (
+    HolderKeyBox,
+    PreparedHolderKey,
+    prepare_holder_key,
+    store_sealed_holder_keys,
+    stored_holder_cose_keys,
+)
+from registry.models import Department, Licence, SigningKey, utcnow
+from registry.vault import CitizenIdVault
 
 from ..errors import AlreadyHeld, InvalidRequest
 from ..licences.gbt import CHINA_STANDARD_TIME
 from ..licences.service import (
+    CitizenIds,
+    IssuingKey,
     LicenceDraft,
     LicenceTarget,
     PreparedCitizen,
@@ -59,10 +79,14 @@ from ..licences.service import (
     issuing_key,
     parse_citizen_id,
     prepare_checked_citizen,
+    signed_licence_row,
+    status_list_size,
     store_licence,
     store_licences,
 )
 from ..runtime import IssuerRuntime
+from ..status_lists.service import StatusListNeeded, allocate_indices, set_status
+from .pool import WorkerPool
 from .rejects import RejectsFile
 from .schemas import ImportSummary
 from .source import SourceFile, SourceRow
@@ -111,6 +135,27 @@ class ImportRow:
     def record_key(self) -> str:
         assert self.draft.record_key is not None
         return self.draft.record_key
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A row that passed ``check_row``, with what the record-key and identifier steps read:
+    ``payload`` is its ``ImportRow`` (one process) or its row and worker answer (pool)."""
+
+    line: int
+    original: list[str]
+    record_key: str
+    id_index: str
+    identifier: str | None
+    payload: Any
+
+    def __repr__(self) -> str:
+        return f"Checked(line={self.line})"
+
+
+# What became of a row in its batch's transaction: (line, original, the licence id created or
+# None when it was there already, the error that rejected it).
+Outcome = tuple[int, list[str], str | None, ServiceError | None]
 
 
 def _text(values: dict[str, Any], name: str) -> str | None:
@@ -406,26 +451,22 @@ class _Importer:
             {
                 "department_id": self.department_id,
                 "licence_type_id": self.licence_type.id,
-                "record_keys": sorted(set(record_keys)),
+                "record_keys": padded(sorted(set(record_keys))),
             },
         )
         return {key: id_index for key, id_index in result if key is not None}
 
-    def new_rows(
-        self, rows: list[ImportRow], stored: dict[str, str]
-    ) -> list[tuple[ImportRow, str]]:
-        """The rows not stored yet, with their holder's blind index; a stored record key
-        counts as already present when it has the same holder, else the row is rejected. A key
-        twice in the file: the first wins."""
-        fresh: list[tuple[ImportRow, str]] = []
+    def new_rows(self, rows: list[Checked], stored: dict[str, str]) -> list[Checked]:
+        """The rows not stored yet; a stored record key counts as already present when it has
+        the same holder, else the row is rejected. A key twice in the file: the first wins."""
+        fresh: list[Checked] = []
         seen = dict(stored)
         for row in rows:
-            id_index = self.runtime.vault.blind_index(row.id_number)
             holder = seen.get(row.record_key)
             if holder is None:
-                seen[row.record_key] = id_index
-                fresh.append((row, id_index))
-            elif holder == id_index:
+                seen[row.record_key] = row.id_index
+                fresh.append(row)
+            elif holder == row.id_index:
                 self.counts.already_present += 1
             else:
                 self.reject(
@@ -441,25 +482,23 @@ class _Importer:
         if not identifiers:
             return set()
         result = session.connection().execute(
-            _TAKEN_IDENTIFIERS, {"identifiers": sorted(set(identifiers))}
+            _TAKEN_IDENTIFIERS, {"identifiers": padded(sorted(set(identifiers)))}
         )
         return {identifier for identifier in result.scalars() if identifier is not None}
 
-    def new_identifiers(
-        self, session: Session, rows: list[tuple[ImportRow, str]]
-    ) -> list[tuple[ImportRow, str]]:
+    def new_identifiers(self, session: Session, rows: list[Checked]) -> list[Checked]:
         """The rows whose kept identifier (if any) is new to the registry and to the file;
         the others are rejected."""
-        kept = [str(row.draft.identifier) for row, _ in rows if row.draft.identifier is not None]
+        kept = [row.identifier for row in rows if row.identifier is not None]
         if not kept:
             return rows
         taken = self.taken_identifiers(session, kept) | self.identifiers
-        fresh: list[tuple[ImportRow, str]] = []
-        for row, id_index in rows:
-            identifier = row.draft.identifier
+        fresh: list[Checked] = []
+        for row in rows:
+            identifier = row.identifier
             if identifier is None:
-                fresh.append((row, id_index))
-            elif str(identifier) in taken:
+                fresh.append(row)
+            elif identifier in taken:
                 self.reject(
                     row.line,
                     row.original,
@@ -467,21 +506,19 @@ class _Importer:
                     f"identifier {identifier} is already another licence's",
                 )
             else:
-                taken.add(str(identifier))
-                self.identifiers.add(str(identifier))
-                fresh.append((row, id_index))
+                taken.add(identifier)
+                self.identifiers.add(identifier)
+                fresh.append(row)
         return fresh
 
-    def dry_run(
-        self, session: Session, rows: list[tuple[ImportRow, str]], now: dt.datetime
-    ) -> None:
-        for row, id_index in rows:
-            if row.draft.status == "valid":
+    def dry_run(self, session: Session, rows: list[Checked], now: dt.datetime) -> None:
+        for row in rows:
+            if row.payload.draft.status == "valid":
                 try:
                     check_single_valid(
                         session=session,
                         licence_type=self.licence_type,
-                        id_index=id_index,
+                        id_index=row.id_index,
                         now=now,
                     )
                 except AlreadyHeld as exc:
@@ -489,25 +526,23 @@ class _Importer:
                     continue
             self.counts.imported += 1
 
-    def write(
-        self,
-        rows: list[tuple[ImportRow, PreparedCitizen]],
-        now: dt.datetime,
-        lines: tuple[int, int],
-    ) -> None:
+    def write(self, store: Callable[[Session], list[Outcome]], line: int) -> None:
+        """Run ``store`` (a batch's rows and audit entry) in one write transaction with the
+        batch's checkpoint, and count what became of each row once it committed."""
+
         def work(session: Session) -> ImportCounts:
-            outcome = self.store(session, rows, now, lines)
+            outcome = store(session)
             # Counted once committed (an interrupted batch counts nothing): on a copy until then.
             counts = self.counts.copy()
             counts.batches += 1
-            for row, licence_id, held in outcome:
+            for line, original, licence_id, held in outcome:
                 if held is not None:
-                    self.reject(row.line, row.original, held.code, held.detail, counts)
+                    self.reject(line, original, held.code, held.detail, counts)
                 elif licence_id is None:
                     counts.already_present += 1
                 else:
                     counts.imported += 1
-            self.save(session, lines[1], counts)
+            self.save(session, line, counts)
             return counts
 
         # Through the one writer (group commit in a service; the CLI's is the only write).
@@ -519,9 +554,9 @@ class _Importer:
         rows: list[tuple[ImportRow, PreparedCitizen]],
         now: dt.datetime,
         lines: tuple[int, int],
-    ) -> list[tuple[ImportRow, str | None, AlreadyHeld | None]]:
+    ) -> list[Outcome]:
         """Store a batch's rows and its audit entry; what became of each row."""
-        outcome: list[tuple[ImportRow, str | None, AlreadyHeld | None]] = []
+        outcome: list[Outcome] = []
         # Read again inside the write transaction: the type or key may have changed.
         licence_type = find_licence_type(
             session=session,
@@ -557,7 +592,7 @@ class _Importer:
                             now=now,
                         )
                     except AlreadyHeld as exc:
-                        outcome.append((row, None, exc))
+                        outcome.append((row.line, row.original, None, exc))
                         continue
                 stored = store_licence(
                     session=session,
@@ -567,7 +602,7 @@ class _Importer:
                     draft=row.draft,
                     conflict_is_final=functools.partial(landed_meanwhile, row.draft),
                 )
-                outcome.append((row, stored["id"] if stored else None, None))
+                outcome.append((row.line, row.original, stored["id"] if stored else None, None))
         else:
             stored_rows = store_licences(
                 session=session,
@@ -577,8 +612,20 @@ class _Importer:
                 conflict_is_final=landed_meanwhile,
             )
             for (row, _), stored in zip(rows, stored_rows, strict=True):
-                outcome.append((row, stored["id"] if stored else None, None))
-        created = [licence_id for _, licence_id, _ in outcome if licence_id is not None]
+                outcome.append((row.line, row.original, stored["id"] if stored else None, None))
+        self.audit(session, outcome, lines, licence_type, key)
+        return outcome
+
+    def audit(
+        self,
+        session: Session,
+        outcome: list[Outcome],
+        lines: tuple[int, int],
+        licence_type: TypeRules,
+        key: IssuingKey,
+    ) -> None:
+        """The batch's ``licence.import`` entry (none when it created nothing)."""
+        created = [licence_id for _, _, licence_id, _ in outcome if licence_id is not None]
         if created:
             first, last = lines
             append_audit(
@@ -596,7 +643,6 @@ class _Importer:
                     "kid": key.kid,
                 },
             )
-        return outcome
 
     def rows(self) -> Iterator[SourceRow]:
         """The file's rows, after the checkpoint's line when resuming."""
@@ -612,7 +658,17 @@ class _Importer:
                 raise ImportStopped
             now = utcnow().replace(microsecond=0)
             self.counts.rows += len(batch)
-            checked = self.checked(batch, now)
+            checked = [
+                Checked(
+                    row.line,
+                    row.original,
+                    row.record_key,
+                    self.runtime.vault.blind_index(row.id_number),
+                    str(row.draft.identifier) if row.draft.identifier is not None else None,
+                    row,
+                )
+                for row in self.checked(batch, now)
+            ]
             with self.database.reading() as session:
                 stored = self.stored_keys(session, [row.record_key for row in checked])
                 rows = self.new_identifiers(session, self.new_rows(checked, stored))
@@ -621,23 +677,460 @@ class _Importer:
             if rows and not self.job.dry_run:
                 # The crypto that needs no database (holder key pair, ID number encryption)
                 # runs before the write transaction, as in issuance; the ID number was
-                # normalised by check_row and blind-indexed by new_rows.
+                # normalised by check_row and blind-indexed above.
                 prepared = [
                     (
-                        row,
+                        row.payload,
                         prepare_checked_citizen(
-                            runtime=self.runtime, id_number=row.id_number, id_index=id_index
+                            runtime=self.runtime,
+                            id_number=row.payload.id_number,
+                            id_index=row.id_index,
                         ),
                     )
-                    for row, id_index in rows
+                    for row in rows
                 ]
-                self.write(prepared, now, (batch[0].line, batch[-1].line))
+                lines = (batch[0].line, batch[-1].line)
+                self.write(
+                    functools.partial(self.store, rows=prepared, now=now, lines=lines), lines[1]
+                )
             elif self.checkpoint is not None and not self.job.dry_run:
                 # Nothing to store: the checkpoint moves on its own.
                 self.database.write_now(
                     functools.partial(self.save, line=batch[-1].line, counts=self.counts.copy())
                 )
             progress(len(batch))
+
+
+# --- The pool (``elicence import --workers N``) ---------------------------------------------
+#
+# The importing process reads the file, looks up which rows' record keys are stored and which
+# citizens have a holder key, allocates the status indices (each batch's kept apart from those
+# of batches still in the workers) and sends the batch to a worker; the worker checks each row
+# (``check_row``), encrypts the ID number, makes holder key pairs and signs the credentials, and
+# answers with the rows ready to insert. The importing process then does what it did before the
+# signing: the record-key and identifier steps, and the batch's one write transaction. What
+# the worker assumed is checked there again: a row whose holder key, status index or signing key
+# changed meanwhile (a concurrent writer, a key rotation) is signed again in the importing
+# process, as the one-process path signs every row.
+
+_REJECTED, _CHECKED, _SIGNED = 0, 1, 2
+# A signed licence row's columns, as a worker converts them for the database.
+_LICENCE_COLUMNS = table_order(
+    Licence,
+    {
+        "id",
+        "department_id",
+        "licence_type_id",
+        "number",
+        "identifier",
+        "holder_name",
+        "id_index",
+        "id_ciphertext",
+        "fields",
+        "categories",
+        "valid_from",
+        "valid_until",
+        "issued_at",
+        "status",
+        "status_reason",
+        "status_list_id",
+        "status_index",
+        "credential",
+        "kid",
+        "replaces_id",
+        "idempotency_key",
+        "record_key",
+    },
+)
+_STORED_IDS = select(Licence.id).where(one_of(Licence.id, "ids"))
+_KEY_BLOB = select(SigningKey.encrypted_private_key).where(SigningKey.id == bindparam("key_id"))
+
+
+class ImportCrypto:
+    """What a worker process encrypts and signs with: the ID number vault, the holder-key box
+    and the private-key encryption key (which opens the signing key's stored blob). It reaches
+    the workers by ``fork``, never by pickling."""
+
+    __slots__ = ("holder_box", "key_secret", "vault")
+
+    def __init__(self, *, vault: CitizenIdVault, key_secret: bytes) -> None:
+        self.vault = vault
+        self.holder_box = HolderKeyBox(key_secret)
+        self.key_secret = key_secret
+
+    def __repr__(self) -> str:
+        return "ImportCrypto()"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("ImportCrypto is not picklable: it holds key material")
+
+
+ImportPool = WorkerPool[ImportCrypto]
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchRequest:
+    """A batch for a worker: its rows' cells, what the database said of them, the signing key
+    still encrypted, and a status index for each row to sign."""
+
+    dialect: str  # the database's: the rows come back converted for it
+    licence_type: TypeRules
+    department_id: int
+    department_code: str
+    key: tuple[int, str, bytes]  # id, kid, encrypted private key (as stored)
+    from_text: bool
+    now: dt.datetime
+    rows: list[tuple[int, dict[str, Any], str | None]]  # line, values, malformed
+    id_indexes: list[str | None]  # blind index when the importing process could read it
+    sign: list[bool]  # false: its record key is stored (check it only)
+    holder_keys: dict[str, bytes]  # blind index -> stored public COSE_Key
+    indices: list[tuple[int, int]]  # one per row to sign, in order
+
+    def __repr__(self) -> str:
+        return f"_BatchRequest(rows={len(self.rows)})"
+
+
+_WORKER_SIGNERS: dict[str, LocalSigner] = {}
+
+
+def sign_batch(crypto: ImportCrypto, request: _BatchRequest) -> list[tuple[Any, ...]]:
+    """In a worker: each row of the batch checked and, unless stored already, signed. One
+    answer per row: ``(_REJECTED, code, detail)``, ``(_CHECKED, record_key, id_index,
+    identifier)``, or ``(_SIGNED, record_key, id_index, identifier, the row's values converted
+    for the database (``_LICENCE_COLUMNS``), sealed private key or None, public COSE_Key,
+    licence id, status, status list id, status index)``."""
+    key_id, kid, blob = request.key
+    signer = _WORKER_SIGNERS.get(kid)
+    if signer is None:
+        signer = _WORKER_SIGNERS[kid] = LocalSigner(decrypt_private_key(blob, crypto.key_secret))
+    target = LicenceTarget(
+        request.department_id,
+        request.department_code,
+        request.licence_type,
+        IssuingKey(key_id, kid, signer),
+    )
+    public: dict[str, PublicKey] = {}
+    made: dict[str, PreparedHolderKey] = {}  # a citizen twice in the batch: one key pair
+    indices = iter(request.indices)
+    answers: list[tuple[Any, ...]] = []
+    for (line, values, malformed), id_index, sign in zip(
+        request.rows, request.id_indexes, request.sign, strict=True
+    ):
+        status_list = next(indices) if sign else None
+        try:
+            row = check_row(
+                request.licence_type,
+                SourceRow(line, values, [], malformed),
+                now=request.now,
+                from_text=request.from_text,
+            )
+        except InvalidRequest as exc:
+            answers.append((_REJECTED, exc.code, exc.detail))
+            continue
+        if id_index is None:
+            id_index = crypto.vault.blind_index(row.id_number)
+        identifier = str(row.draft.identifier) if row.draft.identifier is not None else None
+        if status_list is None:
+            answers.append((_CHECKED, row.record_key, id_index, identifier))
+            continue
+        cose = request.holder_keys.get(id_index)
+        sealed: bytes | None = None
+        if cose is None:
+            fresh = made.get(id_index)
+            if fresh is None:
+                fresh = made[id_index] = prepare_holder_key(
+                    box=crypto.holder_box, id_index=id_index
+                )
+            cose, sealed, holder_key = (
+                fresh.public_cose_key,
+                fresh.encrypted_private_key,
+                fresh.public_key,
+            )
+        else:
+            holder_key = public.get(id_index) or public.setdefault(
+                id_index, cose_key_to_public_key(cbor2.loads(cose))
+            )
+        citizen = CitizenIds(
+            id_index, crypto.vault.encrypt(row.id_number), mask_id_number(row.id_number)
+        )
+        licence = signed_licence_row(
+            target, citizen=citizen, draft=row.draft, holder_key=holder_key, status_list=status_list
+        )
+        answers.append(
+            (
+                _SIGNED,
+                row.record_key,
+                id_index,
+                identifier,
+                bind_values(request.dialect, Licence, _LICENCE_COLUMNS, licence),
+                sealed,
+                cose,
+                licence["id"],
+                licence["status"].value,
+                *status_list,
+            )
+        )
+    return answers
+
+
+def _hints(vault: CitizenIdVault, row: SourceRow) -> tuple[str | None, str | None]:
+    """(record key, holder blind index) of a row as ``check_row`` will read them; ``None``
+    where it cannot (the worker's check rejects the row, or finds them itself)."""
+    if row.malformed is not None:
+        return None, None
+    try:
+        record_key = _text(row.values, "record_key")
+        id_text = _text(row.values, "id_number")
+        id_index = vault.blind_index(parse_citizen_id(id_text)) if id_text else None
+    except InvalidRequest:
+        return None, None
+    return record_key, id_index
+
+
+class _PooledImporter(_Importer):
+    """``_Importer`` with the per-row work in worker processes (see above)."""
+
+    def __init__(self, *, pool: ImportPool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pool = pool
+        self.from_text = self.job.source.format == "csv"
+        self.signing_key: tuple[int, str, bytes] | None = None
+        self.spare_indices: list[tuple[int, int]] = []  # see allocate_indices
+
+    def read_signing_key(self, session: Session, key: IssuingKey) -> tuple[int, str, bytes]:
+        if self.signing_key is None or self.signing_key[1] != key.kid:
+            blob = session.connection().execute(_KEY_BLOB, {"key_id": key.id}).scalar_one()
+            self.signing_key = (key.id, key.kid, blob)
+        return self.signing_key
+
+    def request(
+        self, batch: list[SourceRow], now: dt.datetime, avoid: set[tuple[int, int]]
+    ) -> _BatchRequest:
+        hints = [_hints(self.runtime.vault, row) for row in batch]
+        record_keys = [key for key, _ in hints if key is not None]
+        id_indexes = [id_index for _, id_index in hints if id_index is not None]
+        with self.database.reading() as session:
+            stored = self.stored_keys(session, record_keys)
+            holder_keys = stored_holder_cose_keys(session=session, id_indexes=id_indexes)
+            sign = [key is None or key not in stored for key, _ in hints]
+            if self.signing_key is None:
+                self.read_signing_key(
+                    session,
+                    issuing_key(
+                        session=session,
+                        runtime=self.runtime,
+                        department_id=self.department_id,
+                        licence_type=self.licence_type,
+                    ),
+                )
+            allocate = functools.partial(
+                allocate_indices,
+                department_id=self.department_id,
+                size=status_list_size(self.runtime),
+                count=sum(sign),
+                avoid=avoid,
+                spare=self.spare_indices,
+            )
+            try:
+                indices = allocate(session=session, create=False)
+            except StatusListNeeded:  # a new list is a write of its own
+                indices = self.database.write_now(lambda writing: allocate(session=writing))
+        assert self.signing_key is not None
+        return _BatchRequest(
+            dialect=self.database.dialect,
+            licence_type=self.licence_type,
+            department_id=self.department_id,
+            department_code=self.job.target.department_code,
+            key=self.signing_key,
+            from_text=self.from_text,
+            now=now,
+            rows=[(row.line, row.values, row.malformed) for row in batch],
+            id_indexes=[id_index for _, id_index in hints],
+            sign=sign,
+            holder_keys=holder_keys,
+            indices=indices,
+        )
+
+    def finish(
+        self,
+        batch: list[SourceRow],
+        request: _BatchRequest,
+        answers: list[tuple[Any, ...]],
+    ) -> None:
+        """A batch back from its worker: the record-key and identifier steps, then its write."""
+        self.counts.rows += len(batch)
+        checked: list[Checked] = []
+        for row, answer in zip(batch, answers, strict=True):
+            if answer[0] == _REJECTED:
+                self.reject(row.line, row.original, answer[1], answer[2])
+            else:
+                checked.append(
+                    Checked(row.line, row.original, answer[1], answer[2], answer[3], (row, answer))
+                )
+        with self.database.reading() as session:
+            stored = self.stored_keys(session, [row.record_key for row in checked])
+            rows = self.new_identifiers(session, self.new_rows(checked, stored))
+        lines = (batch[0].line, batch[-1].line)
+        if rows:
+            self.write(
+                functools.partial(self.store_signed, rows=rows, request=request, lines=lines),
+                lines[1],
+            )
+        elif self.checkpoint is not None:
+            self.database.write_now(
+                functools.partial(self.save, line=lines[1], counts=self.counts.copy())
+            )
+
+    def store_signed(
+        self,
+        session: Session,
+        rows: list[Checked],
+        request: _BatchRequest,
+        lines: tuple[int, int],
+    ) -> list[Outcome]:
+        """``store`` for rows a worker signed: their holder keys, rows and audit entry; a row
+        whose holder key, status index or signing key changed meanwhile is signed again here."""
+        connection = session.connection()
+        licence_type = find_licence_type(
+            session=session, department_id=self.department_id, code=self.licence_type.code
+        )
+        key = issuing_key(
+            session=session,
+            runtime=self.runtime,
+            department_id=self.department_id,
+            licence_type=licence_type,
+        )
+        self.read_signing_key(session, key)  # the next batches are signed with the new key
+        target = LicenceTarget(
+            self.department_id, self.job.target.department_code, licence_type, key
+        )
+        current = licence_type == request.licence_type and key.kid == request.key[1]
+        signed = [row for row in rows if row.payload[1][0] == _SIGNED]
+        fresh_keys: dict[str, tuple[bytes, bytes]] = {}
+        for row in signed:
+            answer = row.payload[1]
+            if answer[5] is not None:
+                fresh_keys.setdefault(row.id_index, (answer[5], answer[6]))
+        holder_keys = store_sealed_holder_keys(
+            session=session, keys=fresh_keys, wanted=[row.id_index for row in signed]
+        )
+        ready: dict[int, tuple[Any, ...]] = {}  # by line: the answers of rows signed as they are
+        for row in signed:
+            answer = row.payload[1]
+            if current and holder_keys.get(row.id_index) == answer[6]:
+                ready[row.line] = answer
+
+        def landed_meanwhile(row: Checked) -> bool:
+            # Another import of the same record (or identifier) committed meanwhile (PostgreSQL).
+            if self.stored_keys(session, [row.record_key]):
+                return True
+            return row.identifier is not None and bool(
+                self.taken_identifiers(session, [row.identifier])
+            )
+
+        def sign_here(row: Checked) -> str | None:
+            source, _ = row.payload
+            checked = check_row(
+                request.licence_type, source, now=request.now, from_text=self.from_text
+            )
+            citizen = prepare_checked_citizen(
+                runtime=self.runtime, id_number=checked.id_number, id_index=row.id_index
+            )
+            stored = store_licence(
+                session=session,
+                runtime=self.runtime,
+                target=target,
+                citizen=citizen,
+                draft=checked.draft,
+                conflict_is_final=functools.partial(landed_meanwhile, row),
+            )
+            return stored["id"] if stored else None
+
+        def inserted(answer: tuple[Any, ...]) -> str:
+            licence_id, status, list_id, index = answer[7:11]
+            if status != LicenceStatus.VALID:
+                set_status(
+                    session=session,
+                    licence=Licence(status_list_id=list_id, status_index=index),
+                    status=LicenceStatus(status),
+                )
+            return str(licence_id)
+
+        outcome: list[Outcome] = []
+        if licence_type.single_valid:
+            # One at a time: each row's check must see the rows stored before it.
+            for row in rows:
+                presigned = ready.get(row.line)
+                if presigned is not None:
+                    status = LicenceStatus(presigned[8])
+                else:
+                    status = check_row(
+                        request.licence_type,
+                        row.payload[0],
+                        now=request.now,
+                        from_text=self.from_text,
+                    ).draft.status
+                if status == LicenceStatus.VALID:
+                    try:
+                        check_single_valid(
+                            session=session,
+                            licence_type=licence_type,
+                            id_index=row.id_index,
+                            now=request.now,
+                        )
+                    except AlreadyHeld as exc:
+                        outcome.append((row.line, row.original, None, exc))
+                        continue
+                if presigned is not None and insert_bound_unless_taken(
+                    connection, Licence, _LICENCE_COLUMNS, [presigned[4]]
+                ):
+                    outcome.append((row.line, row.original, inserted(presigned), None))
+                elif presigned is not None and landed_meanwhile(row):
+                    outcome.append((row.line, row.original, None, None))
+                else:
+                    outcome.append((row.line, row.original, sign_here(row), None))
+        else:
+            batch = list(ready.values())
+            missed: set[str] = set()
+            landed = insert_bound_unless_taken(
+                connection, Licence, _LICENCE_COLUMNS, [answer[4] for answer in batch]
+            )
+            if landed < len(batch):
+                # some hit a taken value: which went in (ids are fresh uuid4s: a stored one is ours)
+                ids = [answer[7] for answer in batch]
+                stored_ids = connection.execute(_STORED_IDS, {"ids": padded(ids)}).scalars()
+                missed = set(ids) - set(stored_ids)
+            for row in rows:
+                presigned = ready.get(row.line)
+                if presigned is not None and presigned[7] not in missed:
+                    outcome.append((row.line, row.original, inserted(presigned), None))
+                elif presigned is not None and landed_meanwhile(row):
+                    outcome.append((row.line, row.original, None, None))
+                else:
+                    outcome.append((row.line, row.original, sign_here(row), None))
+        self.audit(session, outcome, lines, licence_type, key)
+        return outcome
+
+    def run(self, progress: Callable[[int], None], stop: Callable[[], bool]) -> None:
+        # Each worker has a batch in hand and one waiting, while this process writes another.
+        in_flight: deque[tuple[list[SourceRow], _BatchRequest]] = deque()
+
+        def finish_oldest() -> None:
+            batch, request = in_flight.popleft()
+            self.finish(batch, request, self.pool.result())
+            progress(len(batch))
+
+        for batch in _batches(self.rows(), self.job.batch_size):
+            if stop():
+                raise ImportStopped
+            avoid = {index for _, request in in_flight for index in request.indices}
+            request = self.request(batch, utcnow().replace(microsecond=0), avoid)
+            self.pool.submit(request)
+            in_flight.append((batch, request))
+            if len(in_flight) > 2 * self.pool.size:
+                finish_oldest()
+        while in_flight:
+            finish_oldest()
 
 
 def licence_ids_hash(licence_ids: list[str]) -> str:
@@ -655,12 +1148,14 @@ def import_licences(
     progress: Callable[[int], None] = lambda _rows: None,
     checkpoint: Checkpoint | None = None,
     stop: Callable[[], bool] = lambda: False,
+    pool: ImportPool | None = None,
 ) -> ImportSummary:
     """Import ``job.source`` (checked by ``open_source``), after ``job.resume`` if given. Rows
     that fail go to ``rejects``; ``progress(rows)`` after each batch; ``checkpoint`` in each
     batch's transaction; ``stop()`` before each batch. Raises ``ServiceError`` when the
     department has no usable signing key (before the first row), ``ImportStopped`` when
-    ``stop()`` said so."""
+    ``stop()`` said so. With ``pool`` (not for a dry run), its worker processes check and sign
+    the rows."""
     started = time.monotonic()
     target = job.target
     if not job.dry_run:
@@ -671,8 +1166,19 @@ def import_licences(
                 department_id=target.department_id,
                 licence_type=target.licence_type,
             )
-    importer = _Importer(
-        database=database, runtime=runtime, job=job, rejects=rejects, checkpoint=checkpoint
+    importer = (
+        _PooledImporter(
+            pool=pool,
+            database=database,
+            runtime=runtime,
+            job=job,
+            rejects=rejects,
+            checkpoint=checkpoint,
+        )
+        if pool is not None and not job.dry_run
+        else _Importer(
+            database=database, runtime=runtime, job=job, rejects=rejects, checkpoint=checkpoint
+        )
     )
     importer.run(progress, stop)
     counts = importer.counts

@@ -94,6 +94,19 @@ class PreparedCitizen:
         return f"PreparedCitizen(masked_id={self.masked_id!r})"
 
 
+@dataclass(frozen=True, slots=True)
+class CitizenIds:
+    """What a licence row and its credential hold of the citizen's ID number: its blind
+    index, ciphertext and masked form (a bulk import's worker process signs with these)."""
+
+    id_index: str
+    id_ciphertext: bytes
+    masked_id: str
+
+    def __repr__(self) -> str:
+        return f"CitizenIds(masked_id={self.masked_id!r})"
+
+
 def prepare_citizen(*, runtime: IssuerRuntime, id_number: str) -> PreparedCitizen | None:
     """``PreparedCitizen`` for an ID number, or ``None`` if it is invalid (``issue_licence``
     then reports it in its usual order, after authentication and the licence type)."""
@@ -393,10 +406,10 @@ class LicenceTarget:
     key: IssuingKey
 
 
-def _signed_row(
+def signed_licence_row(
     target: LicenceTarget,
     *,
-    citizen: PreparedCitizen,
+    citizen: PreparedCitizen | CitizenIds,
     draft: LicenceDraft,
     holder_key: PublicKey,
     status_list: tuple[int, int],
@@ -455,7 +468,8 @@ def _signed_row(
     }
 
 
-def _status_list_size(runtime: IssuerRuntime) -> int:
+def status_list_size(runtime: IssuerRuntime) -> int:
+    """Entries of a new status list (the setting, at least 131,072)."""
     return max(runtime.settings.status_list_size, 131072)
 
 
@@ -492,10 +506,10 @@ def store_licence(
         allocated = allocate_index(
             session=session,
             department_id=target.department_id,
-            size=_status_list_size(runtime),
+            size=status_list_size(runtime),
             avoid=tried,
         )
-        row = _signed_row(
+        row = signed_licence_row(
             target,
             citizen=citizen,
             draft=draft,
@@ -540,11 +554,11 @@ def store_licences(
     indices = allocate_indices(
         session=session,
         department_id=target.department_id,
-        size=_status_list_size(runtime),
+        size=status_list_size(runtime),
         count=len(licences),
     )
     rows = [
-        _signed_row(
+        signed_licence_row(
             target,
             citizen=citizen,
             draft=draft,

@@ -57,11 +57,20 @@ _INDEX_TAKEN = (
 _ENTRIES_USED = select(func.count()).where(Licence.status_list_id == bindparam("list_id"))
 
 
-def current_list(*, session: Session, department_id: int, size: int) -> tuple[int, int]:
-    """``(id, size)`` of the department's newest status list, made when it has none."""
+class StatusListNeeded(Exception):
+    """An allocation told not to write needs a new status list (``create=False``)."""
+
+
+def current_list(
+    *, session: Session, department_id: int, size: int, create: bool = True
+) -> tuple[int, int]:
+    """``(id, size)`` of the department's newest status list, made when it has none (unless
+    ``create`` is false: then ``StatusListNeeded``)."""
     row = session.connection().execute(_CURRENT_LIST, {"department_id": department_id}).first()
     if row is not None:
         return row.id, row.size
+    if not create:
+        raise StatusListNeeded
     status_list = _new_list(session=session, department_id=department_id, size=size)
     return status_list.id, status_list.size
 
@@ -99,7 +108,14 @@ _MAX_PROBE = 16384  # candidates in one query (SQLite allows 32,766 parameters)
 
 
 def allocate_indices(
-    *, session: Session, department_id: int, size: int, count: int
+    *,
+    session: Session,
+    department_id: int,
+    size: int,
+    count: int,
+    avoid: set[tuple[int, int]] | None = None,
+    create: bool = True,
+    spare: list[tuple[int, int]] | None = None,
 ) -> list[tuple[int, int]]:
     """``count`` distinct random free ``(status list id, index)`` of the department (bulk
     import), each uniform over the free indices as ``allocate_index`` draws it: one probe of
@@ -107,16 +123,35 @@ def allocate_indices(
     (under 1/16 of the candidates free), its free indices are read at once and shuffled,
     and a full list starts a new one. (Probing one index at a time there took thousands of
     queries per batch as a list filled up.) A probe draws as many candidates as the share of
-    free indices the last one found says it takes."""
+    free indices the last one found says it takes.
+
+    ``avoid``: indices counted as taken besides the stored ones (a pooled import's batches
+    allocated but not yet written). ``create`` false: a read-only session; a new list needed
+    raises ``StatusListNeeded`` (allocate again in a write transaction). ``spare``: the
+    caller's list of free indices read from a nearly full list and not handed out yet, used
+    first and refilled by the next read (a bulk import reads the list once, not once per
+    batch: 131,072 indices read per batch grew a 200,000-licence import's memory by 60 MB);
+    one taken meanwhile by another writer makes its insert conflict, as a probed one can."""
     connection = session.connection()
-    list_id, list_size = current_list(session=session, department_id=department_id, size=size)
+    list_id, list_size = current_list(
+        session=session, department_id=department_id, size=size, create=create
+    )
     allocated: list[tuple[int, int]] = []
     draw = secrets.SystemRandom()
     free_share = 1.0
+    avoid = avoid or set()
+    while spare and len(allocated) < count:
+        kept = spare.pop()
+        if kept[0] == list_id and kept not in avoid:
+            allocated.append(kept)
     while len(allocated) < count:
         need = count - len(allocated)
         mine = {index for allocated_list, index in allocated if allocated_list == list_id}
-        wanted = min(int((need + need // 8) / free_share) + 8, _MAX_PROBE)
+        mine.update(index for avoided_list, index in avoid if avoided_list == list_id)
+        # a power of two: sqlite3 caches each statement text it prepares (128 of them), and a
+        # probe's IN list of each length was one more, up to 16,384 placeholders long, which
+        # grew a 200,000-licence import's memory by tens of MB as its first list filled
+        wanted = min(1 << (int((need + need // 8) / free_share) + 8).bit_length(), _MAX_PROBE)
         free: list[int] = []
         if 2 * wanted <= list_size - len(mine):
             candidates: set[int] = set()
@@ -131,16 +166,21 @@ def allocate_indices(
             free_share = max(len(free) / len(candidates), 1 / _NEARLY_FULL)
             if len(free) * _NEARLY_FULL < len(candidates):
                 free = []  # nearly full: read what is left below
-        if not free:
+        read_whole = not free
+        if read_whole:
             taken = set(connection.execute(_ALL_TAKEN, {"list_id": list_id}).scalars())
             free = [i for i in range(list_size) if i not in taken and i not in mine]
             if not free:
+                if not create:
+                    raise StatusListNeeded
                 status_list = _new_list(session=session, department_id=department_id, size=size)
                 list_id, list_size = status_list.id, status_list.size
                 free_share = 1.0
                 continue
         draw.shuffle(free)  # a set's order is not random enough to show
         allocated.extend((list_id, index) for index in free[:need])
+        if spare is not None and read_whole:
+            spare[:] = [(list_id, index) for index in free[need:]]
     return allocated
 
 

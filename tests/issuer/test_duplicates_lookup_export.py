@@ -3,6 +3,7 @@ bulk import), look-up by printed number, ``elicence export``."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -12,8 +13,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from issuer.imports.pool import WorkerPool
 from issuer.imports.rejects import RejectsFile
-from issuer.imports.service import ImportJob, columns_of, find_target, import_licences
+from issuer.imports.service import (
+    ImportCrypto,
+    ImportJob,
+    columns_of,
+    find_target,
+    import_licences,
+    sign_batch,
+)
 from issuer.imports.source import open_source
 from registry.models import AuditEntry, Licence
 from tests.issuer._import_files import citizen_id, licence_row, rows, write_csv
@@ -62,7 +71,7 @@ def test_issuance_refuses_a_second_valid_licence_of_a_single_valid_type(
     issuer.issue(key)
 
 
-def _import(issuer: Issuer, source: Path) -> dict[str, object]:
+def _import(issuer: Issuer, source: Path, workers: int = 0) -> dict[str, object]:
     runtime = issuer.client.app.state.issuer  # type: ignore[attr-defined]
     with runtime.database.reading() as session:
         target = find_target(
@@ -75,9 +84,22 @@ def _import(issuer: Issuer, source: Path) -> dict[str, object]:
         actor="test",
         batch_size=3,
     )
-    with RejectsFile(source.with_suffix(".rejects.csv"), ["x"]) as rejects:
+    with contextlib.ExitStack() as stack:
+        # (forked after the test's database opened: the workers never touch it)
+        pool = (
+            stack.enter_context(
+                WorkerPool(
+                    workers,
+                    ImportCrypto(vault=runtime.vault, key_secret=runtime.key_secret),
+                    sign_batch,
+                )
+            )
+            if workers
+            else None
+        )
+        rejects = stack.enter_context(RejectsFile(source.with_suffix(".rejects.csv"), ["x"]))
         summary = import_licences(
-            database=runtime.database, runtime=runtime, job=job, rejects=rejects
+            database=runtime.database, runtime=runtime, job=job, rejects=rejects, pool=pool
         )
     return summary.model_dump()
 
@@ -130,7 +152,12 @@ def test_the_cli_sets_the_duplicates_policy(
     assert default.exit_code == 0 and "many valid per holder" in default.stdout
 
 
-def test_bulk_import_refuses_a_second_valid_licence_too(issuer_any: Issuer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_bulk_import_refuses_a_second_valid_licence_too(
+    issuer_any: Issuer, tmp_path: Path, workers: int
+) -> None:
+    """Also with worker processes signing (``--workers``): the rows they signed are checked
+    one at a time in the write transaction, as the one-process path checks them."""
     issuer = issuer_any
     key = _single_valid_type(issuer)
     held = issuer.issue(key, id_number=citizen_id(4))  # issued one at a time before
@@ -143,7 +170,7 @@ def test_bulk_import_refuses_a_second_valid_licence_too(issuer_any: Issuer, tmp_
         licence_row(5, id_number=citizen_id(3)),  # citizen 3 again, in the next batch
     ]
     source = write_csv(tmp_path / "l.csv", records)
-    summary = _import(issuer, source)
+    summary = _import(issuer, source, workers)
     assert (summary["imported"], summary["rejected"]) == (3, 3)
     assert summary["reject_reasons"] == {"already_holds_valid": 3}
     with (tmp_path / "l.rejects.csv").open(encoding="utf-8") as handle:

@@ -1,6 +1,6 @@
 """Issue 13 item 3: an import killed with SIGKILL in the middle, then run again, finishes the file
 with every row present exactly once and the audit chain intact (real subprocesses, SQLite and
-PostgreSQL)."""
+PostgreSQL), in one process and with worker processes (``--workers 2``), which end with it."""
 
 from __future__ import annotations
 
@@ -31,14 +31,29 @@ def _landed(database: Database) -> int:
         return session.scalar(select(func.count()).select_from(Licence)) or 0
 
 
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _ended(pid: int) -> bool:
+    """The process is gone, or a zombie (ended, not yet reaped by init)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return any(line.startswith("State:") and "Z" in line for line in status.splitlines())
+
+
+@pytest.mark.parametrize("workers", [0, 2])
 def test_sigkill_in_the_middle_then_rerun_lands_every_row_once(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     world = make_world(database_url, tmp_path, monkeypatch)
     source = write_csv(tmp_path / "licences.csv", rows(ROWS))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELICENCE_")}
     env |= {"ELICENCE_DATA_DIR": str(world.data_dir), "ELICENCE_DATABASE_URL": database_url}
-    command = [ELICENCE, "import", "TRANSPORT", "DRIVING", str(source), "--batch-size", str(BATCH)]
+    command = [ELICENCE, "import", "TRANSPORT", "DRIVING", str(source), "--batch-size", str(BATCH),
+               "--workers", str(workers)]  # fmt: skip
     database = Database(database_url)
     try:
         process = subprocess.Popen(
@@ -49,8 +64,15 @@ def test_sigkill_in_the_middle_then_rerun_lands_every_row_once(
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             assert time.monotonic() < deadline
             time.sleep(0.02)
+        children = _children(process.pid)
+        assert len(children) == workers
         process.send_signal(signal.SIGKILL)
         assert process.wait(timeout=30) == -signal.SIGKILL
+        # the workers see their pipes' EOF and exit: none outlives the importing process
+        deadline = time.monotonic() + 30
+        while not all(_ended(child) for child in children):
+            assert time.monotonic() < deadline, "a worker outlived the killed import"
+            time.sleep(0.05)
         if process.stderr is not None:
             process.stderr.close()
         before = _landed(database)

@@ -57,3 +57,33 @@ def test_a_nearly_full_list_is_filled_to_its_last_index_then_a_new_one_starts(
     new_lists = {lid for lid, _ in allocated if lid != list_id}
     assert len(new_lists) == 1 and new_lists.pop() > list_id
     assert all(0 <= index < 64 for _, index in allocated)
+
+
+def test_a_pooled_import_reads_a_nearly_full_list_once_and_avoids_its_batches_in_flight(
+    db_session: Session,
+) -> None:
+    department_id, list_id, taken = _taken(db_session, 64, 30)
+    spare: list[tuple[int, int]] = []
+    # 25 of 34 free: more than a probe may draw, so the list's free indices are read at once
+    first = allocate_indices(
+        session=db_session, department_id=department_id, size=64, count=25, spare=spare
+    )
+    # those not handed out are kept for the next batch
+    assert len(spare) == 34 - 25
+    second = allocate_indices(
+        session=db_session,
+        department_id=department_id,
+        size=64,
+        count=5,
+        spare=spare,
+        avoid=set(first),  # a batch allocated, not yet written
+    )
+    assert len(spare) == 34 - 30
+    both = first + second
+    assert len(set(both)) == 30 and {lid for lid, _ in both} == {list_id}
+    assert not {index for _, index in both} & taken
+    # without the spare list, what is in flight is avoided all the same
+    third = allocate_indices(
+        session=db_session, department_id=department_id, size=64, count=4, avoid=set(both)
+    )
+    assert {index for _, index in both + third} == set(range(64)) - taken
