@@ -34,7 +34,7 @@ from registry.settings import load_master_key
 from registry.vault import CitizenIdVault
 
 from ..runtime import IssuerRuntime
-from .pool import WorkerPool, default_workers
+from .pool import WorkerFailed, WorkerPool, default_workers
 from .rejects import RejectsFile, default_rejects_path
 from .schemas import ImportSummary
 from .service import (
@@ -221,6 +221,13 @@ def import_command(
                     typer.echo(
                         "interrupted: the open batch was not stored; run the same command "
                         "again to finish the file",
+                        err=True,
+                    )
+                    raise typer.Exit(1) from None
+                except WorkerFailed as exc:
+                    typer.echo(
+                        f"{exc}: the open batch was not stored; run the same command again to "
+                        "finish the file",
                         err=True,
                     )
                     raise typer.Exit(1) from None

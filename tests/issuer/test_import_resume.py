@@ -116,3 +116,41 @@ def test_sigkill_in_the_middle_then_rerun_lands_every_row_once(
         [ELICENCE, "audit", "verify"], env=env, capture_output=True, text=True, check=False
     )
     assert verified.returncode == 0 and verified.stdout.startswith("OK: "), verified.stderr
+
+
+def test_a_worker_killed_mid_import_stops_it_with_a_message_and_a_rerun_finishes(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(sqlite_url, tmp_path, monkeypatch)
+    source = write_csv(tmp_path / "licences.csv", rows(ROWS))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELICENCE_")}
+    env |= {"ELICENCE_DATA_DIR": str(world.data_dir), "ELICENCE_DATABASE_URL": sqlite_url}
+    command = [ELICENCE, "import", "TRANSPORT", "DRIVING", str(source), "--batch-size", str(BATCH),
+               "--workers", "2"]  # fmt: skip
+    database = Database(sqlite_url)
+    try:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 300
+        while _landed(database) < 2 * BATCH:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(_children(process.pid)[0], signal.SIGKILL)
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 1
+        assert "an import worker process" in stderr and "run the same command again" in stderr
+        assert "Traceback" not in stderr
+        before = _landed(database)
+        assert before % BATCH == 0 and before < ROWS  # whole batches only
+
+        rerun = subprocess.run(
+            [*command, "--json"], env=env, capture_output=True, text=True, timeout=600, check=False
+        )
+        assert rerun.returncode == 0, rerun.stderr
+        summary = json.loads(rerun.stdout)
+        assert (summary["imported"], summary["already_present"]) == (ROWS - before, before)
+        assert _landed(database) == ROWS
+    finally:
+        database.close()
