@@ -44,16 +44,24 @@ def _ended(pid: int) -> bool:
     return any(line.startswith("State:") and "Z" in line for line in status.splitlines())
 
 
+def _import_command(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> tuple[dict[str, str], list[str]]:
+    """The environment and command of an ``elicence import`` of ``ROWS`` rows into a new world."""
+    world = make_world(url, tmp_path, monkeypatch)
+    source = write_csv(tmp_path / "licences.csv", rows(ROWS))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELICENCE_")}
+    env |= {"ELICENCE_DATA_DIR": str(world.data_dir), "ELICENCE_DATABASE_URL": url}
+    command = [ELICENCE, "import", "TRANSPORT", "DRIVING", str(source), "--batch-size", str(BATCH),
+               "--workers", str(workers)]  # fmt: skip
+    return env, command
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_sigkill_in_the_middle_then_rerun_lands_every_row_once(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    world = make_world(database_url, tmp_path, monkeypatch)
-    source = write_csv(tmp_path / "licences.csv", rows(ROWS))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ELICENCE_")}
-    env |= {"ELICENCE_DATA_DIR": str(world.data_dir), "ELICENCE_DATABASE_URL": database_url}
-    command = [ELICENCE, "import", "TRANSPORT", "DRIVING", str(source), "--batch-size", str(BATCH),
-               "--workers", str(workers)]  # fmt: skip
+    env, command = _import_command(database_url, tmp_path, monkeypatch, workers)
     database = Database(database_url)
     try:
         process = subprocess.Popen(
@@ -121,12 +129,7 @@ def test_sigkill_in_the_middle_then_rerun_lands_every_row_once(
 def test_a_worker_killed_mid_import_stops_it_with_a_message_and_a_rerun_finishes(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world = make_world(sqlite_url, tmp_path, monkeypatch)
-    source = write_csv(tmp_path / "licences.csv", rows(ROWS))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ELICENCE_")}
-    env |= {"ELICENCE_DATA_DIR": str(world.data_dir), "ELICENCE_DATABASE_URL": sqlite_url}
-    command = [ELICENCE, "import", "TRANSPORT", "DRIVING", str(source), "--batch-size", str(BATCH),
-               "--workers", "2"]  # fmt: skip
+    env, command = _import_command(sqlite_url, tmp_path, monkeypatch, workers=2)
     database = Database(sqlite_url)
     try:
         process = subprocess.Popen(
