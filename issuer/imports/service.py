@@ -477,6 +477,13 @@ class _Importer:
                 )
         return fresh
 
+    def landed_meanwhile(self, session: Session, record_key: str, identifier: str | None) -> bool:
+        """Whether another import of the same record (or identifier) committed meanwhile
+        (PostgreSQL): a conflict on the row's own unique value, so it is already present."""
+        if self.stored_keys(session, [record_key]):
+            return True
+        return identifier is not None and bool(self.taken_identifiers(session, [identifier]))
+
     def taken_identifiers(self, session: Session, identifiers: list[str]) -> set[str]:
         """Those of ``identifiers`` a stored licence (of any department) has."""
         if not identifiers:
@@ -574,11 +581,10 @@ class _Importer:
         )
 
         def landed_meanwhile(draft: LicenceDraft) -> bool:
-            # Another import of the same record (or identifier) committed meanwhile (PostgreSQL).
-            if self.stored_keys(session, [draft.record_key or ""]):
-                return True
             kept = draft.identifier
-            return kept is not None and bool(self.taken_identifiers(session, [str(kept)]))
+            return self.landed_meanwhile(
+                session, draft.record_key or "", None if kept is None else str(kept)
+            )
 
         if licence_type.single_valid:
             # One at a time: each row's check must see the rows stored before it.
@@ -1021,12 +1027,7 @@ class _PooledImporter(_Importer):
                 ready[row.line] = answer
 
         def landed_meanwhile(row: Checked) -> bool:
-            # Another import of the same record (or identifier) committed meanwhile (PostgreSQL).
-            if self.stored_keys(session, [row.record_key]):
-                return True
-            return row.identifier is not None and bool(
-                self.taken_identifiers(session, [row.identifier])
-            )
+            return self.landed_meanwhile(session, row.record_key, row.identifier)
 
         def sign_here(row: Checked) -> str | None:
             source, _ = row.payload
