@@ -26,6 +26,7 @@ __all__ = [
     "API_KEY_PREFIX",
     "API_KEY_SCHEME",
     "AdminDep",
+    "ApiKeyHeader",
     "DepartmentCaller",
     "DepartmentDep",
     "NewApiKey",
@@ -53,6 +54,13 @@ class DepartmentCaller:
     @property
     def actor(self) -> str:
         return f"department:{self.code}/key:{self.key_prefix}"
+
+
+# The header a route that authenticates inside its own database work declares (documented as the
+# dependency's is).
+ApiKeyHeader = Annotated[
+    str | None, Header(description="The department's API key: `Bearer elk_...`")
+]
 
 
 def current_department(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import fcntl
 import mmap
 import os
@@ -51,6 +52,9 @@ _DOCUMENTS_CHANGED = "elicence_documents_changed"
 _TRUST_LIST_CHANGED = "elicence_trust_list_changed"
 # Most writes one group-commit transaction takes: bounds how long the others wait for its fsync.
 MAX_BATCH = 64
+# Threads that run ``Database.read`` work: reads release the GIL while SQLite or the PostgreSQL
+# server works, so a few overlap; more would only queue for the one core a process uses.
+READ_THREADS = 8
 
 
 def _note_document_changes(session: Session, _context: Any) -> None:
@@ -307,6 +311,9 @@ class Database:
         self.trust_changes = ChangeCounter(
             None if changes_path is None else Path(f"{changes_path}.trust-list")
         )
+        self._readers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=READ_THREADS, thread_name_prefix="db-read"
+        )
         self._writer_lock = WriterLock(path) if self.dialect == "sqlite" else None
         self._writer: SqliteWriter | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -326,6 +333,19 @@ class Database:
         # Closing the session ends its transaction; loaded objects stay usable (detached).
         with self._read_sessions() as session:
             yield session
+
+    def _read_alone(self, work: Callable[[Session], T]) -> T:
+        with self.reading() as session:
+            return work(session)
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in a read-only transaction, from async code: the whole read in one
+        worker thread, one hop from the event loop and back. (A sync route with a session
+        dependency hops four or five times: the dependency's enter and exit, the route, the
+        answer's validation; each hop wakes a thread and the loop again.)"""
+        loop = asyncio.get_running_loop()
+        call = contextvars.copy_context().run
+        return await loop.run_in_executor(self._readers, call, self._read_alone, work)
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[Session]:
@@ -380,6 +400,7 @@ class Database:
             self._writer.stop()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
         if self._writer_lock is not None:
             self._writer_lock.close()
         self.changes.close()

@@ -62,9 +62,8 @@ OwnLicence = Annotated[Licence, Depends(_own_licence)]
 
 
 @router.get("/licences", response_model=schemas.LicenceList, responses=error_responses(422))
-def my_licences(
+async def my_licences(
     citizen: CitizenDep,
-    session: ReadSessionDep,
     runtime: RuntimeDep,
     response: Response,
     identifier: Annotated[
@@ -78,8 +77,12 @@ def my_licences(
     response.headers.update(_NO_STORE)
     now = _now()
     index = runtime.vault.blind_index(citizen.id_number.value)
-    rows = service.list_licences(session=session, id_index=index, identifier=identifier)
-    return schemas.LicenceList(licences=[service.summary(row, now=now) for row in rows])
+
+    def listed(session: Session) -> schemas.LicenceList:
+        rows = service.list_licences(session=session, id_index=index, identifier=identifier)
+        return schemas.LicenceList(licences=[service.summary(row, now=now) for row in rows])
+
+    return await runtime.database.read(listed)
 
 
 @router.get("/licences/{licence_id}", response_model=schemas.LicenceDetail, responses=_OWN_LICENCE)
@@ -118,9 +121,9 @@ def _payload(
     response_model=schemas.Presentation,
     responses=_SHOWN_LICENCE,
 )
-def licence_presentation(
-    licence: OwnLicence,
-    session: ReadSessionDep,
+async def licence_presentation(
+    licence_id: str,
+    citizen: CitizenDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
     response: Response,
@@ -128,14 +131,22 @@ def licence_presentation(
 ) -> schemas.Presentation:
     """A fresh presentation payload (credential + holder proof) and when it expires."""
     response.headers.update(_NO_STORE)
-    return _payload(
-        mode="presentation",
-        licence=licence,
-        session=session,
-        runtime=runtime,
-        settings=settings,
-        challenge=challenge,
-    )
+    index = runtime.vault.blind_index(citizen.id_number.value)
+
+    # The phone asks for one on every QR refresh: the licence, the holder key and the signing
+    # in one read, one thread hop (as a sync route with its dependencies: five).
+    def presented(session: Session) -> schemas.Presentation:
+        licence = service.get_licence(session=session, id_index=index, licence_id=licence_id)
+        return _payload(
+            mode="presentation",
+            licence=licence,
+            session=session,
+            runtime=runtime,
+            settings=settings,
+            challenge=challenge,
+        )
+
+    return await runtime.database.read(presented)
 
 
 def shown_payload(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from registry.errors import error_responses
 from registry.models import Licence
 
-from ..auth import DepartmentDep, authenticate_department, presented_api_key
+from ..auth import ApiKeyHeader, DepartmentDep, authenticate_department, presented_api_key
 from ..errors import InvalidRequest
 from ..runtime import ReadSessionDep, RuntimeDep
 from . import service
@@ -60,9 +60,7 @@ async def issue_licence(
     body: LicenceCreate,
     response: Response,
     runtime: RuntimeDep,
-    authorization: Annotated[
-        str | None, Header(description="The department's API key: `Bearer elk_...`")
-    ] = None,
+    authorization: ApiKeyHeader = None,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -153,25 +151,32 @@ def read_licence_by_number(
     "/search",
     responses=error_responses(400, 413),
 )
-def search_licences(
+async def search_licences(
     body: LicenceSearch,
-    session: ReadSessionDep,
-    caller: DepartmentDep,
     runtime: RuntimeDep,
+    authorization: ApiKeyHeader = None,
     view: ViewQuery = LicenceView.DEFAULT,
 ) -> LicenceList | LicenceGbtList:
     """The caller's licences for an ID number (sent in the body, never in the URL)."""
-    found = service.search_licences(session=session, runtime=runtime, caller=caller, query=body)
-    if view is LicenceView.GBT:
-        return LicenceGbtList(
-            licences=[service.licence_gbt_read(licence=lic) for lic in found.licences]
+    presented_api_key(authorization)  # no key, no database: 401 at once
+
+    # A counter clerk's look-up: the key, the search and the answer in one read, one thread
+    # hop (as a sync route with its dependencies: five).
+    def found(session: Session) -> LicenceList | LicenceGbtList:
+        caller = authenticate_department(session=session, authorization=authorization)
+        found = service.search_licences(session=session, runtime=runtime, caller=caller, query=body)
+        if view is LicenceView.GBT:
+            return LicenceGbtList(
+                licences=[service.licence_gbt_read(licence=lic) for lic in found.licences]
+            )
+        return LicenceList(
+            licences=[
+                service.licence_read(session=session, licence=lic, masked_id=found.masked_id)
+                for lic in found.licences
+            ]
         )
-    return LicenceList(
-        licences=[
-            service.licence_read(session=session, licence=lic, masked_id=found.masked_id)
-            for lic in found.licences
-        ]
-    )
+
+    return await runtime.database.read(found)
 
 
 # After ``/search`` and with the ``uuid`` convertor, so that no other method on

@@ -5,6 +5,7 @@ behind, a failed commit fails every caller; document changes bump the shared cha
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import os
@@ -305,6 +306,57 @@ def test_on_both_databases_a_read_cannot_write_and_writes_still_can(migrated_url
         assert _audit_rows(opened) == 3
         with opened.reading() as session:
             assert verify_audit_chain(session).ok
+    finally:
+        opened.close()
+
+
+def test_on_both_databases_read_runs_the_work_in_a_read_only_transaction_off_the_loop(
+    migrated_url: str,
+) -> None:
+    """``await database.read(work)``: ``work``'s result, in a read-only transaction (a write
+    in it fails and leaves nothing), its own error passed on, and run in another thread while
+    the event loop goes on."""
+    from sqlalchemy.exc import DBAPIError
+
+    opened = Database(migrated_url)
+    loop_thread: list[int] = []
+    work_thread: list[int] = []
+
+    def count(session: Session) -> int:
+        work_thread.append(threading.get_ident())
+        return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+    def refused(session: Session) -> None:
+        raise LookupError("no such licence")
+
+    async def reads() -> tuple[int, int]:
+        loop_thread.append(threading.get_ident())
+        opened.write_now(_audit_work("before"))  # setup: nothing else runs on this loop
+        before = await opened.read(count)
+        with pytest.raises(DBAPIError):
+            await opened.read(lambda session: (_audit_work("sneaked")(session), session.flush()))
+        with pytest.raises(LookupError, match="no such licence"):
+            await opened.read(refused)
+        # The loop goes on while a read waits (here for the ticks of another task).
+        ticks = 0
+
+        async def ticking() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.ensure_future(ticking())
+        await opened.read(lambda session: (time.sleep(0.05), count(session))[1])
+        ticker.cancel()
+        return before, ticks
+
+    try:
+        before, ticks = asyncio.run(reads())
+        assert before == 1
+        assert _audit_rows(opened) == 1  # the sneaked write left nothing
+        assert ticks > 0
+        assert work_thread and loop_thread[0] not in work_thread
     finally:
         opened.close()
 
