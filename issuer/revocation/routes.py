@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from registry.errors import error_responses
 from registry.models import Licence
 
-from ..auth import DepartmentCaller, DepartmentDep
+from ..auth import ApiKeyHeader, authenticate_department, presented_api_key
 from ..licences.schemas import LicenceRead
 from ..licences.service import LicenceLinks, licence_links, licence_read
 from ..runtime import RuntimeDep
@@ -29,12 +29,15 @@ router = APIRouter(
 
 async def _change(
     runtime: RuntimeDep,
-    caller: DepartmentCaller,
+    authorization: str | None,
     licence_id: str,
     verb: service.Verb,
     body: RevokeRequest | SuspendRequest | ReinstateRequest,
 ) -> LicenceRead:
+    presented_api_key(authorization)  # no key, no write: 401 at once
+
     def work(session: Session) -> tuple[Licence, LicenceLinks]:
+        caller = authenticate_department(session=session, authorization=authorization)
         licence = service.change_status(
             session=session,
             caller=caller,
@@ -52,10 +55,10 @@ async def _change(
 
 @router.post("/{licence_id}/revoke", responses=error_responses(described={409: "Already revoked"}))
 async def revoke(
-    licence_id: str, body: RevokeRequest, caller: DepartmentDep, runtime: RuntimeDep
+    licence_id: str, body: RevokeRequest, runtime: RuntimeDep, authorization: ApiKeyHeader = None
 ) -> LicenceRead:
     """Revoke a licence for good (409 if already revoked)."""
-    return await _change(runtime, caller, licence_id, "revoke", body)
+    return await _change(runtime, authorization, licence_id, "revoke", body)
 
 
 @router.post(
@@ -63,10 +66,10 @@ async def revoke(
     responses=error_responses(described={409: "The licence is not valid (revoked or suspended)"}),
 )
 async def suspend(
-    licence_id: str, body: SuspendRequest, caller: DepartmentDep, runtime: RuntimeDep
+    licence_id: str, body: SuspendRequest, runtime: RuntimeDep, authorization: ApiKeyHeader = None
 ) -> LicenceRead:
     """Suspend a valid licence (409 otherwise)."""
-    return await _change(runtime, caller, licence_id, "suspend", body)
+    return await _change(runtime, authorization, licence_id, "suspend", body)
 
 
 @router.post(
@@ -74,10 +77,10 @@ async def suspend(
     responses=error_responses(described={409: "The licence is not suspended"}),
 )
 async def reinstate(
-    licence_id: str, body: ReinstateRequest, caller: DepartmentDep, runtime: RuntimeDep
+    licence_id: str, body: ReinstateRequest, runtime: RuntimeDep, authorization: ApiKeyHeader = None
 ) -> LicenceRead:
     """Lift a suspension (409 for a licence that is not suspended, e.g. revoked)."""
-    return await _change(runtime, caller, licence_id, "reinstate", body)
+    return await _change(runtime, authorization, licence_id, "reinstate", body)
 
 
 @router.post(
@@ -86,11 +89,14 @@ async def reinstate(
     responses=error_responses(described={409: "A revoked licence cannot be corrected"}),
 )
 async def correct(
-    licence_id: str, body: CorrectRequest, caller: DepartmentDep, runtime: RuntimeDep
+    licence_id: str, body: CorrectRequest, runtime: RuntimeDep, authorization: ApiKeyHeader = None
 ) -> LicenceRead:
     """Issue a corrected licence replacing this one, which is revoked (``superseded``)."""
 
+    presented_api_key(authorization)
+
     def work(session: Session) -> tuple[Licence, LicenceLinks]:
+        caller = authenticate_department(session=session, authorization=authorization)
         new, _ = service.correct(
             session=session, runtime=runtime, caller=caller, licence_id=licence_id, correction=body
         )
