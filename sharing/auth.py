@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Header
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from registry import api_keys
 from registry.api_keys import NO_KEY_HASH, NewApiKey, secret_matches
@@ -117,13 +116,10 @@ async def verifying_party(
     purposes (401, 429)."""
     if authorization is None:
         return None
-    return await run_in_threadpool(_party_with_purposes, runtime, authorization)
-
-
-def _party_with_purposes(runtime: SharingRuntime, authorization: str) -> RelyingPartyCaller:
-    prefix, secret = presented_party_key(authorization)
-    with runtime.database.reading() as session:
-        rows = session.connection().execute(_KEY_WITH_PURPOSES, {"prefix": prefix}).all()
+    prefix, secret = presented_party_key(authorization)  # 401 before the database
+    rows = await runtime.database.read(
+        lambda session: session.connection().execute(_KEY_WITH_PURPOSES, {"prefix": prefix}).all()
+    )
     caller = admit_relying_party(
         rows[0] if rows else None, prefix=prefix, secret=secret, limiter=runtime.limiter
     )

@@ -8,7 +8,6 @@ through the writer before the package is released.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Annotated
 
@@ -192,9 +191,9 @@ def list_party_purposes(
 
 
 # The hot route, first in the router (routes are matched in order). Authentication, the reads
-# and the signature take one hop to a worker thread (the default executor: a third of the CPU of
-# anyio's thread hop, measured), then the write goes through the writer; the answer's JSON is
-# put together from the signed token (the response model would validate and serialise again).
+# and the signature take one hop to a worker thread (``Database.read``), then the write goes
+# through the writer; the answer's JSON is put together from the signed token (the response
+# model would validate and serialise again).
 @router.get(
     "/consents/{consent_id}/data",
     response_model=schemas.DataPackageRead,
@@ -216,8 +215,10 @@ async def fetch_data(
     in the citizen's access log before the package is answered."""
     runtime = sharing_runtime(request)
     now = _now()
-    prepared = await asyncio.get_running_loop().run_in_executor(
-        None, prepare_fetch, runtime, authorization, consent_id, now
+    prepared = await runtime.database.read(
+        lambda session: prepare_fetch(
+            session, runtime=runtime, authorization=authorization, consent_id=consent_id, now=now
+        )
     )
     await runtime.database.write(
         lambda s: service.record_access(session=s, prepared=prepared, now=now)
@@ -226,19 +227,23 @@ async def fetch_data(
 
 
 def prepare_fetch(
-    runtime: SharingRuntime, authorization: str | None, consent_id: str, now: dt.datetime
+    session: Session,
+    *,
+    runtime: SharingRuntime,
+    authorization: str | None,
+    consent_id: str,
+    now: dt.datetime,
 ) -> service.PreparedPackage:
-    """A fetch's work before its write, in one read-only transaction (blocking: run it in a
-    thread): the key checked (401, 429), then the consent (404, 403), the package signed."""
-    prefix, secret = presented_party_key(authorization)  # 401 before the database
-    with runtime.database.reading() as session:
-        rows = service.read_for_fetch(session=session, key_prefix=prefix, consent_id=consent_id)
-        caller = admit_relying_party(
-            rows[0] if rows else None, prefix=prefix, secret=secret, limiter=runtime.limiter
-        )
-        return service.prepare_package(
-            rows=rows, caller=caller, signer=runtime.root_signer(session), now=now
-        )
+    """A fetch's work before its write, in the read-only transaction ``session``: the key
+    checked (401, 429), then the consent (404, 403), the package signed."""
+    prefix, secret = presented_party_key(authorization)  # 401 before any statement
+    rows = service.read_for_fetch(session=session, key_prefix=prefix, consent_id=consent_id)
+    caller = admit_relying_party(
+        rows[0] if rows else None, prefix=prefix, secret=secret, limiter=runtime.limiter
+    )
+    return service.prepare_package(
+        rows=rows, caller=caller, signer=runtime.root_signer(session), now=now
+    )
 
 
 def _package_json(prepared: service.PreparedPackage) -> bytes:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Response
 
 from registry.errors import error_responses
 
-from ..runtime import ReadSessionDep, RuntimeDep
+from ..runtime import RuntimeDep
 from .service import status_list_token
 
 router = APIRouter(tags=["public documents"])
@@ -33,16 +33,18 @@ MEDIA_TYPE = "application/statuslist+jwt"
         ),
     },
 )
-def get_status_list(
+async def get_status_list(
     list_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="The status list's number")],
-    session: ReadSessionDep,
     runtime: RuntimeDep,
     if_none_match: Annotated[
         str | None, Header(description="The ETag of a copy the caller holds")
     ] = None,
 ) -> Response:
     """The status list token (2 bits per licence: 0 valid, 1 revoked, 2 suspended)."""
-    served = status_list_token(session=session, runtime=runtime, list_id=list_id)
+    # Every wallet and offline counter polls this: one read, one thread hop.
+    served = await runtime.database.read(
+        lambda session: status_list_token(session=session, runtime=runtime, list_id=list_id)
+    )
     headers = {"ETag": served.etag, "Cache-Control": f"public, max-age={served.ttl}"}
     if if_none_match is not None and etag_matches(if_none_match, served.etag):
         return Response(status_code=304, headers=headers)

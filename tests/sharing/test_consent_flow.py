@@ -232,10 +232,17 @@ def test_a_revocation_between_the_read_and_the_write_wins(sharing: Sharing) -> N
     standing = sharing.approved(key, kind="standing", until=in_days(5))
     once = sharing.approved(key)
     now = dt.datetime.now(dt.UTC)
-    prepared = {
-        consent_id: prepare_fetch(sharing.context.sharing, f"Bearer {key}", consent_id, now)
-        for consent_id in (standing, once)
-    }
+    with sharing.database.reading() as session:
+        prepared = {
+            consent_id: prepare_fetch(
+                session,
+                runtime=sharing.context.sharing,
+                authorization=f"Bearer {key}",
+                consent_id=consent_id,
+                now=now,
+            )
+            for consent_id in (standing, once)
+        }
     sharing.client.post(f"/wallet/sharing/consents/{standing}/revoke", headers=sharing.auth(ZHANG))
     assert sharing.fetch(key, once).status_code == 200  # the one-time consent is spent
 
