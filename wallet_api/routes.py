@@ -16,6 +16,7 @@ from registry.openid4vci import NewOffer
 from registry.settings import Settings
 
 from . import dev_idp, schemas, service
+from .auth import Citizen
 from .errors import DevIdpDisabled
 from .qr import render_png, render_svg
 from .runtime import CitizenDep, ReadSessionDep, RuntimeDep, SettingsDep, WalletRuntime
@@ -131,14 +132,33 @@ async def licence_presentation(
 ) -> schemas.Presentation:
     """A fresh presentation payload (credential + holder proof) and when it expires."""
     response.headers.update(_NO_STORE)
-    index = runtime.vault.blind_index(citizen.id_number.value)
+    return await _shown(
+        licence_id=licence_id,
+        citizen=citizen,
+        runtime=runtime,
+        settings=settings,
+        mode="presentation",
+        challenge=challenge,
+    )
 
+
+async def _shown(
+    *,
+    licence_id: str,
+    citizen: Citizen,
+    runtime: WalletRuntime,
+    settings: Settings,
+    mode: schemas.QrMode,
+    challenge: str | None,
+) -> schemas.Presentation:
     # The phone asks for one on every QR refresh: the licence, the holder key and the signing
     # in one read, one thread hop (as a sync route with its dependencies: five).
-    def presented(session: Session) -> schemas.Presentation:
+    index = runtime.vault.blind_index(citizen.id_number.value)
+
+    def shown(session: Session) -> schemas.Presentation:
         licence = service.get_licence(session=session, id_index=index, licence_id=licence_id)
         return _payload(
-            mode="presentation",
+            mode=mode,
             licence=licence,
             session=session,
             runtime=runtime,
@@ -146,24 +166,24 @@ async def licence_presentation(
             challenge=challenge,
         )
 
-    return await runtime.database.read(presented)
+    return await runtime.database.read(shown)
 
 
-def shown_payload(
-    licence: OwnLicence,
-    session: ReadSessionDep,
+async def shown_payload(
+    licence_id: str,
+    citizen: CitizenDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
     mode: ModeQuery = "presentation",
     challenge: ChallengeQuery = None,
 ) -> schemas.Presentation:
     """Dependency: the payload a QR route shows (presentation by default, or the static copy)."""
-    return _payload(
-        mode=mode,
-        licence=licence,
-        session=session,
+    return await _shown(
+        licence_id=licence_id,
+        citizen=citizen,
         runtime=runtime,
         settings=settings,
+        mode=mode,
         challenge=challenge,
     )
 
@@ -174,7 +194,7 @@ ShownPayload = Annotated[schemas.Presentation, Depends(shown_payload)]
 @router.get(
     "/licences/{licence_id}/qr", response_model=schemas.Presentation, responses=_SHOWN_LICENCE
 )
-def licence_qr_payload(payload: ShownPayload, response: Response) -> schemas.Presentation:
+async def licence_qr_payload(payload: ShownPayload, response: Response) -> schemas.Presentation:
     """The QR payload text, for apps that draw the QR code themselves."""
     response.headers.update(_NO_STORE)
     return payload
