@@ -55,8 +55,8 @@ _NO_FIELDS: dict[str, str | int] = {}  # marks an absent "fields" claim; never h
 # Exact types a list's items or a map's keys and values may have, checked with
 # ``issuperset(map(type, ...))``: a loop in C, where ``any(... for ...)`` made a function and a
 # generator frame per check on every scan.
-_TEXT_TYPE = frozenset({str})
-_FIELD_VALUE_TYPES = frozenset({str, int})
+TEXT_TYPE = frozenset({str})
+FIELD_VALUE_TYPES = frozenset({str, int})
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,14 +239,14 @@ def _map_to_claims(claims: Any) -> CredentialClaims:
         raise MalformedCredential("status index must be a non-negative integer")
     categories = lic.get(LIC_CATEGORIES, _NO_CATEGORIES)
     if categories is not _NO_CATEGORIES and (
-        type(categories) is not list or not _TEXT_TYPE.issuperset(map(type, categories))
+        type(categories) is not list or not TEXT_TYPE.issuperset(map(type, categories))
     ):
         raise MalformedCredential("categories must be a list of text strings")
     fields = lic.get(LIC_FIELDS, _NO_FIELDS)
     if fields is not _NO_FIELDS and (
         type(fields) is not dict
-        or not _TEXT_TYPE.issuperset(map(type, fields))
-        or not _FIELD_VALUE_TYPES.issuperset(map(type, fields.values()))
+        or not TEXT_TYPE.issuperset(map(type, fields))
+        or not FIELD_VALUE_TYPES.issuperset(map(type, fields.values()))
     ):
         raise MalformedCredential("licence fields must map text to text or integers")
     credential_id = claims.get(CLAIM_CTI)

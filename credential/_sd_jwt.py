@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ._cwt import CredentialClaims, StatusReference
+from ._cwt import FIELD_VALUE_TYPES, TEXT_TYPE, CredentialClaims, StatusReference
 from ._jws import UnverifiedJws, json_loads, parse_jws, sign_jws
 from ._keyformat import (
     PublicKey,
@@ -83,8 +83,6 @@ CLAIM_FIELDS = "fields"
 MAX_PRESENTATION_CHARS = 256 * 1024
 SALT_BYTES = 16  # 128 bits, as RFC 9901 section 9.3 recommends
 _SD = "_sd"
-_TEXT_TYPE = frozenset({str})
-_FIELD_VALUE_TYPES = frozenset({str, int})
 _ARRAY_ELEMENT = "..."
 
 ResolveKey = Callable[[str, "str | None"], PublicKey]
@@ -547,9 +545,9 @@ def disclosed_licence(identity: LicenceIdentity, claims: dict[str, Any]) -> Disc
     if masked_id is not None and type(masked_id) is not str:
         raise MalformedSdJwt(f"{CLAIM_MASKED_ID} must be text")
     # issuperset(map(type, ...)): the loop in C, no generator per presentation (as _cwt.py)
-    if type(categories) is not list or not _TEXT_TYPE.issuperset(map(type, categories)):
+    if type(categories) is not list or not TEXT_TYPE.issuperset(map(type, categories)):
         raise MalformedSdJwt(f"{CLAIM_CATEGORIES} must be an array of text")
-    if type(fields) is not dict or not _FIELD_VALUE_TYPES.issuperset(map(type, fields.values())):
+    if type(fields) is not dict or not FIELD_VALUE_TYPES.issuperset(map(type, fields.values())):
         raise MalformedSdJwt(f"{CLAIM_FIELDS} must map names to text or integers")
     return DisclosedLicence(identity, holder_name, masked_id, tuple(categories), fields)
 

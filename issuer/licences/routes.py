@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 from registry.errors import error_responses
 from registry.models import Licence
 
-from ..auth import ApiKeyHeader, DepartmentDep, authenticate_department, presented_api_key
+from ..auth import (
+    ApiKeyHeader,
+    DepartmentCaller,
+    DepartmentDep,
+    as_department,
+    authenticate_department,
+    presented_api_key,
+)
 from ..errors import InvalidRequest
 from ..runtime import ReadSessionDep, RuntimeDep
 from . import service
@@ -158,25 +165,24 @@ async def search_licences(
     view: ViewQuery = LicenceView.DEFAULT,
 ) -> LicenceList | LicenceGbtList:
     """The caller's licences for an ID number (sent in the body, never in the URL)."""
-    presented_api_key(authorization)  # no key, no database: 401 at once
 
-    # A counter clerk's look-up: the key, the search and the answer in one read, one thread
-    # hop (as a sync route with its dependencies: five).
-    def found(session: Session) -> LicenceList | LicenceGbtList:
-        caller = authenticate_department(session=session, authorization=authorization)
-        found = service.search_licences(session=session, runtime=runtime, caller=caller, query=body)
+    # A counter clerk's look-up: the key, the search and the answer in one read.
+    def found(session: Session, caller: DepartmentCaller) -> LicenceList | LicenceGbtList:
+        result = service.search_licences(
+            session=session, runtime=runtime, caller=caller, query=body
+        )
         if view is LicenceView.GBT:
             return LicenceGbtList(
-                licences=[service.licence_gbt_read(licence=lic) for lic in found.licences]
+                licences=[service.licence_gbt_read(licence=lic) for lic in result.licences]
             )
         return LicenceList(
             licences=[
-                service.licence_read(session=session, licence=lic, masked_id=found.masked_id)
-                for lic in found.licences
+                service.licence_read(session=session, licence=lic, masked_id=result.masked_id)
+                for lic in result.licences
             ]
         )
 
-    return await runtime.database.read(found)
+    return await runtime.database.read(as_department(authorization, found))
 
 
 # After ``/search`` and with the ``uuid`` convertor, so that no other method on

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from registry.errors import error_responses
 from registry.models import Licence
 
-from ..auth import ApiKeyHeader, authenticate_department, presented_api_key
+from ..auth import ApiKeyHeader, DepartmentCaller, as_department
 from ..licences.schemas import LicenceRead
 from ..licences.service import LicenceLinks, licence_links, licence_read
 from ..runtime import RuntimeDep
@@ -34,10 +34,7 @@ async def _change(
     verb: service.Verb,
     body: RevokeRequest | SuspendRequest | ReinstateRequest,
 ) -> LicenceRead:
-    presented_api_key(authorization)  # no key, no write: 401 at once
-
-    def work(session: Session) -> tuple[Licence, LicenceLinks]:
-        caller = authenticate_department(session=session, authorization=authorization)
+    def work(session: Session, caller: DepartmentCaller) -> tuple[Licence, LicenceLinks]:
         licence = service.change_status(
             session=session,
             caller=caller,
@@ -49,7 +46,7 @@ async def _change(
         return licence, licence_links(session=session, licence=licence)
 
     # The body (its QR) is built after the commit, not while the writer holds the lock.
-    licence, links = await runtime.database.write(work)
+    licence, links = await runtime.database.write(as_department(authorization, work))
     return licence_read(session=None, licence=licence, links=links)
 
 
@@ -93,14 +90,11 @@ async def correct(
 ) -> LicenceRead:
     """Issue a corrected licence replacing this one, which is revoked (``superseded``)."""
 
-    presented_api_key(authorization)
-
-    def work(session: Session) -> tuple[Licence, LicenceLinks]:
-        caller = authenticate_department(session=session, authorization=authorization)
+    def work(session: Session, caller: DepartmentCaller) -> tuple[Licence, LicenceLinks]:
         new, _ = service.correct(
             session=session, runtime=runtime, caller=caller, licence_id=licence_id, correction=body
         )
         return new, licence_links(session=session, licence=new)
 
-    new, links = await runtime.database.write(work)
+    new, links = await runtime.database.write(as_department(authorization, work))
     return licence_read(session=None, licence=new, links=links)
