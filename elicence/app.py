@@ -32,7 +32,7 @@ from registry.database import Database
 from registry.errors import ServiceError
 from registry.settings import Settings, get_settings, load_master_key
 from registry.vault import CitizenIdVault
-from sharing.auth import verifying_party
+from sharing.auth import AUTHORIZATION_DESCRIPTION, verifying_party
 from sharing.profile import router as sharing_profile_router
 from sharing.routes import admin_router as sharing_admin_router
 from sharing.routes import router as sharing_router
@@ -266,7 +266,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # a counter's scan, then the citizen's phone, relying parties' fetches, the public documents,
     # the departments, administration, pages last. (The wallet after the issuer's 33 routes cost
     # GET /wallet/licences 0.7 ms of event-loop CPU: 2.2 ms -> 1.5 ms a request, issue 11.)
-    app.include_router(verify_router(party_dependency=verifying_party))
+    app.include_router(verify_router(verifying_party, authorization=AUTHORIZATION_DESCRIPTION))
     app.include_router(wallet_router, prefix="/wallet")
     app.include_router(sharing_router, prefix="/sharing")
     app.include_router(issuer_public_router)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -22,14 +22,12 @@ from registry.models import RelyingParty, RelyingPartyApiKey, SharingPurpose
 
 from .errors import UnknownPurpose
 from .limits import RateLimiter
-from .runtime import ReadSessionDep, RuntimeDep, SharingRuntime
+from .runtime import ReadSessionDep, RuntimeDep, SharingRuntime, sharing_runtime
 
 API_KEY_SCHEME = "erp"
 _WHO = "a relying party"
-AuthorizationHeader = Annotated[
-    str | None,
-    Header(description="`Bearer erp_<prefix>_<secret>`: the relying party's API key"),
-]
+AUTHORIZATION_DESCRIPTION = "`Bearer erp_<prefix>_<secret>`: the relying party's API key"
+AuthorizationHeader = Annotated[str | None, Header(description=AUTHORIZATION_DESCRIPTION)]
 
 
 def new_api_key() -> NewApiKey:
@@ -108,14 +106,14 @@ def current_relying_party(
     return authenticate_relying_party(session=session, runtime=runtime, authorization=authorization)
 
 
-async def verifying_party(
-    runtime: RuntimeDep, authorization: AuthorizationHeader = None
-) -> RelyingPartyCaller | None:
-    """FastAPI dependency for ``POST /verify``: ``None`` for an anonymous caller (no
-    ``Authorization``: no database, no worker thread), else the authenticated party with its
-    purposes (401, 429)."""
+async def verifying_party(request: Request) -> RelyingPartyCaller | None:
+    """The caller of ``POST /verify`` (``verifier.api.PartyOf``): ``None`` for an anonymous
+    caller (no ``Authorization``: no database, no worker thread), else the authenticated party
+    with its purposes (401, 429)."""
+    authorization = request.headers.get("authorization")
     if authorization is None:
         return None
+    runtime = sharing_runtime(request)
     prefix, secret = presented_party_key(authorization)  # 401 before the database
     rows = await runtime.database.read(
         lambda session: session.connection().execute(_KEY_WITH_PURPOSES, {"prefix": prefix}).all()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -434,10 +434,20 @@ _OPENAPI_BODY: dict[str, Any] = {
 }
 
 
-_OPENAPI_EXTRA = {
-    **_OPENAPI_BODY,
-    "responses": {k: v for k, v in _OPENAPI_BODY["responses"].items() if k != "422"},
-}
+def _authorization_parameter(description: str) -> dict[str, Any]:
+    """The optional ``Authorization`` header, as FastAPI documents a ``Header()`` parameter."""
+    schema = {
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "description": description,
+        "title": "Authorization",
+    }
+    return {
+        "name": "authorization",
+        "in": "header",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
 
 
 async def _record(
@@ -463,29 +473,30 @@ async def _record(
     )
 
 
-async def _anonymous() -> None:
-    return None
+PartyOf = Callable[[Request], Awaitable[VerifyingParty | None]]
+"""The caller of a request, by its ``Authorization`` header (``None``: anonymous). It raises for
+a key it refuses (the app's exception handlers answer 401 or 429)."""
 
 
-def verify_router(party_dependency: Callable[..., Any] = _anonymous) -> APIRouter:
+def verify_router(
+    party_of: PartyOf | None = None, *, authorization: str = "The caller's API key"
+) -> APIRouter:
     """A router with ``POST /verify``; its sources come from the ``VerifierContext`` the app put
-    on ``app.state.verifier_context`` (read directly: a dependency for it cost a share of
-    FastAPI's dependency solving on the hottest request, py-spy, issue 11), the caller
-    from ``party_dependency`` (``None``: anonymous; the combined app authenticates relying
-    parties by their API key there, refusing a bad key with 401)."""
-    router = APIRouter(tags=["verifier"])
+    on ``app.state.verifier_context``, the caller from ``party_of`` (none: every caller is
+    anonymous; the combined app authenticates relying parties by their API key there, refusing
+    a bad key with 401), whose optional ``Authorization`` header is documented as
+    ``authorization`` says.
 
-    # 422 is named through ``responses`` (not ``openapi_extra``, whose lists FastAPI would
-    # merge twice), or FastAPI documents its own validation error for the party's header.
-    @router.post(
-        "/verify",
-        openapi_extra=_OPENAPI_EXTRA,
-        responses={422: _OPENAPI_BODY["responses"]["422"]},
-    )
-    async def verify(
-        request: Request,
-        party: VerifyingParty | None = Depends(party_dependency),
-    ) -> JSONResponse:
+    Both are read in the route itself, not through FastAPI dependencies: solving the party's
+    dependency (and its own) was 22% of the CPU of an anonymous ``POST /verify`` in the app,
+    cProfile, issue 11."""
+    router = APIRouter(tags=["verifier"])
+    openapi_extra: dict[str, Any] = dict(_OPENAPI_BODY)
+    if party_of is not None:
+        openapi_extra["parameters"] = [_authorization_parameter(authorization)]
+
+    @router.post("/verify", openapi_extra=openapi_extra)
+    async def verify(request: Request) -> JSONResponse:
         """Verify a licence QR payload or SD-JWT VC presentation (JSON) or a photo of a QR code
         (multipart `image`).
 
@@ -494,6 +505,9 @@ def verify_router(party_dependency: Callable[..., Any] = _anonymous) -> APIRoute
         purposes (`verifier.purpose`, the purpose's code) gets the same verdict, and the check
         is listed in the holder's wallet under the party's registered name; a purpose that is
         not its own is refused (403) before anything is verified."""
+        party = None
+        if party_of is not None:
+            party = await party_of(request)
         context: VerifierContext = request.app.state.verifier_context
         data = await _read_input(request)
         if isinstance(data, JSONResponse):
