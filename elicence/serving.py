@@ -12,13 +12,17 @@ uvicorn's supervisor: only the socket each worker serves is its own.
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 from uvicorn.supervisors import multiprocess
 
-APP = "elicence.app:create_app"
+APP = "elicence.serving:served_app"
+# How ``serve`` tells the worker processes (which build the app with ``served_app``) to log.
+_ACCESS_LOG = "ELICENCE_SERVE_ACCESS_LOG"
 # A worker that has not answered the supervisor's ping in time is killed and replaced; uvicorn's
 # 5 s is shorter than a start-up on a busy 2-core machine (seen: 13 s), which then loops for
 # ever. Answering late is better than never starting.
@@ -64,15 +68,26 @@ class _OwnSocketProcess(multiprocess.Process):
         super().target([_own_socket(self.config)])
 
 
+def served_app() -> ASGIApp:
+    """The app as ``serve`` serves it: ``create_app()``, with the access log when asked for."""
+    from .access_log import AccessLog
+    from .app import create_app
+
+    app = create_app()
+    return AccessLog(app) if os.environ.get(_ACCESS_LOG) == "1" else app
+
+
 def serve(host: str, port: int, workers: int, *, access_log: bool = True) -> None:
     """Serve the app on ``host:port`` with ``workers`` processes until told to stop;
-    ``access_log``: uvicorn's line per request on standard output."""
+    ``access_log``: a line per request on standard output (``elicence.access_log``, in place
+    of uvicorn's own)."""
+    os.environ[_ACCESS_LOG] = "1" if access_log else "0"  # the workers inherit it
     options: dict[str, Any] = {
         "factory": True,
         "host": host,
         "port": port,
         "workers": workers,
-        "access_log": access_log,
+        "access_log": False,
         "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
     }
     if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
