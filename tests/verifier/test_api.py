@@ -133,6 +133,9 @@ def test_challenge_in_json(offline: TestClient, world: World) -> None:
     ("kwargs", "status", "error"),
     [
         ({"content": b"{not json", "headers": {"content-type": JSON}}, 400, "bad_json"),
+        ({"content": b'{"payload": "\xff"}', "headers": {"content-type": JSON}}, 400, "bad_json"),
+        ({"content": b'{"payload": NaN}', "headers": {"content-type": JSON}}, 400, "bad_json"),
+        ({"content": b"", "headers": {"content-type": JSON}}, 400, "bad_json"),
         ({"json": {}}, 422, "invalid_request"),
         ({"json": {"payload": 12}}, 422, "invalid_request"),
         ({"json": ["EL1:"]}, 422, "invalid_request"),
