@@ -37,7 +37,7 @@ from sharing.profile import router as sharing_profile_router
 from sharing.routes import admin_router as sharing_admin_router
 from sharing.routes import router as sharing_router
 from sharing.runtime import SharingRuntime
-from verifier.api import VerifierContext, verify_router
+from verifier.api import AnonymousScans, VerifierContext, verify_router
 from wallet_api.routes import router as wallet_router
 from wallet_api.runtime import WalletRuntime
 
@@ -277,4 +277,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(pages_router)
+    app.add_middleware(AnonymousScans)  # outermost: a counter's anonymous scan stops there
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from credential import STATUS_REVOKED, StatusReference, encode_static_qr
 from tests.verifier._server import serving
 from tests.verifier._world import MARKET_STATUS_URI, NOW, STATUS_URI, World, signer
 from verifier import TokenStatusSource, TokenTrustSource, sync_bundle
-from verifier.api import VerifierContext, create_app, verify_router
+from verifier.api import AnonymousScans, VerifierContext, create_app, verify_router
 
 JSON, UNSUPPORTED = "application/json", "unsupported_media_type"
 
@@ -235,3 +236,71 @@ def test_a_signed_in_party_naming_another_purpose_is_refused_before_verifying(on
 def test_openapi_documents_both_bodies(offline: TestClient) -> None:
     operation = offline.get("/openapi.json").json()["paths"]["/verify"]["post"]
     assert set(operation["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+
+
+def _route_only(bundle: Path) -> FastAPI:
+    """The app of ``create_app`` without ``AnonymousScans``: every request reaches the route."""
+    app = create_app(bundle, now=lambda: NOW)
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not AnonymousScans]
+    return app
+
+
+def test_anonymous_scans_are_answered_by_the_middleware_as_the_route_answers_them(
+    bundle: Path, world: World
+) -> None:
+    """The same requests, with and without ``AnonymousScans``: the same status and body, byte
+    for byte (the middleware and the route share ``_json_input`` and ``_answer``)."""
+    bodies = [
+        {"payload": world.presentation_qr()},
+        {"payload": world.presentation_qr(challenge="c-1"), "challenge": "c-1"},
+        {"payload": world.presentation_qr(challenge="c-1"), "challenge": "c-2"},
+        {"payload": world.static_qr()},
+        {"payload": world.presentation_qr(presented_at=NOW - 3600)},
+        {"payload": world.static_qr(expires_at=NOW - 3600)},
+        {"payload": world.static_qr(signer=signer())},  # a foreign key
+        {"payload": world.presentation_qr()[:-3] + "AAA"},  # tampered
+        {"payload": "not a licence"},
+        {"payload": "EL1:X", "challenge": "c" * 65},
+        {"payload": "EL1:X", "verifier": "me"},
+        {"payload": "A" * 70_000},
+        {},
+        ["EL1:"],
+    ]
+    raw = [json.dumps(body).encode() for body in bodies] + [b"{not json", b"", b'{"a": NaN}']
+    with (
+        TestClient(create_app(bundle, now=lambda: NOW)) as scans,
+        TestClient(_route_only(bundle)) as route,
+    ):
+        for content in raw:
+            headers = {"content-type": "application/json; charset=utf-8"}
+            a = scans.post("/verify", content=content, headers=headers)
+            b = route.post("/verify", content=content, headers=headers)
+            assert (a.status_code, a.content) == (b.status_code, b.content), content[:80]
+            assert a.headers["content-type"] == b.headers["content-type"]
+        outcomes = [scans.post("/verify", content=c, headers=headers).json() for c in raw[:7]]
+    assert [o["outcome"] for o in outcomes] == [
+        "valid", "valid", "challenge_mismatch", "valid", "stale_presentation", "expired",
+        "unknown_kid",
+    ]  # fmt: skip
+
+
+def test_only_anonymous_json_scans_stop_at_the_middleware(bundle: Path, world: World) -> None:
+    """A scan with a key, an image or another method or path goes on to the app (here a route
+    that fails, to tell them apart); an anonymous JSON scan never reaches it."""
+    app = create_app(bundle, now=lambda: NOW)
+    app.router.routes.clear()
+
+    @app.post("/verify")
+    def reached() -> None:
+        raise RuntimeError("the route was reached")
+
+    payload = {"payload": world.presentation_qr()}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.post("/verify", json=payload).json()["valid"] is True
+        keyed = client.post("/verify", json=payload, headers={"Authorization": "Bearer bank"})
+        assert keyed.status_code == 500
+        files = {"image": ("qr.png", _png(world.presentation_qr()), "image/png")}
+        assert client.post("/verify", files=files).status_code == 500
+        slash = client.post("/verify/", json=payload, follow_redirects=False)
+        assert slash.status_code == 307 and slash.headers["location"].endswith("/verify")
+        assert client.get("/verify").status_code == 405
