@@ -304,3 +304,19 @@ def test_only_anonymous_json_scans_stop_at_the_middleware(bundle: Path, world: W
         slash = client.post("/verify/", json=payload, follow_redirects=False)
         assert slash.status_code == 307 and slash.headers["location"].endswith("/verify")
         assert client.get("/verify").status_code == 405
+
+
+def test_an_anonymous_scan_sent_in_chunks_is_read_whole_and_a_huge_one_is_refused(
+    offline: TestClient, world: World
+) -> None:
+    body = json.dumps({"payload": world.presentation_qr()}).encode()
+    chunks = iter([body[:10], body[10:200], body[200:]])
+    answer = offline.post("/verify", content=chunks, headers={"content-type": JSON})
+    assert answer.status_code == 200 and answer.json()["valid"] is True
+
+    def huge() -> Any:  # 1 MB in 1 KB pieces
+        for _ in range(1024):
+            yield b" " * 1024
+
+    answer = offline.post("/verify", content=huge(), headers={"content-type": JSON})
+    assert answer.status_code == 413 and answer.json()["error"] == "too_large"
