@@ -4,11 +4,12 @@ A ``@dataclass(frozen=True, slots=True)`` refuses attribute stores, so its gener
 ``__init__`` sets every field through ``object.__setattr__``: a call through a slot wrapper with
 an argument tuple per field, where a plain store to a slot is a specialised bytecode. A QR
 presentation builds about 60 fields (payload, two COSE envelopes, claims, proof, licence shown,
-result), an SD-JWT VC one about as many; under callgrind those wrapper calls (``wrap_setattr``,
-``PyArg_UnpackTuple``, the tuples' allocation and ``tupledealloc``) were ~22K instructions of a
-QR presentation's ~390K above its floor, before the interpreter's own share. Timed alone (best of
-5 x 100,000, CPython 3.11): 2.57 us against 0.72 us for a 13-field class, 0.74 against 0.37 us
-for a 3-field one.
+result), an SD-JWT VC one about as many. Built through ``frozen_builder`` instead, a QR
+presentation of ``benchmarks/verify.py`` runs 2,391.6K instead of 2,453.9K instructions and an
+SD-JWT VC one 2,396.3K instead of 2,455.1K (callgrind, per presentation; the floor with the holder
+key loaded is 2,060.5K, so that is a sixth of what lies above it). Timed alone (best of 5 x
+100,000, CPython 3.11): 0.72 us against 2.57 us for a 13-field class, 0.37 against 0.74 us for a
+3-field one.
 
 ``frozen_builder(cls)`` fills a draft, a plain slots class with the very same slots, with plain
 stores, then makes the draft an instance of ``cls`` (``__class__`` assignment, which CPython
@@ -53,9 +54,9 @@ def frozen_builder(cls: type[T]) -> Callable[..., T]:
         raise TypeError(f"{cls.__name__}'s slots are not its fields")
 
     def build(*values: Any) -> T:
-        instance = draft(*values)
+        instance: Any = draft(*values)  # Any, not typing.cast: a call more per instance
         instance.__class__ = cls  # the same layout: CPython checks it
-        return cast(T, instance)
+        return instance
 
     build.__name__ = build.__qualname__ = f"build_{cls.__name__}"
     return build

@@ -41,6 +41,7 @@ from ._cwt import (
 from ._frozen import frozen_builder
 from ._jws import UnverifiedJws, json_loads, parse_jws, sign_jws
 from ._keyformat import (
+    TO_BASE64URL,
     PublicKey,
     Signer,
     b64url,
@@ -95,13 +96,10 @@ _ARRAY_ELEMENT = "..."
 ResolveKey = Callable[[str, "str | None"], PublicKey]
 
 
-_TO_BASE64URL = bytes.maketrans(b"+/", b"-_")
-
-
 def _digest(text: str) -> str:
     """base64url(SHA-256(ASCII(text))): 43 characters, the 44th of base64 being padding."""
     digest = sha256(text.encode("ascii"))
-    return binascii.b2a_base64(digest, newline=False)[:43].translate(_TO_BASE64URL).decode()
+    return binascii.b2a_base64(digest, newline=False)[:43].translate(TO_BASE64URL).decode()
 
 
 def _json_b64(value: Any) -> str:

@@ -11,8 +11,6 @@ and a presentation needs two (``benchmarks/verify_sd_jwt.py``). The tests check 
 
 from __future__ import annotations
 
-from typing import cast
-
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -82,14 +80,15 @@ def verify_raw(public_key: PublicKey, alg: str, signature: bytes, data: bytes) -
         return sm2_verify(public_key, signature, data)
     if len(signature) != 64:
         return False
+    # alg_of(public_key) == alg above: the key is a P-256 key here, Ed25519 below. (Annotated,
+    # not typing.cast: cast is a Python call, two per presentation.)
     try:
         if alg == ALG_ES256:
-            # alg_of(public_key) == alg above: the key is a P-256 key here, Ed25519 below
-            cast(ec.EllipticCurvePublicKey, public_key).verify(
-                _raw_to_der(signature), data, _ECDSA_SHA256
-            )
+            p256_key: ec.EllipticCurvePublicKey = public_key  # type: ignore[assignment]
+            p256_key.verify(_raw_to_der(signature), data, _ECDSA_SHA256)
         else:
-            cast(Ed25519PublicKey, public_key).verify(signature, data)
+            ed25519_key: Ed25519PublicKey = public_key  # type: ignore[assignment]
+            ed25519_key.verify(signature, data)
     except InvalidSignature:
         return False
     return True

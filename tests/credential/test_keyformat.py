@@ -33,6 +33,11 @@ def test_b64url_round_trip() -> None:
         assert b64url_decode(text) == data
 
 
+def test_b64url_is_the_base64_modules_urlsafe_text_unpadded() -> None:
+    for data in [bytes(range(n, 2 * n)) for n in range(40)] + [b"\xfb\xff\xbf" * 7]:
+        assert b64url(data) == base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 _NOT_BASE64URL: list[object] = ["AAAA!!", "AA*AA", "AA AA", "AA=", "A+/A", "A", "AAAAA", "Ａ"]
 _NOT_BASE64URL += ["AAAA\n", "AA\tAA", "QQ==", "AA\x00", None, b"AAAA"]
 
