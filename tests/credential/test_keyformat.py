@@ -167,6 +167,8 @@ def test_sha256_is_hashlibs(data: bytes) -> None:
     from credential._signature import sha256
 
     assert sha256(data) == hashlib.sha256(data).digest()
+    # each digest starts afresh: none carries the bytes of the one before
+    assert sha256(data) == sha256(data) == hashlib.sha256(data).digest()
 
 
 def test_alg_of_still_looks_at_the_curve_once_the_class_is_known() -> None:
