@@ -28,6 +28,7 @@ from ._data_package import (
     read_data_package,
     sign_data_package,
 )
+from ._frozen import frozen_builder
 from ._id_number import (
     IdNumber,
     check_character,
@@ -197,6 +198,7 @@ __all__ = [
     "encode_presentation_qr",
     "encode_static_qr",
     "errors",
+    "frozen_builder",
     "identifier_credential_id",
     "is_division_code",
     "jwk_thumbprint",

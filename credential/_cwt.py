@@ -25,6 +25,7 @@ from typing import Any
 
 from . import _cbor
 from ._cose import Sign1, parse_sign1, sign1
+from ._frozen import frozen_builder
 from ._keyformat import PublicKey, Signer, cose_key_to_public_key, public_key_to_cose_key
 from .errors import CredentialError, MalformedCredential
 
@@ -167,6 +168,13 @@ class UnverifiedCredential:
         self.envelope.verify(public_key)
 
 
+# Built for every scanned credential (31 fields with the envelope's): _frozen.py
+_new_claims = frozen_builder(CredentialClaims)
+new_status_reference = frozen_builder(StatusReference)  # also for SD-JWT VCs
+_new_licence = frozen_builder(LicenceClaims)
+_new_credential = frozen_builder(UnverifiedCredential)
+
+
 def _claims_to_map(claims: CredentialClaims) -> dict[Any, Any]:
     """The claim set, every map's keys in deterministic order (``_cbor.dumps_in_key_order``):
     integer keys ascending before text keys, the fields' names by ``text_key_order``."""
@@ -264,16 +272,15 @@ def _map_to_claims(claims: Any) -> CredentialClaims:
     except CredentialError as exc:
         raise MalformedCredential(f"holder key: {exc.detail}") from exc
     issued_at = _time(claims.get(CLAIM_IAT), "iat")
-    # positional: keyword arguments to a dataclass cost a third more on every scan
-    return CredentialClaims(
+    return _new_claims(
         _text(claims.get(CLAIM_ISS), "iss"),
         issued_at,
         _time(claims.get(CLAIM_NBF, issued_at), "nbf"),
         _time(claims.get(CLAIM_EXP), "exp"),
         credential_id,
         holder_key,
-        StatusReference(_text(status_list.get("uri"), "status uri"), index),
-        LicenceClaims(
+        new_status_reference(_text(status_list.get("uri"), "status uri"), index),
+        _new_licence(
             _text(lic.get(LIC_TYPE), "licence type"),
             _text(lic.get(LIC_NUMBER), "licence number"),
             _text(lic.get(LIC_HOLDER), "holder name"),
@@ -320,4 +327,4 @@ def read_credential(data: bytes) -> UnverifiedCredential:
     if envelope.kid is None:
         raise MalformedCredential("kid missing from the protected header")
     claims = _map_to_claims(_cbor.loads(envelope.payload, "claim set"))
-    return UnverifiedCredential(bytes(data), envelope, claims)
+    return _new_credential(bytes(data), envelope, claims)

@@ -23,6 +23,7 @@ import json.scanner
 from dataclasses import dataclass
 from typing import Any
 
+from ._frozen import frozen_builder
 from ._keyformat import (
     COSE_ALG,
     PublicKey,
@@ -78,6 +79,9 @@ class UnverifiedJws:
             raise BadSignature()
 
 
+_new_jws = frozen_builder(UnverifiedJws)  # two per SD-JWT VC presentation: _frozen.py
+
+
 def _json_b64(obj: dict[str, Any]) -> str:
     return b64url(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
@@ -131,7 +135,7 @@ def parse_jws(token: str) -> UnverifiedJws:
         raise UnsupportedAlgorithm(f"alg missing or not allowed ({algorithms_text()} only)")
     if "crit" in header:
         raise MalformedToken("critical header parameters are not supported")
-    return UnverifiedJws(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
+    return _new_jws(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
 
 
 def read_jws(token: str, *, typ: str) -> UnverifiedJws:

@@ -4,7 +4,6 @@ identifiers written in docs/wire-format.md)."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -46,8 +45,13 @@ class Signer(Protocol):
         ...
 
 
+TO_BASE64URL = bytes.maketrans(b"+/", b"-_")
+
+
 def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """Unpadded base64url. binascii directly: ``base64.urlsafe_b64encode`` is two Python calls
+    around it, and a QR verification encodes its credential id."""
+    return binascii.b2a_base64(data, newline=False).translate(TO_BASE64URL).rstrip(b"=").decode()
 
 
 # "-" and "_" become base64's "+" and "/"; "+", "/" and "=" (not base64url) become "!", which the

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from . import _cbor
 from ._cose import Sign1, parse_sign1, sign1
+from ._frozen import frozen_builder
 from ._keyformat import PublicKey, Signer
 from ._signature import sha256
 from .errors import BadSignature, HolderSignatureInvalid, MalformedCredential
@@ -33,6 +34,9 @@ class HolderProof:
             self.envelope.verify(holder_key, external_aad=credential_digest(credential))
         except BadSignature as exc:
             raise HolderSignatureInvalid() from exc
+
+
+_new_proof = frozen_builder(HolderProof)  # one per presentation: _frozen.py
 
 
 def credential_digest(credential: bytes) -> bytes:
@@ -72,4 +76,4 @@ def read_holder_proof(data: bytes) -> HolderProof:
         not isinstance(challenge, str) or not 0 < len(challenge) <= _MAX_CHALLENGE
     ):
         raise MalformedCredential("holder proof challenge must be 1 to 64 characters")
-    return HolderProof(envelope, presented_at, challenge)
+    return _new_proof(envelope, presented_at, challenge)

@@ -12,6 +12,7 @@ from typing import Literal
 import base45
 
 from . import _cbor
+from ._frozen import frozen_builder
 from .errors import BadBase45, BadCbor, BadCompression, BadPrefix, CompressionBomb, PayloadTooLarge
 
 STATIC_PREFIX = "EL1:"
@@ -76,6 +77,9 @@ class DecodedPayload:
     kind: Literal["static", "presentation"]
     credential: bytes
     proof: bytes | None = None
+
+
+_new_payload = frozen_builder(DecodedPayload)  # one per scan: _frozen.py
 
 
 def _pack(prefix: str, cbor_bytes: bytes, credential: bytes) -> str:
@@ -171,7 +175,7 @@ def decode_qr(text: str) -> DecodedPayload:
     compressed = b45decode_strict(body)
     inflated = _inflate(compressed)
     if kind == "static":
-        return DecodedPayload("static", inflated)
+        return _new_payload("static", inflated, None)
     item = _cbor.loads(inflated, "presentation")
     if (
         not isinstance(item, list)
@@ -180,4 +184,4 @@ def decode_qr(text: str) -> DecodedPayload:
         or not isinstance(item[1], bytes)
     ):
         raise BadCbor("presentation must be [credential, proof]")
-    return DecodedPayload("presentation", item[0], item[1])
+    return _new_payload("presentation", item[0], item[1])

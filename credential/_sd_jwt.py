@@ -31,9 +31,17 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ._cwt import FIELD_VALUE_TYPES, TEXT_TYPE, CredentialClaims, StatusReference
+from ._cwt import (
+    FIELD_VALUE_TYPES,
+    TEXT_TYPE,
+    CredentialClaims,
+    StatusReference,
+    new_status_reference,
+)
+from ._frozen import frozen_builder
 from ._jws import UnverifiedJws, json_loads, parse_jws, sign_jws
 from ._keyformat import (
+    TO_BASE64URL,
     PublicKey,
     Signer,
     b64url,
@@ -88,13 +96,10 @@ _ARRAY_ELEMENT = "..."
 ResolveKey = Callable[[str, "str | None"], PublicKey]
 
 
-_TO_BASE64URL = bytes.maketrans(b"+/", b"-_")
-
-
 def _digest(text: str) -> str:
     """base64url(SHA-256(ASCII(text))): 43 characters, the 44th of base64 being padding."""
     digest = sha256(text.encode("ascii"))
-    return binascii.b2a_base64(digest, newline=False)[:43].translate(_TO_BASE64URL).decode()
+    return binascii.b2a_base64(digest, newline=False)[:43].translate(TO_BASE64URL).decode()
 
 
 def _json_b64(value: Any) -> str:
@@ -266,7 +271,7 @@ class UnverifiedSdJwt:
         issuer, vct = payload.get("iss"), payload.get("vct")
         if type(issuer) is not str or type(vct) is not str:
             raise MalformedSdJwt("iss and vct are required text claims")
-        return SdJwtVcClaims(
+        return _new_vc_claims(
             issuer,
             self.issuer_jwt.kid,
             vct,
@@ -288,7 +293,7 @@ class UnverifiedSdJwt:
                 f"{CLAIM_DEPARTMENT}, {CLAIM_LICENCE_TYPE} and {CLAIM_LICENCE_NUMBER} are "
                 "required text claims of a licence"
             )
-        return LicenceIdentity(department, type_code, number)
+        return _new_identity(department, type_code, number)
 
     def holder_key(self) -> PublicKey:
         """The key of ``cnf.jwk``. Raises ``MalformedSdJwt``."""
@@ -316,7 +321,7 @@ class UnverifiedSdJwt:
             raise MalformedSdJwt("the KB-JWT needs iat (integer seconds) and sd_hash")
         if type(audience) is not str or type(nonce) is not str:
             raise MalformedSdJwt("the KB-JWT needs aud and nonce (text)")
-        return UnverifiedKeyBinding(kb, presented_at, audience, nonce, sd_hash)
+        return _new_key_binding(kb, presented_at, audience, nonce, sd_hash)
 
     def verify_key_binding(
         self,
@@ -351,6 +356,14 @@ class UnverifiedSdJwt:
         return KeyBinding(kb.presented_at, audience, nonce)
 
 
+# Built for every presentation (26 fields): _frozen.py
+_new_sd_jwt = frozen_builder(UnverifiedSdJwt)
+_new_vc_claims = frozen_builder(SdJwtVcClaims)
+_new_identity = frozen_builder(LicenceIdentity)
+_new_key_binding = frozen_builder(UnverifiedKeyBinding)
+_new_disclosed_licence = frozen_builder(DisclosedLicence)
+
+
 def _read_jwt(token: str, typ: str, what: str) -> UnverifiedJws:
     try:
         jws = parse_jws(token)
@@ -377,7 +390,7 @@ def read_sd_jwt(text: str, *, typ: str = SD_JWT_VC_TYP) -> UnverifiedSdJwt:
     disclosures = tuple(map(read_disclosure, parts[1:-1]))
     key_binding_jwt = parts[-1] or None
     presented = text if key_binding_jwt is None else text[: len(text) - len(parts[-1])]
-    return UnverifiedSdJwt(issuer_jwt, disclosures, key_binding_jwt, presented)
+    return _new_sd_jwt(issuer_jwt, disclosures, key_binding_jwt, presented)
 
 
 def _unpack(
@@ -549,7 +562,7 @@ def disclosed_licence(identity: LicenceIdentity, claims: dict[str, Any]) -> Disc
         raise MalformedSdJwt(f"{CLAIM_CATEGORIES} must be an array of text")
     if type(fields) is not dict or not FIELD_VALUE_TYPES.issuperset(map(type, fields.values())):
         raise MalformedSdJwt(f"{CLAIM_FIELDS} must map names to text or integers")
-    return DisclosedLicence(identity, holder_name, masked_id, tuple(categories), fields)
+    return _new_disclosed_licence(identity, holder_name, masked_id, tuple(categories), fields)
 
 
 def _sorted_digests(disclosures: list[Disclosure], decoys: int) -> list[str]:
@@ -703,7 +716,7 @@ def _status_reference(payload: dict[str, Any]) -> StatusReference | None:
     index, uri = status_list.get("idx"), status_list.get("uri")
     if type(index) is not int or index < 0 or type(uri) is not str or not uri:
         raise MalformedSdJwt("status_list needs idx (a non-negative integer) and uri (text)")
-    return StatusReference(uri, index)
+    return new_status_reference(uri, index)
 
 
 def verify_sd_jwt_vc(

@@ -24,6 +24,7 @@ from credential import (
     decode_qr,
     disclosed_licence,
     errors,
+    frozen_builder,
     read_credential,
     read_holder_proof,
     read_sd_jwt,
@@ -129,6 +130,9 @@ class VerificationResult:
         return data
 
 
+# One of each per presentation (23 fields): credential/_frozen.py
+_new_licence_shown = frozen_builder(LicenceShown)
+_new_result = frozen_builder(VerificationResult)
 _RESULT_FIELDS = tuple(f.name for f in fields(VerificationResult))
 _LICENCE_FIELDS = tuple(f.name for f in fields(LicenceShown))
 
@@ -193,8 +197,7 @@ class _Run:
 def _show(claims: CredentialClaims, trust_list: TrustList, identifier: str | None) -> LicenceShown:
     lic = claims.licence
     department = trust_list.department(claims.issuer)
-    # positional, as _show_sd_jwt: keyword arguments to a frozen dataclass cost a third more
-    return LicenceShown(
+    return _new_licence_shown(
         lic.holder_name,
         lic.masked_id,
         lic.type_code,
@@ -257,7 +260,7 @@ def verify_payload(
             )
     except _Failed as failed:
         code = failed.error.code
-        return VerificationResult(
+        return _new_result(
             False,
             code,
             failed.error.detail,
@@ -269,7 +272,7 @@ def verify_payload(
             run.presented_at,
             at,
         )
-    return VerificationResult(
+    return _new_result(
         True,
         VALID,
         _STATIC_COPY_DETAIL if checks is _STATIC_COPY_CHECKS else VALID,
@@ -447,7 +450,7 @@ def _show_sd_jwt(
 ) -> LicenceShown:
     identity = licence.identity
     department = trust_list.department(identity.department)
-    return LicenceShown(
+    return _new_licence_shown(
         licence.holder_name,
         licence.masked_id,
         identity.type_code,

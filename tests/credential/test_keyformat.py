@@ -33,6 +33,11 @@ def test_b64url_round_trip() -> None:
         assert b64url_decode(text) == data
 
 
+def test_b64url_is_the_base64_modules_urlsafe_text_unpadded() -> None:
+    for data in [bytes(range(n, 2 * n)) for n in range(40)] + [b"\xfb\xff\xbf" * 7]:
+        assert b64url(data) == base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 _NOT_BASE64URL: list[object] = ["AAAA!!", "AA*AA", "AA AA", "AA=", "A+/A", "A", "AAAAA", "Ａ"]
 _NOT_BASE64URL += ["AAAA\n", "AA\tAA", "QQ==", "AA\x00", None, b"AAAA"]
 
@@ -162,6 +167,8 @@ def test_sha256_is_hashlibs(data: bytes) -> None:
     from credential._signature import sha256
 
     assert sha256(data) == hashlib.sha256(data).digest()
+    # each digest starts afresh: none carries the bytes of the one before
+    assert sha256(data) == sha256(data) == hashlib.sha256(data).digest()
 
 
 def test_alg_of_still_looks_at_the_curve_once_the_class_is_known() -> None:
