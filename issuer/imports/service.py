@@ -54,7 +54,14 @@ from credential.errors import InvalidLicenceIdentifier
 from keys import LocalSigner, decrypt_private_key
 from registry.audit import append_audit
 from registry.database import Database
-from registry.db import bind_values, insert_bound_unless_taken, one_of, padded, table_order
+from registry.db import (
+    analyze_if_outgrown,
+    bind_values,
+    insert_bound_unless_taken,
+    one_of,
+    padded,
+    table_order,
+)
 from registry.errors import NotFound, ServiceError
 from registry.holder_keys import (
     HolderKeyBox,
@@ -63,7 +70,7 @@ from registry.holder_keys import (
     store_sealed_holder_keys,
     stored_holder_cose_keys,
 )
-from registry.models import Department, Licence, SigningKey, utcnow
+from registry.models import Department, HolderKey, Licence, SigningKey, utcnow
 from registry.vault import CitizenIdVault
 
 from ..errors import AlreadyHeld, InvalidRequest
@@ -94,6 +101,7 @@ from .schemas import ImportSummary
 from .source import SourceFile, SourceRow
 
 BATCH_SIZE = 500
+FIRST_STATISTICS = 1024  # licences (see _Importer.keep_statistics)
 RECORD_KEY_MAX = 64
 REASON_MAX = 200
 # Columns besides the licence type's own fields.
@@ -415,6 +423,9 @@ class _Importer:
         self.counts = job.resume.counts.copy() if job.resume is not None else ImportCounts()
         # kept identifiers of this run's rows so far (earlier runs' are in the database)
         self.identifiers: set[str] = set()
+        # licences imported before this run, and when this run's next looks at the statistics
+        self.imported_before = self.counts.imported
+        self.next_statistics = FIRST_STATISTICS
 
     def reject(
         self,
@@ -540,6 +551,20 @@ class _Importer:
         batch's checkpoint, and count what became of each row once it committed."""
         # Through the one writer (group commit in a service; the CLI's is the only write).
         self.counts = self.database.write_now(self.batch_work(store, line))
+        self.keep_statistics()
+
+    def keep_statistics(self) -> None:
+        """After a batch committed: once this run's licences reach the next power of two
+        (from ``FIRST_STATISTICS``), the licence and holder-key tables' planner statistics are
+        taken again if they predate most of those rows (``analyze_if_outgrown``)."""
+        added = self.counts.imported - self.imported_before
+        if added >= self.next_statistics and self.database.dialect == "postgresql":
+            self.next_statistics = 1 << added.bit_length()
+            self.database.write_now(
+                lambda session: analyze_if_outgrown(
+                    session.connection(), [Licence, HolderKey], added
+                )
+            )
 
     def batch_work(
         self, store: Callable[[Session], list[Outcome]], line: int
@@ -923,6 +948,7 @@ class _PooledImporter(_Importer):
             self.writing = None
             self.counts = future.result()
             self.progress(rows)
+            self.keep_statistics()
 
     def read_signing_key(self, session: Session, key: IssuingKey) -> tuple[int, str, bytes]:
         if self.signing_key is None or self.signing_key[1] != key.kid:
