@@ -126,12 +126,9 @@ def main() -> None:
         database = "SQLite (embedded default)"
         if args.postgres:
             sys.path.insert(0, str(ROOT))
-            from tests._postgres import running_postgres
+            from tests._served import use_throwaway_postgres
 
-            server = stack.enter_context(running_postgres())
-            server.create_database("bench")
-            env["ELICENCE_DATABASE_URL"] = server.url("bench")
-            database = "PostgreSQL (throwaway server on 127.0.0.1)"
+            database = use_throwaway_postgres(stack, env)
         run_cli(env, "init")
         algs = list(dict.fromkeys(args.alg or ALGS))
         api_keys = {}

@@ -1,9 +1,11 @@
 """A throwaway PostgreSQL server for the test suite.
 
 Starts a private cluster with ``initdb``/``pg_ctl`` in a temporary directory, listening only on
-127.0.0.1 on a free port, with unix sockets inside that directory and fsync off. It never touches
-the Debian system cluster. When running as root, the server runs as the ``postgres`` OS user
-(PostgreSQL refuses to run as root).
+127.0.0.1 on a free port, with unix sockets inside that directory. For the test suite it runs
+with fsync, synchronous commit and full-page writes off (a test needs no durability across a power
+cut); ``durable=True`` keeps PostgreSQL's own defaults, as a production server has them, for the
+benchmarks. It never touches the Debian system cluster. When running as root, the server runs as
+the ``postgres`` OS user (PostgreSQL refuses to run as root).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class PostgresServer:
     base_dir: Path
     port: int
     run_as: str | None
+    durable: bool = False
 
     @property
     def data_dir(self) -> Path:
@@ -130,9 +133,11 @@ class PostgresServer:
                 "-c listen_addresses=127.0.0.1",
                 f"-c port={self.port}",
                 f"-c unix_socket_directories={self.socket_dir}",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
+                *(
+                    ()
+                    if self.durable
+                    else ("-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
+                ),
                 "-c max_connections=200",
                 "-c shared_buffers=32MB",
             ]
@@ -178,8 +183,9 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def running_postgres(start_attempts: int = 3) -> Iterator[PostgresServer]:
-    """Start a throwaway server, yield it, then stop it and delete its files."""
+def running_postgres(start_attempts: int = 3, *, durable: bool = False) -> Iterator[PostgresServer]:
+    """Start a throwaway server, yield it, then stop it and delete its files. ``durable``:
+    PostgreSQL's own fsync and commit settings instead of the test suite's fast ones."""
     bin_dir = find_bin_dir()
     run_as = "postgres" if os.geteuid() == 0 else None
     base_dir = Path(tempfile.mkdtemp(prefix="elicence-pg-"))
@@ -192,7 +198,7 @@ def running_postgres(start_attempts: int = 3) -> Iterator[PostgresServer]:
             # Another process may grab the free port between probing and binding: retry afresh.
             attempt_dir = base_dir / f"cluster{attempt}"
             attempt_dir.mkdir()
-            server = PostgresServer(bin_dir, attempt_dir, free_port(), run_as)
+            server = PostgresServer(bin_dir, attempt_dir, free_port(), run_as, durable)
             try:
                 server.start()
                 break

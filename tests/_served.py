@@ -202,14 +202,15 @@ class Served:
 
 
 def use_throwaway_postgres(stack: contextlib.ExitStack, env: dict[str, str]) -> str:
-    """Point ``env`` at a new database on a throwaway PostgreSQL server on 127.0.0.1, stopped
+    """Point ``env`` at a new database on a throwaway PostgreSQL server on 127.0.0.1 with
+    PostgreSQL's own durability settings (a benchmark measures what production pays), stopped
     when ``stack`` closes; returns the benchmarks' description of it."""
     from tests._postgres import running_postgres
 
-    server = stack.enter_context(running_postgres())
+    server = stack.enter_context(running_postgres(durable=True))
     server.create_database("bench")
     env["ELICENCE_DATABASE_URL"] = server.url("bench")
-    return "PostgreSQL (throwaway server on 127.0.0.1)"
+    return "PostgreSQL (throwaway server on 127.0.0.1, fsync and synchronous commit on)"
 
 
 def throwaway_registry(
