@@ -187,12 +187,26 @@ class Served:
     def stop(self, grace: float = 15) -> None:
         """SIGTERM the supervisor (it stops its workers, as on a real shutdown); SIGKILL the
         process group if it has not exited after ``grace`` seconds."""
+        self.request_stop()
+        self.wait_stopped(grace)
+
+    def request_stop(self) -> None:
+        """SIGTERM the supervisor, without waiting (``wait_stopped``)."""
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, grace: float = 15) -> None:
+        """Wait ``grace`` seconds for the server to exit, then SIGKILL what is left."""
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=grace)
         self._signal_group(signal.SIGKILL)  # also any worker left behind by its supervisor
         self.process.wait(timeout=30)
+
+    def output(self) -> str:
+        """What this server has written to its log so far."""
+        with self.log.open("rb") as log:
+            log.seek(self._log_start)
+            return log.read().decode(errors="replace")
 
     def __enter__(self) -> Served:
         return self

@@ -7,16 +7,19 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from issuer.imports.service import licence_ids_hash
-from registry.database import Database
+from registry.database import Database, WriterLock
+from registry.db import sqlite_path
 from registry.models import AuditEntry, HolderKey, ImportJobState, Licence, UploadedImport
 from tests._postgres import free_port
 from tests._served import ELICENCE, ELICENCE_INLINE, ROOT, Served, run_cli, service_env
@@ -60,6 +63,38 @@ def _stored(database: Database, job_id: str) -> tuple[UploadedImport, int]:
     return job, landed
 
 
+@contextlib.contextmanager
+def _writes_held(database_url: str) -> Iterator[None]:
+    """No write to the licences lands while the block runs: on SQLite the test holds the writer
+    lock every process of the file takes (``registry.database.WriterLock``), on PostgreSQL a
+    SHARE lock on ``licences`` (reads go on, inserts wait)."""
+    path = sqlite_path(database_url)
+    if path is not None:
+        lock = WriterLock(path)
+        try:
+            with lock:
+                yield
+        finally:
+            lock.close()
+        return
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("LOCK TABLE licences IN SHARE MODE"))
+            yield
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def _wait_for_lines(served: Served, line: str, count: int) -> None:
+    """Until ``line`` is in the server's output ``count`` times (one per worker)."""
+    deadline = time.monotonic() + 60
+    while served.output().count(line) < count:
+        assert time.monotonic() < deadline, served.output()[-3000:]
+        time.sleep(0.02)
+
+
 def _check_interrupted(database: Database, job_id: str) -> int:
     """The job as the interruption left it: running, its checkpoint exactly what landed."""
     job, landed = _stored(database, job_id)
@@ -91,7 +126,8 @@ def test_an_upload_resumes_after_sigkill_and_after_a_stop(
         assert answer.status_code == 202, answer.text
         job_id = answer.json()["id"]
         _wait(served, api_key, job_id, lambda j: j["progress"]["rows_done"] >= 3 * BATCH)
-        served.kill()
+        with _writes_held(database_url):  # the job cannot run to its end before the kill
+            served.kill()
         killed_at = _check_interrupted(database, job_id)
 
         served = Served(env, free_port(), WORKERS, log, ELICENCE_INLINE)
@@ -102,7 +138,12 @@ def test_an_upload_resumes_after_sigkill_and_after_a_stop(
             job_id,
             lambda j: j["progress"]["rows_done"] >= killed_at + 3 * BATCH,
         )
-        served.stop()
+        # Stopped while the job's writes wait: it cannot run to its end before the stop reaches
+        # it (on a fast machine it once did, between the last look and the stop).
+        with _writes_held(database_url):
+            served.request_stop()
+            _wait_for_lines(served, "Waiting for application shutdown.", WORKERS)
+        served.wait_stopped()
         stopped_at = _check_interrupted(database, job_id)
         assert stopped_at > killed_at
 
