@@ -200,30 +200,67 @@ async def licence_qr_payload(payload: ShownPayload, response: Response) -> schem
     return payload
 
 
+# The times of the presentation an image shows, so a page needs no second, JSON request (and no
+# second signature) to know when to show a fresh one.
+_PRESENTATION_HEADERS = {
+    "X-Presentation-Presented-At": {
+        "description": "When the holder proof was signed (Unix seconds); absent for a static copy",
+        "schema": {"type": "integer"},
+    },
+    "X-Presentation-Expires": {
+        "description": "When to show a fresh one (Unix seconds); absent for a static copy",
+        "schema": {"type": "integer"},
+    },
+}
+
+
+def _image_headers(payload: schemas.Presentation) -> dict[str, str]:
+    headers = dict(_NO_STORE)
+    if payload.presented_at is not None:
+        headers["X-Presentation-Presented-At"] = str(payload.presented_at)
+    if payload.expires_at is not None:
+        headers["X-Presentation-Expires"] = str(payload.expires_at)
+    return headers
+
+
 @router.get(
     "/licences/{licence_id}/qr.png",
     response_class=Response,
     responses={
-        200: {"description": "The QR code", "content": {"image/png": {}}},
+        200: {
+            "description": "The QR code",
+            "content": {"image/png": {}},
+            "headers": _PRESENTATION_HEADERS,
+        },
         **_SHOWN_LICENCE,
     },
 )
 def licence_qr_png(payload: ShownPayload) -> Response:
-    """The QR code as PNG (error correction M, quiet zone 4, about 640 px wide)."""
-    return Response(render_png(payload.payload), media_type="image/png", headers=_NO_STORE)
+    """The QR code as PNG (error correction M, quiet zone 4, about 640 px wide), with the
+    presentation's times in `X-Presentation-Presented-At` and `X-Presentation-Expires`."""
+    return Response(
+        render_png(payload.payload), media_type="image/png", headers=_image_headers(payload)
+    )
 
 
 @router.get(
     "/licences/{licence_id}/qr.svg",
     response_class=Response,
     responses={
-        200: {"description": "The QR code", "content": {"image/svg+xml": {}}},
+        200: {
+            "description": "The QR code",
+            "content": {"image/svg+xml": {}},
+            "headers": _PRESENTATION_HEADERS,
+        },
         **_SHOWN_LICENCE,
     },
 )
 def licence_qr_svg(payload: ShownPayload) -> Response:
-    """The QR code as SVG (error correction M, quiet zone 4)."""
-    return Response(render_svg(payload.payload), media_type="image/svg+xml", headers=_NO_STORE)
+    """The QR code as SVG (error correction M, quiet zone 4), with the presentation's times in
+    `X-Presentation-Presented-At` and `X-Presentation-Expires`."""
+    return Response(
+        render_svg(payload.payload), media_type="image/svg+xml", headers=_image_headers(payload)
+    )
 
 
 @router.get(

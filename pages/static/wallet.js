@@ -188,7 +188,9 @@
   async function fetchQr() {
     const generation = ++qrGeneration;
     const base = `${PATHS.licences}/${encodeURIComponent(current.id)}`;
-    const res = await api(`${base}/presentation`, { token: token() });
+    // One request per refresh: the image carries its presentation's times in its headers (the
+    // page used to ask for the presentation as JSON first, which signed a second one).
+    const res = await api(`${base}/qr.png?${freshQuery()}`, { token: token() });
     if (generation !== qrGeneration) return;
     if (!res.ok) {
       $("qr-error").textContent = res.status === 409
@@ -196,32 +198,25 @@
       stopCountdown();
       return;
     }
-    const presentation = res.data;
-    const image = await fetch(`${base}/qr.png?${presentationQuery(presentation)}`, {
-      headers: { Authorization: "Bearer " + token() }, cache: "no-store",
-    });
+    const blob = await res.response.blob();
     if (generation !== qrGeneration) return;
-    if (!image.ok) {
-      $("qr-error").textContent = "二维码生成失败 Could not make the QR code (" + image.status + ")";
-      return;
-    }
-    const blob = await image.blob();
     if (qrObjectUrl) URL.revokeObjectURL(qrObjectUrl);
     qrObjectUrl = URL.createObjectURL(blob);
     qrImage.src = qrObjectUrl;
     qrDownload.href = qrObjectUrl;
     qrDownload.hidden = false;
     $("qr-error").textContent = "";
-    const expires = toEpoch(image.headers.get("X-Presentation-Expires") || presentation.expires_at);
-    const issued = toEpoch(presentation.presented_at || presentation.issued_at) || Date.now() / 1000;
+    const expires = toEpoch(Number(res.headers.get("X-Presentation-Expires")) || null);
+    const issued = toEpoch(Number(res.headers.get("X-Presentation-Presented-At")) || null)
+      || Date.now() / 1000;
     qrExpiresAt = expires || Date.now() / 1000 + 30;
     countdownBar.max = Math.max(1, Math.round(qrExpiresAt - issued));
     qrImage.dataset.expiresAt = String(qrExpiresAt);
   }
 
-  function presentationQuery(presentation) {
+  function freshQuery() {
     // Nothing personal goes in the URL: only a cache-buster so each refresh is a new image.
-    return new URLSearchParams({ t: String(presentation.presented_at || Date.now()) }).toString();
+    return new URLSearchParams({ t: String(Date.now()) }).toString();
   }
 
   function tickCountdown() {

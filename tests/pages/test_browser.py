@@ -362,6 +362,15 @@ def test_wallet_refreshes_the_qr_before_it_expires(
     issue_by_api(live_app, department, holder, "赵敏")
     page = phone(browser).new_page()
     sign_in_wallet(page, live_app, holder)
+    shown: list[str] = []  # each QR request the page makes: one per refresh, one signature each
+    page.on(
+        "request",
+        lambda request: (
+            shown.append(request.url.split("?")[0].rsplit("/", 1)[-1])
+            if re.search(r"/wallet/licences/[^/]+/(presentation|qr)", request.url)
+            else None
+        ),
+    )
     page.locator("ul.licences li button").click()
     page.get_by_role("button", name="出示二维码").click()
     image = page.locator("#qr-image[src^='blob:']")
@@ -369,7 +378,7 @@ def test_wallet_refreshes_the_qr_before_it_expires(
     first_src = image.get_attribute("src")
     first = decode(image.screenshot())
     seconds = int(re.findall(r"(\d+) 秒后刷新", page.locator("#countdown-text").inner_text())[0])
-    assert 0 < seconds <= PRESENTATION_TTL
+    assert 0 < seconds <= PRESENTATION_TTL  # from the image's X-Presentation-* headers
     page.wait_for_function(
         "src => document.getElementById('qr-image').src !== src",
         arg=first_src,
@@ -377,6 +386,7 @@ def test_wallet_refreshes_the_qr_before_it_expires(
     )
     second = decode(page.locator("#qr-image").screenshot())
     assert second.startswith(PRESENTATION_PREFIX) and second != first
+    assert shown == ["qr.png", "qr.png"]
     snap(page, artifacts, "wallet-qr-refreshed", full_page=False)
     page.context.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import random
+import time
 
 import cairosvg
 import pytest
@@ -107,6 +108,14 @@ def test_png_and_svg_read_back_and_verify(wallet: Wallet) -> None:
         assert png.headers["content-type"] == "image/png"
         assert svg.headers["content-type"] == "image/svg+xml"
         assert png.headers["cache-control"] == "no-store"
+        for image_answer in (png, svg):  # the presentation's times, so a page asks only once
+            if query.get("mode") == "static":
+                assert "x-presentation-presented-at" not in image_answer.headers
+                assert "x-presentation-expires" not in image_answer.headers
+            else:
+                presented = int(image_answer.headers["x-presentation-presented-at"])
+                expires = int(image_answer.headers["x-presentation-expires"])
+                assert abs(presented - time.time()) < 60 and expires > presented
         images = [Image.open(io.BytesIO(png.content)), svg_raster(svg.content)]
         for image in images:
             for picture in (image, phone_photo(image)):
