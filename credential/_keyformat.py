@@ -45,13 +45,13 @@ class Signer(Protocol):
         ...
 
 
-TO_BASE64URL = bytes.maketrans(b"+/", b"-_")
+_TO_BASE64URL = bytes.maketrans(b"+/", b"-_")
 
 
 def b64url(data: bytes) -> str:
     """Unpadded base64url. binascii directly: ``base64.urlsafe_b64encode`` is two Python calls
     around it, and a QR verification encodes its credential id."""
-    return binascii.b2a_base64(data, newline=False).translate(TO_BASE64URL).rstrip(b"=").decode()
+    return binascii.b2a_base64(data, newline=False).translate(_TO_BASE64URL).rstrip(b"=").decode()
 
 
 # "-" and "_" become base64's "+" and "/"; "+", "/" and "=" (not base64url) become "!", which the

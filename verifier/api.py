@@ -157,7 +157,7 @@ def _json_input(body: bytes) -> _VerifyInput | JSONResponse:
 async def _read_input(request: Request) -> _VerifyInput | JSONResponse:
     content_type = _media_type(request.headers.get("content-type", ""))
     if content_type == "application/json":
-        return _json_input(await request.body())
+        return _json_input(await _bounded_body(request.receive, MAX_JSON_BYTES + 1))
     if content_type == "multipart/form-data":
         try:
             form = await request.form(max_files=1, max_fields=10)
