@@ -179,7 +179,7 @@ async def create_licence_type(
 @admin_router.post(
     "/departments/{code}/keys/rotate",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(413, described=_NO_DEPARTMENT),
+    responses=error_responses(400, 413, described=_NO_DEPARTMENT),
 )
 async def rotate_key(
     code: CodePath,
