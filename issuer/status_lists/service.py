@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, LargeBinary, bindparam, func, literal, select, update
+from sqlalchemy import Connection, Integer, LargeBinary, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from credential import LicenceStatus, sign_status_list_token
@@ -107,6 +107,21 @@ _NEARLY_FULL = 16
 _MAX_PROBE = 16384  # candidates in one query (SQLite allows 32,766 parameters)
 
 
+def _free_indices(
+    connection: Connection, list_id: int, list_size: int, mine: set[int]
+) -> list[int]:
+    """The list's indices neither stored nor in ``mine``, in order. The stored ones are marked
+    in a byte per index as the rows stream past: as a set of Python ints, the 120,000-odd
+    indices of a nearly full list grew a bulk import's memory by 18 MB for good (the freed
+    ints' memory stays with the process), issue 13's 1,000,000-row import over its 50 MB."""
+    taken = bytearray(list_size)
+    for (index,) in connection.execute(_ALL_TAKEN, {"list_id": list_id}):
+        taken[index] = 1
+    for index in mine:
+        taken[index] = 1
+    return [index for index, used in enumerate(taken) if not used]
+
+
 def allocate_indices(
     *,
     session: Session,
@@ -168,8 +183,7 @@ def allocate_indices(
                 free = []  # nearly full: read what is left below
         read_whole = not free
         if read_whole:
-            taken = set(connection.execute(_ALL_TAKEN, {"list_id": list_id}).scalars())
-            free = [i for i in range(list_size) if i not in taken and i not in mine]
+            free = _free_indices(connection, list_id, list_size, mine)
             if not free:
                 if not create:
                     raise StatusListNeeded
