@@ -38,11 +38,11 @@ from .pool import WorkerFailed, WorkerPool, default_workers
 from .rejects import RejectsFile, default_rejects_path
 from .schemas import ImportSummary
 from .service import (
-    BATCH_SIZE,
     ImportCrypto,
     ImportJob,
     ImportPool,
     columns_of,
+    default_batch_size,
     find_target,
     import_licences,
     sign_batch,
@@ -158,8 +158,14 @@ def import_command(
         typer.Option("--format", help="csv or jsonl (default: from the name, else the content)."),
     ] = None,
     batch_size: Annotated[
-        int, typer.Option(min=1, max=5000, help="Rows per transaction (and audit entry).")
-    ] = BATCH_SIZE,
+        int | None,
+        typer.Option(
+            min=1,
+            max=5000,
+            help="Rows per transaction (and audit entry). Default: 1000 on SQLite (a batch holds "
+            "its one write lock), 2000 on PostgreSQL.",
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -200,7 +206,7 @@ def import_command(
                 target=target,
                 source=source,
                 actor=operator_actor(),
-                batch_size=batch_size,
+                batch_size=batch_size or default_batch_size(runtime.database.dialect),
                 dry_run=dry_run,
             )
             rejects_path = rejects or default_rejects_path(file)

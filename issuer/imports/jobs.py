@@ -53,12 +53,12 @@ from ..runtime import IssuerRuntime
 from .rejects import RejectsFile
 from .schemas import ImportSummary
 from .service import (
-    BATCH_SIZE,
     ImportCheckpoint,
     ImportCounts,
     ImportJob,
     ImportStopped,
     columns_of,
+    default_batch_size,
     find_target,
     import_licences,
 )
@@ -171,9 +171,10 @@ def create_job(
     actor: str,
     source: SourceFile,
     file_bytes: int,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> UploadedImport:
-    """The row of a new uploaded import (queued)."""
+    """The row of a new uploaded import (queued); ``batch_size`` by default the database's
+    (``default_batch_size``)."""
     now = utcnow()
     job = UploadedImport(
         id=job_id,
@@ -185,7 +186,7 @@ def create_job(
         file_sha256=source.sha256,
         file_bytes=file_bytes,
         mapping=dict(source.mapping),
-        batch_size=batch_size,
+        batch_size=batch_size or default_batch_size(session.get_bind().dialect.name),
         rows_total=source.lines,
         rows_done=0,
         lines_done=0,

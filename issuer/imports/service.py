@@ -100,7 +100,21 @@ from .rejects import RejectsFile
 from .schemas import ImportSummary
 from .source import SourceFile, SourceRow
 
-BATCH_SIZE = 500
+# Rows per batch (one transaction, one audit entry, one checkpoint) unless the caller chooses.
+# Most of a batch's write is its commit and the random inserts into the licence indices (id,
+# number, status index, blind index, identifier); fewer, larger transactions cost less a row.
+# 200,000 rows on the 2-core machine, one after the other: SQLite 6,334 / 6,883 / 7,125
+# licences/s with 500 / 1,000 / 2,000 rows, PostgreSQL 5,730 / 6,083 / 6,462. On SQLite a
+# batch's transaction holds the database's one write lock, which a service's own writes wait
+# behind (about 0.1 s for 1,000 rows there); PostgreSQL locks rows, so it takes the larger size.
+BATCH_SIZES = {"sqlite": 1000, "postgresql": 2000}
+
+
+def default_batch_size(dialect: str) -> int:
+    """Rows per batch on a database of this dialect (``BATCH_SIZES``)."""
+    return BATCH_SIZES.get(dialect, min(BATCH_SIZES.values()))
+
+
 FIRST_STATISTICS = 1024  # licences (see _Importer.keep_statistics)
 RECORD_KEY_MAX = 64
 REASON_MAX = 200
@@ -387,7 +401,7 @@ class ImportJob:
     target: ImportTarget
     source: SourceFile
     actor: str
-    batch_size: int = BATCH_SIZE
+    batch_size: int = BATCH_SIZES["sqlite"]
     dry_run: bool = False
     resume: ImportCheckpoint | None = None
 

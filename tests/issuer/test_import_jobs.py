@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from credential import KeyState
 from issuer.imports.jobs import create_job
-from issuer.imports.service import columns_of, find_target, licence_ids_hash
+from issuer.imports.service import columns_of, default_batch_size, find_target, licence_ids_hash
 from issuer.imports.source import open_source
 from registry.models import AuditEntry, ImportJobState, Licence, SigningKey, UploadedImport
 from tests.issuer._import_files import citizen_id, licence_row, rows, write_csv, write_jsonl
@@ -131,6 +131,10 @@ def test_an_upload_imports_in_the_background_with_progress_counts_and_rejects(
     # the same file again: nothing new, and it says so
     again = _finished(issuer, key, _upload(issuer, key, body).json()["id"])
     assert again["counts"]["imported"] == 0 and again["counts"]["already_present"] == 6
+    with issuer.database.reading() as session:  # no batch_size asked: the database's own
+        job_row = session.get(UploadedImport, again["id"])
+        assert job_row is not None
+        assert job_row.batch_size == default_batch_size(issuer.database.dialect)
     assert again["counts"]["rejected"] == 2
     listed = issuer.client.get("/issuer/imports", headers=bearer(key)).json()["imports"]
     assert [j["id"] for j in listed] == [again["id"], job["id"]]

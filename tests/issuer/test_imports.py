@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from credential import StatusList as StatusBits
 from credential import jwk_to_public_key, read_credential
 from elicence.cli import app as cli
-from issuer.imports.service import licence_ids_hash
+from issuer.imports.service import BATCH_SIZES, default_batch_size, licence_ids_hash
 from registry.database import Database
 from registry.models import AuditEntry, HolderKey, Licence, SigningKey, StatusList
 from registry.settings import Settings, load_master_key
@@ -215,6 +215,16 @@ def test_import_issues_each_row_as_issuance_does_keeping_dates_and_status(
         assert "11010519" not in json.dumps(audit.detail)
     verified = world.run("audit", "verify")
     assert verified.exit_code == 0 and verified.output.startswith("OK: ")
+
+
+def test_batches_are_the_databases_size_unless_chosen(world_any: World) -> None:
+    """1,000 rows a batch on SQLite (its one write lock), 2,000 on PostgreSQL; 1,001 rows."""
+    source = write_csv(world_any.tmp / "licences.csv", list(rows(1001)))
+    summary = _summary(world_any.imports(source, "--workers", "0", "--json"))
+    assert summary["imported"] == 1001
+    default = BATCH_SIZES["postgresql" if world_any.url.startswith("postgresql") else "sqlite"]
+    assert summary["batches"] == -(-1001 // default)
+    assert default_batch_size("sqlite") == 1000 and default_batch_size("postgresql") == 2000
 
 
 def _sha256(path: Path) -> str:
