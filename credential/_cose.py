@@ -19,6 +19,10 @@ COSE_SIGN1_TAG = 18
 HEADER_ALG = 1
 HEADER_KID = 4
 _ARRAY_TYPES = (list, tuple)  # not ``list | tuple``: that builds a union object on every call
+# What cbor2 makes of a map: a dict, or inside a tag (a credential's COSE_Sign1) a frozendict,
+# which ``isinstance(..., Mapping)`` accepts only through the ABC's registry: 0.25 us against
+# 0.02 us for this exact-type test (timeit), once per scanned credential.
+_MAP_TYPES = (dict, cbor2.frozendict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,11 @@ def _bstr_head(length: int) -> bytes:
         return bytes((0x40 + length,))
     if length < 0x100:
         return bytes((0x58, length))
+    return _long_bstr_head(length)
+
+
+def _long_bstr_head(length: int) -> bytes:
+    """``_bstr_head`` of 256 bytes or more."""
     if length < 0x10000:
         return b"\x59" + length.to_bytes(2, "big")
     if length < 0x100000000:
@@ -57,17 +66,27 @@ def _bstr_head(length: int) -> bytes:
     return b"\x5b" + length.to_bytes(8, "big")
 
 
+_SHORT_BSTR_HEADS = tuple(_bstr_head(length) for length in range(0x100))
+
+
 def _sig_structure(protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
     """Deterministic CBOR of ``["Signature1", protected, external_aad, payload]``, built directly
-    (the same bytes as ``_cbor.dumps`` of that list, without going through the encoder)."""
+    (the same bytes as ``_cbor.dumps`` of that list, without going through the encoder).
+
+    The heads of strings under 256 bytes (every protected header and AAD, a holder proof's
+    payload, the claim set of a credential with a few fields) come from a table: 0.16 against
+    0.42 us a call (timeit), two calls per presentation."""
+    heads = _SHORT_BSTR_HEADS
     return b"".join(
         (
             _SIG_STRUCTURE_HEAD,
-            _bstr_head(len(protected)),
+            heads[len(protected)] if len(protected) < 0x100 else _long_bstr_head(len(protected)),
             protected,
-            _bstr_head(len(external_aad)),
+            heads[len(external_aad)]
+            if len(external_aad) < 0x100
+            else _long_bstr_head(len(external_aad)),
             external_aad,
-            _bstr_head(len(payload)),
+            heads[len(payload)] if len(payload) < 0x100 else _long_bstr_head(len(payload)),
             payload,
         )
     )
@@ -116,7 +135,7 @@ def parse_sign1(data: bytes, *, require_tag: bool = True) -> Sign1:
         raise MalformedCredential("COSE_Sign1 must be an array of four items")
     protected_bytes, unprotected, payload, signature = item
     if not isinstance(protected_bytes, bytes) or not (
-        type(unprotected) is dict or isinstance(unprotected, Mapping)
+        type(unprotected) in _MAP_TYPES or isinstance(unprotected, Mapping)
     ):
         raise MalformedCredential("COSE_Sign1 headers have the wrong types")
     if not isinstance(payload, bytes) or not isinstance(signature, bytes):

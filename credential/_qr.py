@@ -142,9 +142,11 @@ def b45decode_strict(text: str) -> bytes:
     values = (packed & mask_c) >> 16
     values += 45 * ((packed & mask_d) >> 8)
     values += 2025 * (packed & mask_e)
-    out = bytearray(values.to_bytes(full, "big"))
-    if out[0::3].count(0) != lanes:
+    # a lane above 65535 has bits in its first byte, where mask_c looks: one AND of the whole
+    # integer (0.04 us) instead of counting the zero bytes of a slice of the output (0.2 us)
+    if values & mask_c:
         raise BadBase45("Base45 triplet above 65535")
+    out = bytearray(values.to_bytes(full, "big"))
     del out[0::3]
     if tail == 2:
         last = digits[full] + 45 * digits[full + 1]
