@@ -401,7 +401,7 @@ class ImportJob:
     target: ImportTarget
     source: SourceFile
     actor: str
-    batch_size: int = BATCH_SIZES["sqlite"]
+    batch_size: int
     dry_run: bool = False
     resume: ImportCheckpoint | None = None
 
