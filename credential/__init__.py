@@ -2,7 +2,10 @@
 the licence as an SD-JWT VC, citizen ID numbers, unified social credit codes and licence
 identifiers. Pure: no I/O, no database, no web framework."""
 
-from . import errors
+from . import (
+    _compiled,  # noqa: F401  (first: refuses a stale compiled module)
+    errors,
+)
 from ._cose import Sign1, parse_sign1, sign1
 from ._credit_code import (
     CreditCode,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cbor2
+from mypy_extensions import mypyc_attr
 
 from . import _cbor
 from ._frozen import frozen_builder
@@ -25,6 +26,7 @@ _ARRAY_TYPES = (list, tuple)  # not ``list | tuple``: that builds a union object
 _MAP_TYPES = (dict, cbor2.frozendict)
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class Sign1:
     """A parsed, not yet verified COSE_Sign1."""

@@ -23,6 +23,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from . import _cbor
 from ._cose import Sign1, parse_sign1, sign1
 from ._frozen import frozen_builder
@@ -60,6 +62,7 @@ TEXT_TYPE = frozenset({str})
 FIELD_VALUE_TYPES = frozenset({str, int})
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class StatusReference:
     """Where a credential's status lives: a status list URI and an index in it."""
@@ -68,6 +71,7 @@ class StatusReference:
     index: int
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class LicenceClaims:
     """What the licence says about its holder, as carried in the credential."""
@@ -110,6 +114,7 @@ def _serial_text(value: int) -> str:
     return "".join(reversed(digits))
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class CredentialClaims:
     """The whole claim set of a licence credential."""
@@ -146,6 +151,7 @@ class CredentialClaims:
         )
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class UnverifiedCredential:
     """A parsed credential whose issuer signature has not been checked yet."""

@@ -17,6 +17,12 @@ allows between classes of the same layout and checks). The result is the object 
 makes: its type, equality, hash, repr, ``dataclasses.replace`` and ``fields`` are ``cls``'s, and
 it is frozen from then on. Only for classes whose ``__init__`` just stores its arguments: no
 ``__post_init__``, every field an ``__init__`` argument, all of them given, in field order.
+
+In a module compiled with mypyc (pyproject.toml ``[tool.elicence] compiled``) a class would be a
+native C class, with no slots to share with a draft, and its instances would no longer be plain
+dataclass instances to ``replace``, pickle or compare; so each such dataclass is marked
+``@mypyc_attr(native_class=False)`` and stays the Python class it is in the source.
+``frozen_builder`` refuses a native class (it has no ``__slots__``), at import.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mypy_extensions import mypyc_attr
+
 from . import _cbor
 from ._cose import Sign1, parse_sign1, sign1
 from ._frozen import frozen_builder
@@ -19,6 +21,7 @@ from .errors import BadSignature, HolderSignatureInvalid, MalformedCredential
 _MAX_CHALLENGE = 64
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class HolderProof:
     """A parsed holder proof whose signature has not been checked yet."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import base45
+from mypy_extensions import mypyc_attr
 
 from . import _cbor
 from ._frozen import frozen_builder
@@ -70,6 +71,7 @@ _SM2_CREDENTIAL_HEAD = bytes.fromhex("d28451a2013a00010000")
 _FDICT = 0x20
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class DecodedPayload:
     """What a QR code carried: a static credential, or a credential with a holder proof."""
@@ -156,7 +158,7 @@ def b45decode_strict(text: str) -> bytes:
     return bytes(out)
 
 
-def decode_qr(text: str) -> DecodedPayload:
+def decode_qr(text: object) -> DecodedPayload:
     """Decode QR text.
 
     Raises ``PayloadTooLarge``, ``BadPrefix``, ``BadBase45``, ``BadCompression``,

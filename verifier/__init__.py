@@ -14,6 +14,7 @@ Public interface:
   ``create_app(bundle_dir)``; ``verifier.cli``: ``verify_command``, ``verifier_app``.
 """
 
+from . import _compiled  # noqa: F401  (first: refuses a stale compiled module)
 from ._sources import (
     FixedTrust,
     StatusSnapshot,

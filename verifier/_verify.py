@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Literal, cast
 
+from mypy_extensions import mypyc_attr
+
 from credential import (
     SD_JWT_VC_TYP,
     STATUS_REVOKED,
@@ -51,6 +53,7 @@ CHECK_CHALLENGE = "challenge"
 CHECK_PRESENTATION = "presentation"
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class Policy:
     """What a verifier accepts. Times are seconds.
@@ -68,6 +71,7 @@ class Policy:
     require_presentation: bool = False
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class Check:
     """One check made: its name, whether it passed, and its code (``ok`` when passed)."""
@@ -77,6 +81,7 @@ class Check:
     code: str
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class LicenceShown:
     """The licence as the counter sees it (only filled in once the issuer signature verified)."""
@@ -98,6 +103,7 @@ class LicenceShown:
     identifier: str | None = None
 
 
+@mypyc_attr(native_class=False)  # compiled module, Python class: _frozen.py
 @dataclass(frozen=True, slots=True)
 class VerificationResult:
     """The answer for one payload. ``outcome`` is ``valid`` or the failing check's error code.
