@@ -13,6 +13,9 @@ bundle and ``credential.verify_sd_jwt_vc`` next to their raw floor (two ES256 ve
 the holder JWK load) and the reference library ``sd-jwt``, measured by ``verify_sd_jwt.py``'s
 functions in the same run.
 
+It first says how many of the modules ./scripts/setup compiles with mypyc are imported from their
+build (pyproject.toml ``[tool.elicence] compiled``): the library figures depend on it.
+
 The floors and the library are measured in alternating rounds and each keeps its best round, so a
 burst of load from other processes on a shared machine does not fall on one side only; every
 one-core figure is per CPU second of this process (``time.process_time``), so time spent waiting
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import statistics
@@ -34,8 +38,10 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Any, cast
 
@@ -434,6 +440,20 @@ def _measure(alg: str, args: argparse.Namespace, all_cores: set[int]) -> dict[st
     }
 
 
+def _compiled_modules() -> str:
+    """Which of the modules ./scripts/setup compiles are imported from their build (the figures
+    below depend on it: docs/internals.md, "Compiled parse")."""
+    with (Path(__file__).resolve().parents[1] / "pyproject.toml").open("rb") as file:
+        listed = tomllib.load(file)["tool"]["elicence"]["compiled"]
+    names = [path.removesuffix(".py").replace("/", ".") for path in listed]
+    built = [
+        name
+        for name in names
+        if str(importlib.import_module(name).__file__).endswith(tuple(EXTENSION_SUFFIXES))
+    ]
+    return f"compiled with mypyc: {len(built)} of the {len(names)} modules listed in pyproject.toml"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -459,6 +479,7 @@ def main() -> None:
         _compare_jws(root, department, _publish(root, department), args.rounds)
         return
     algs = list(dict.fromkeys(args.alg or ALGS))
+    print(_compiled_modules())
     figures = {alg: _measure(alg, args, all_cores) for alg in algs}
     if "ES256" in figures and "SM2" in figures:
         es256, sm2 = figures["ES256"], figures["SM2"]

@@ -96,6 +96,7 @@ def _run(script: str, *args: str) -> str:
             "verify.py",
             ("--count", "100", "--requests", "100", "--concurrency", "4"),
             (
+                "compiled with mypyc: ",
                 *("[ES256] raw floor", "holder key loaded", "% of the floor", "POST /verify"),
                 *("[SM2] raw floor", "[SM2] verify_payload", "SM2 next to ES256"),
                 *("SD-JWT VC + KB-JWT", "verify_payload from the bundle", "reference library"),
